@@ -1,0 +1,1 @@
+"""The `rt` command line: parses options, calls `recorder`, renders results."""

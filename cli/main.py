@@ -1,0 +1,71 @@
+"""The `rt` group. Turns a RecorderError into a one-line error and exit status 1, in one place."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from recorder import __version__
+from recorder.errors import RecorderError
+
+# command name -> "module:attribute"; each command lives in its own module and is imported lazily
+COMMANDS: dict[str, str] = {
+    "record": "cli.record:record",
+    "replay": "cli.replay:replay",
+    "serve": "cli.serve:serve",
+    "stats": "cli.stats:stats",
+    "export": "cli.export:export",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (keeps `rt --help` fast)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._load(name) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    def _load(self, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None  # not built yet
+            raise
+        command = getattr(module, attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RecorderError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rt")
+def cli() -> None:
+    """Record, replay, analyse and export OpenAI Realtime API sessions.
+
+    \b
+    Example:
+      rt record --proxy --out sessions/      # then point your client at ws://127.0.0.1:8765/v1
+      rt stats sessions/                     # latency, tokens, cost, rate limits, errors
+    """
+
+
+def main() -> None:
+    cli(prog_name="rt")
+
+
+if __name__ == "__main__":
+    main()

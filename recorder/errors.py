@@ -1,0 +1,46 @@
+"""One error tree for the library.
+
+    RecorderError                 anything the user can act on; `str()` is the one-line message
+    ├── SessionFormatError        a line of a session file is not a valid record (file, line)
+    ├── InputError                a path, option value or file the user gave is unusable
+    └── UpstreamError             the upstream refused or broke the connection
+
+Messages are lowercase "what: detail" and name the file and line where there is one. The CLI
+turns a RecorderError into a one-line error and exit status 1, in one place (cli/main.py).
+"""
+
+from __future__ import annotations
+
+
+class RecorderError(Exception):
+    """Base class: an error the user can act on, with a one-line message."""
+
+
+class SessionFormatError(RecorderError):
+    """A line of a session file that is not a valid rt-session/1 record."""
+
+    def __init__(self, reason: str, path: str | None = None, line: int | None = None) -> None:
+        self.reason = reason
+        self.path = path
+        self.line = line
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
+        elif self.line is not None:
+            where = f"line {self.line}: "
+        return f"{where}{self.reason}"
+
+
+class InputError(RecorderError):
+    """A path, option value or file the user gave that cannot be used."""
+
+
+class UpstreamError(RecorderError):
+    """The upstream refused the handshake or the connection failed."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
