@@ -95,6 +95,8 @@ class Script:
     response_audio_ms: int = 600
     delta_ms: int = 100
     transcript: str = "Sure, here is what I found for you."
+    # per-response transcripts (response index -> text); `transcript` when None
+    transcripts: Callable[[int], str] | None = None
     assistant_audio: Callable[[int], bytes] = field(default=lambda index: sine_pcm16(600, 440.0))
     function_name: str = "get_weather"
     function_arguments: str = '{"location":"Paris"}'
@@ -608,7 +610,8 @@ class _Session:
             }
         )
         await asyncio.sleep(wait)
-        words = script.transcript.split(" ")
+        transcript = script.transcripts(index) if script.transcripts else script.transcript
+        words = transcript.split(" ")
         if audio:
             pcm = encode_audio(script.assistant_audio(index), self.output_format)
             step = max(1, int(script.delta_ms * self.output_format.bytes_per_ms))
@@ -637,18 +640,18 @@ class _Session:
                 {
                     "type": self.name("response.output_audio_transcript.done"),
                     **ids,
-                    "transcript": script.transcript,
+                    "transcript": transcript,
                 }
             )
         else:
             await self.send(
-                {"type": self.name("response.output_text.done"), **ids, "text": script.transcript}
+                {"type": self.name("response.output_text.done"), **ids, "text": transcript}
             )
-        part = {"type": part_type, "transcript" if audio else "text": script.transcript}
+        part = {"type": part_type, "transcript" if audio else "text": transcript}
         await self.send({"type": "response.content_part.done", **ids, "part": part})
         done_item = {**item, "status": "completed", "content": [part]}
         state["output"].append(done_item)
-        state["text_chars"] = len(script.transcript)
+        state["text_chars"] = len(transcript)
         await self.send(
             {
                 "type": "response.output_item.done",
