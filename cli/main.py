@@ -17,6 +17,13 @@ COMMANDS: dict[str, str] = {
     "serve": "cli.serve:serve",
     "stats": "cli.stats:stats",
     "export": "cli.export:export",
+    "show": "cli.show:show",
+    "tail": "cli.tail:tail",
+    "ls": "cli.ls:ls",
+    "sql": "cli.sql:sql",
+    "diff": "cli.diff:diff",
+    "report": "cli.report:report",
+    "demo": "cli.demo:demo",
 }
 
 
