@@ -74,7 +74,7 @@ PCM16 = AudioFormat("pcm16", 24000)
 ULAW = AudioFormat("ulaw", 8000)
 ALAW = AudioFormat("alaw", 8000)
 
-_FORMAT_NAMES: Mapping[str, AudioFormat] = {
+FORMAT_NAMES: Mapping[str, AudioFormat] = {
     "pcm16": PCM16,
     "audio/pcm": PCM16,
     "g711_ulaw": ULAW,
@@ -87,9 +87,9 @@ _FORMAT_NAMES: Mapping[str, AudioFormat] = {
 def audio_format(value: object) -> AudioFormat | None:
     """Parse a beta format string (`"g711_ulaw"`) or a GA format object (`{"type":"audio/pcm"}`)."""
     if isinstance(value, str):
-        return _FORMAT_NAMES.get(value)
+        return FORMAT_NAMES.get(value)
     if isinstance(value, Mapping):
-        found = _FORMAT_NAMES.get(str(value.get("type")))
+        found = FORMAT_NAMES.get(str(value.get("type")))
         if found is PCM16 and isinstance(value.get("rate"), int) and value["rate"] > 0:
             return AudioFormat("pcm16", int(value["rate"]))
         return found

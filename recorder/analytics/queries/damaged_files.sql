@@ -1,0 +1,11 @@
+-- Files holding lines that cannot be used, with how many such rows DuckDB returned.
+-- (ignore_errors turns an unreadable line into a row of NULLs; the exact count and the first
+-- bad line number come from a second pass over just these files.)
+SELECT i.file, count(*) AS bad_rows
+FROM records AS r
+JOIN inputs AS i USING (ordinal)
+WHERE r.kind IS NULL
+   OR (r.kind = 'frame' AND (r.t IS NULL OR r.sender IS NULL OR r.sender NOT IN ('client', 'server') OR r.payloads <> 1))
+   OR (r.kind IN ('open', 'close', 'error') AND r.t IS NULL)
+GROUP BY i.ordinal, i.file
+ORDER BY i.ordinal;

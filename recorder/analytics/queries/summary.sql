@@ -1,0 +1,24 @@
+-- Distribution of each latency metric over all responses (NULLs left out; percentiles with
+-- linear interpolation).
+WITH
+metrics(metric, ordinal) AS (
+    VALUES ('ttfb_ms', 1), ('ttft_ms', 2), ('duration_ms', 3), ('voice_to_voice_ms', 4)
+),
+observations AS (
+    UNPIVOT (SELECT ttfb_ms, ttft_ms, duration_ms, voice_to_voice_ms FROM responses)
+    ON ttfb_ms, ttft_ms, duration_ms, voice_to_voice_ms
+    INTO NAME metric VALUE ms
+)
+SELECT
+    m.metric,
+    count(o.ms) AS count,
+    round(avg(o.ms), 3) AS mean,
+    round(quantile_cont(o.ms, 0.50), 3) AS p50,
+    round(quantile_cont(o.ms, 0.90), 3) AS p90,
+    round(quantile_cont(o.ms, 0.95), 3) AS p95,
+    round(quantile_cont(o.ms, 0.99), 3) AS p99,
+    max(o.ms) AS max
+FROM metrics AS m
+LEFT JOIN observations AS o USING (metric)
+GROUP BY m.metric, m.ordinal
+ORDER BY m.ordinal;

@@ -1,0 +1,131 @@
+"""What `rt stats` found: the rows of each section, the warnings, and the CONTRACT JSON shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Row = Mapping[str, Any]
+
+# CONTRACT section 3: the keys of each object, in order
+RESPONSE_KEYS = (
+    "session",
+    "file",
+    "response_id",
+    "model",
+    "status",
+    "trigger",
+    "trigger_t",
+    "ttfb_ms",
+    "ttft_ms",
+    "duration_ms",
+    "voice_to_voice_ms",
+    "audio_out_ms",
+    "input_tokens",
+    "output_tokens",
+    "input_text_tokens",
+    "input_audio_tokens",
+    "input_cached_tokens",
+    "output_text_tokens",
+    "output_audio_tokens",
+    "cost_usd",
+)
+SESSION_KEYS = (
+    "session",
+    "file",
+    "started_at",
+    "duration_s",
+    "responses",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+)
+RATE_LIMIT_KEYS = ("session", "t", "at", "name", "limit", "remaining", "reset_seconds")
+# the CONTRACT's error fields, then the ones we add
+ERROR_KEYS = ("session", "t", "type", "code", "message", "file", "source", "response_id")
+LATENCY_METRICS = ("ttfb_ms", "ttft_ms", "duration_ms", "voice_to_voice_ms")
+DISTRIBUTION_KEYS = ("count", "mean", "p50", "p90", "p95", "p99", "max")
+
+
+@dataclass(frozen=True)
+class SkippedLines:
+    """Lines of one file that could not be read and were left out."""
+
+    file: str
+    count: int
+    first_line: int
+    first_reason: str
+
+    def __str__(self) -> str:
+        lines = "line" if self.count == 1 else "lines"
+        return (
+            f"{self.file}: skipped {self.count} bad {lines} "
+            f"(first at line {self.first_line}: {self.first_reason})"
+        )
+
+
+@dataclass(frozen=True)
+class UnknownModel:
+    """Sessions whose model has no price (or that name no model at all): their cost is null."""
+
+    model: str | None
+    sessions: int
+
+    def __str__(self) -> str:
+        count = f"{self.sessions} session{'s' if self.sessions != 1 else ''}"
+        if self.model is None:
+            return f"{count} name no model: cost_usd is null (the model comes from session.created or the URL)"
+        return f"no price for model {self.model!r} ({count}): cost_usd is null; add it with --pricing FILE"
+
+
+StatsWarning = SkippedLines | UnknownModel
+
+
+@dataclass(frozen=True)
+class RateLimitTrend:
+    """One limit (`tokens`, `requests`) over the whole scan."""
+
+    name: str
+    updates: int
+    first: int | None
+    min: int | None
+    last: int | None
+    min_percent: float | None
+    trend: Sequence[float | None]  # lowest % remaining per slice of wall-clock time
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    responses: Sequence[Row]
+    sessions: Sequence[Row]
+    summary: Row  # metric name -> distribution, plus responses/sessions/errors/cost_usd
+    rate_limits: Sequence[Row]
+    errors: Sequence[Row]
+    trends: Sequence[RateLimitTrend] = ()
+    unfinished: Sequence[Row] = ()  # responses that did not complete, for the table view
+    warnings: Sequence[StatsWarning] = field(default_factory=list)
+    prices_as_of: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The object `rt stats --format json` prints (CONTRACT section 3), keys in order."""
+        return {
+            "responses": [_pick(row, RESPONSE_KEYS) for row in self.responses],
+            "summary": {
+                **{
+                    metric: _pick(self.summary[metric], DISTRIBUTION_KEYS)
+                    for metric in LATENCY_METRICS
+                },
+                "responses": self.summary["responses"],
+                "sessions": self.summary["sessions"],
+                "errors": self.summary["errors"],
+                "cost_usd": self.summary["cost_usd"],
+            },
+            "sessions": [_pick(row, SESSION_KEYS) for row in self.sessions],
+            "rate_limits": [_pick(row, RATE_LIMIT_KEYS) for row in self.rate_limits],
+            "errors": [_pick(row, ERROR_KEYS) for row in self.errors],
+        }
+
+
+def _pick(row: Row, keys: Sequence[str]) -> dict[str, Any]:
+    return {key: row.get(key) for key in keys}
