@@ -8,6 +8,7 @@ pending records into lines, writes them in one call and flushes at least every
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import warnings
@@ -22,6 +23,8 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 DEFAULT_FLUSH_INTERVAL = 0.05
 DEFAULT_MAX_PENDING_BYTES = 256 * 2**20
+WRITE_CHUNK_BYTES = 128 * 1024
+_RECORD_SIZE = 256  # a rough size for non-frame records when cutting a batch into pieces
 
 
 class SessionWarning(UserWarning):
@@ -146,6 +149,18 @@ class SessionWriter:
             self._fail(exc)
 
     def _write(self, batch: list[_Pending]) -> None:
+        # In pieces: joining and encoding a whole batch (megabytes under load) is one C call
+        # that holds the GIL for milliseconds, stalling the event loop that forwards frames.
+        start, size = 0, 0
+        for end, item in enumerate(batch, start=1):
+            size += _RECORD_SIZE if isinstance(item, dict) else len(item[3])
+            if size >= WRITE_CHUNK_BYTES:
+                self._write_piece(batch[start:end])
+                start, size = end, 0
+        if start < len(batch):
+            self._write_piece(batch[start:])
+
+    def _write_piece(self, batch: list[_Pending]) -> None:
         lines = [
             encode_record(item) if isinstance(item, dict) else frame_line(*item) for item in batch
         ]
@@ -153,21 +168,37 @@ class SessionWriter:
         if self.failed is not None:
             self._count_lost(batch)
             return
+        view, written = memoryview(data), 0
         try:
-            self._file.write(data)
+            while written < len(data):  # a raw write stops short at a full disk or size limit
+                count = self._file.write(view[written:])
+                if not count:
+                    raise OSError(errno.EIO, "short write")
+                written += count
             self._file.flush()
-            self.bytes_written += len(data)
+            self.bytes_written += written
         except OSError as exc:
+            self.bytes_written += written
             self._fail(exc)
-            self._count_lost(batch)
+            self._count_lost(batch, lines, written)
             try:  # the disk may have recovered enough for one short line
                 note = error_record(_last_t(batch), f"write failed: {exc}")
-                self._file.write(encode_record(note).encode())
+                cut = b"\n" if written and data[written - 1] != 0x0A else b""
+                self._file.write(cut + encode_record(note).encode())
             except OSError:
                 pass
 
-    def _count_lost(self, batch: list[_Pending]) -> None:
+    def _count_lost(
+        self, batch: list[_Pending], lines: list[str] | None = None, written: int = 0
+    ) -> None:
+        """Count the batch's frames as lost, except those whose whole line was written."""
         lost = sum(1 for item in batch if not isinstance(item, dict))
+        end = 0
+        for item, line in zip(batch, lines or [], strict=False):
+            end += len(line.encode("utf-8", "surrogatepass"))
+            if end > written:
+                break
+            lost -= not isinstance(item, dict)
         self.frames_lost += lost
 
     def _fail(self, exc: BaseException) -> None:

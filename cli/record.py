@@ -1,0 +1,266 @@
+"""`rt record --proxy`: run the recording proxy until Ctrl-C or SIGTERM.
+
+Status (the URL to use, warnings, write failures) goes to stderr; one line per finished session
+goes to stdout, so `rt record --proxy > sessions.log` keeps a clean log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import ssl
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from recorder.errors import InputError
+from recorder.proxy import (
+    AUTH_HEADER,
+    AUTH_QUERY_PARAM,
+    ProxySessionSummary,
+    RecordingProxy,
+    is_loopback,
+    parse_listen_address,
+)
+from recorder.upstream import DEFAULT_UPSTREAM
+
+
+@click.command()
+@click.option(
+    "--proxy",
+    "proxy_mode",
+    is_flag=True,
+    help="Run as a recording WebSocket proxy (the only mode today).",
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1:8765",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Address to listen on. Port 0 picks a free port (the URL is printed).",
+)
+@click.option(
+    "--upstream",
+    default=DEFAULT_UPSTREAM,
+    show_default=True,
+    metavar="URL",
+    help="The Realtime API to forward to; the client's path and query are appended.",
+)
+@click.option(
+    "--out",
+    default="sessions",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the session files (created owner-only; one file per connection).",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a --listen address that is not loopback. Anyone who can reach it can use "
+    "the proxy (and the OPENAI_API_KEY it adds), so pair it with --auth-token.",
+)
+@click.option(
+    "--auth-token",
+    envvar="RT_AUTH_TOKEN",
+    metavar="TOKEN",
+    help=f"Require clients to send TOKEN in an {AUTH_HEADER} header or an {AUTH_QUERY_PARAM} "
+    "query parameter (else HTTP 401). It is removed before dialling the upstream and never "
+    "recorded. Also read from RT_AUTH_TOKEN.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="When a session file cannot be written, close both sides with 1011 instead of "
+    "letting unrecorded traffic flow.",
+)
+@click.option(
+    "--certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Listen with TLS (wss://) using this PEM certificate chain.",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The private key for --certfile, if it is not in the same file.",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Trust this PEM CA bundle for the upstream's certificate (a private CA).",
+)
+def record(
+    proxy_mode: bool,
+    listen: str,
+    upstream: str,
+    out: Path,
+    allow_remote: bool,
+    auth_token: str | None,
+    strict: bool,
+    certfile: str | None,
+    keyfile: str | None,
+    ca_file: str | None,
+) -> None:
+    """Record Realtime API sessions through a transparent WebSocket proxy.
+
+    Clients connect to the proxy exactly as they would to the API (same path, query, headers
+    and subprotocols); every frame is forwarded unchanged and written, with its time and
+    direction, to one session file per connection in --out. API keys are never written.
+    A client that sends no credentials gets OPENAI_API_KEY from the environment.
+    Stop with Ctrl-C: every connection is closed with 1001 and every file flushed.
+
+    \b
+    Example:
+      rt record --proxy --out sessions/
+      # in your app: AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
+      rt record --proxy --upstream wss://RESOURCE.openai.azure.com
+      # AsyncAzureOpenAI(..., websocket_base_url="ws://127.0.0.1:8765/openai")
+    """
+    if not proxy_mode:
+        raise click.UsageError(
+            "rt record needs --proxy (the only recording mode): "
+            "rt record --proxy [--listen HOST:PORT] [--upstream URL] [--out DIR]"
+        )
+    try:
+        host, port = parse_listen_address(listen)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from None
+    if not is_loopback(host) and not allow_remote:
+        raise click.UsageError(
+            f"--listen {listen} is reachable from other machines; the proxy may hold your API "
+            "key. Add --allow-remote (and --auth-token) if that is what you want."
+        )
+    if keyfile and not certfile:
+        raise click.UsageError("--keyfile needs --certfile")
+    # soft_wrap: one line per session even when piped (rich would wrap at 80 columns)
+    status = Console(stderr=True, highlight=False, soft_wrap=True)
+    sessions = Console(highlight=False, soft_wrap=True)
+    proxy = RecordingProxy(
+        upstream,
+        out,
+        host=host,
+        port=port,
+        auth_token=auth_token,
+        strict=strict,
+        ssl_context=_server_tls(certfile, keyfile),
+        upstream_ssl=ssl.create_default_context(cafile=ca_file) if ca_file else None,
+        on_session_end=lambda summary: sessions.print(session_line(summary)),
+        on_write_error=lambda path, exc: status.print(write_error_line(path, exc, strict)),
+    )
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
+        asyncio.run(_serve(proxy, status, remote=not is_loopback(host)))
+
+
+async def _serve(proxy: RecordingProxy, status: Console, *, remote: bool) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises instead
+            loop.add_signal_handler(signum, stop.set)
+    async with proxy:
+        for line in banner(proxy, remote=remote):
+            status.print(line)
+        await stop.wait()
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C stops at once
+        if proxy.active:
+            status.print(f"closing {proxy.active} connection(s)…", style="dim")
+
+
+def _server_tls(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
+    if not certfile:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(f"cannot load the TLS certificate {certfile}: {exc}") from None
+    return context
+
+
+# -- what the user sees ------------------------------------------------------------------------
+
+
+def banner(proxy: RecordingProxy, *, remote: bool) -> list[Text]:
+    """The lines printed once the proxy listens: where to point clients, and any warnings."""
+    base_url = proxy.url + "/v1"
+    if proxy.auth_token:
+        base_url += f"?{AUTH_QUERY_PARAM}=<token>"
+    lines = [
+        Text.assemble(
+            ("rt record: ", "bold"),
+            (proxy.url, "bold cyan"),
+            f" → {proxy.upstream}, one file per connection in {_shown(proxy.out_dir)}/",
+        ),
+        Text.assemble("  OpenAI SDK: ", (f'AsyncOpenAI(websocket_base_url="{base_url}")', "green")),
+    ]
+    if proxy.injects_credentials:
+        lines.append(Text("  clients that send no credentials get the key from the environment"))
+    if proxy.strict:
+        lines.append(Text("  --strict: a failed file write closes both sides with 1011"))
+    if remote:
+        warning = (
+            f"warning: {proxy.url} is reachable from other machines; anyone who can connect "
+            "can use this proxy"
+        )
+        if proxy.injects_credentials:
+            warning += " and the API key it adds"
+        if not proxy.auth_token:
+            warning += " (set --auth-token)"
+        lines.append(Text(warning, style="yellow"))
+    lines.append(Text("  Ctrl-C to stop", style="dim"))
+    return lines
+
+
+def session_line(summary: ProxySessionSummary) -> Text:
+    """One finished session: file, duration, frames and bytes each way, how it ended."""
+    line = Text.assemble(
+        (_shown(summary.path), "bold"),
+        f"  {_duration(summary.duration_s)}",
+        f"  client {summary.frames_from_client} frames {_size(summary.bytes_from_client)}",
+        f" · server {summary.frames_from_server} frames {_size(summary.bytes_from_server)}",
+    )
+    if summary.error:
+        line.append(f"  {summary.error}", style="red")
+    elif summary.closed_by is not None:
+        code = "" if summary.close_code is None else f" {summary.close_code}"
+        reason = f" {summary.close_reason!r}" if summary.close_reason else ""
+        line.append(f"  closed by {summary.closed_by}{code}{reason}", style="dim")
+    if summary.frames_lost:
+        line.append(f"  {summary.frames_lost} frames NOT recorded", style="bold red")
+    if summary.write_error:
+        line.append(f"  write error: {summary.write_error}", style="red")
+    return line
+
+
+def write_error_line(path: Path, exc: BaseException, strict: bool) -> Text:
+    consequence = (
+        "closing both sides (--strict)" if strict else "the call goes on, unrecorded from here"
+    )
+    return Text(f"error: cannot write {_shown(path)}: {exc}; {consequence}", style="bold red")
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is inside it."""
+    absolute = Path(path).absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def _size(count: int) -> str:
+    if count < 1000:
+        return f"{count} B"
+    size, unit = count / 1000, "kB"
+    for bigger in ("MB", "GB"):
+        if size < 1000:
+            break
+        size, unit = size / 1000, bigger
+    return f"{size:.1f} {unit}"
