@@ -1,0 +1,79 @@
+"""`rt show`: a recorded session as a readable timeline (or its frames as JSON lines)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.output import make_console
+from cli.timeline_view import (
+    JSON_RECORD_HELP,
+    make_printer,
+    quiet_broken_pipe,
+    timeline_options,
+    warn,
+)
+from recorder.errors import InputError
+from recorder.follow import newest_session
+from recorder.store import iter_records
+from recorder.timeline import EntryFilter
+
+
+@click.command(epilog=JSON_RECORD_HELP)
+@click.argument("session", metavar="SESSION", type=click.Path(exists=True, path_type=Path))
+@timeline_options
+def show(
+    session: Path, types: tuple[str, ...], grep: str | None, every_frame: bool, as_json: bool
+) -> None:
+    """Show a recorded session as a timeline of its events.
+
+    SESSION is a session file, or a directory (its newest session).
+
+    The header says which connection it was (id, start, upstream, path,
+    model, subprotocol). Then one line per event: seconds since the start,
+    → client to server or ← server to client, the response it belongs to
+    (r1, r2… in order; its full id is on response.created), the event type
+    (GA names, also for beta recordings) and the details that matter.
+    Errors are red on a terminal. The audio deltas of a response, the deltas
+    of a transcript, a text or a function call's arguments (assembled into
+    the text), and each run of input_audio_buffer.append are collapsed into
+    one line, placed at their first frame; --all shows every frame. The
+    last line is how the connection closed (who, code, reason).
+
+    \b
+    Example:
+      $ rt show sessions/call.jsonl
+      session     20261126T024809.028136Z-1fba7b84
+      started     2026-11-26T02:48:09.028136Z
+      upstream    wss://api.openai.com/v1/realtime?model=gpt-realtime
+      path        /v1/realtime?model=gpt-realtime
+      model       gpt-realtime
+      subprotocol none  (handshake done at 0.002 s)
+      …
+          0.807 →     input_audio_buffer.append         2.765 s audio · 70 appends over 2.761 s · 132,724 B
+          3.608 →     input_audio_buffer.commit
+          3.608 →     response.create
+          3.650 ← r1  response.created                  resp_G8sXavXh6bTlXr1DDNMi4
+          4.031 ← r1  response.output_audio.delta       2.510 s audio · 26 deltas over 0.774 s · 120,464 B
+          4.031 ← r1  response.output_audio_transcript.delta "Of course. What is your order number?" · 7 deltas
+          4.836 ← r1  response.done                     resp_G8sXavXh6bTlXr1DDNMi4 · completed · tokens 171 in (0 cached), 59 out
+      …
+         10.716 ·     close                             by client · code 1000
+      $ rt show sessions/call.jsonl --type response.done,error
+      $ rt show sessions/ --grep item_e2nAjav --all
+      $ rt show sessions/call.jsonl --json | jq -r 'select(.type=="error") | .event.error.message'
+    """
+    path = session
+    if session.is_dir():
+        newest = newest_session(session)
+        if newest is None:
+            raise InputError(f"{session}: no session files (*.jsonl) in this directory")
+        path = newest
+    entry_filter = EntryFilter.build(types, grep)
+    console = make_console()
+    printer = make_printer(console, entry_filter, every_frame=every_frame, as_json=as_json)
+    with quiet_broken_pipe():
+        for _, record in iter_records(path, on_warning=warn):
+            printer.feed(record)
+        printer.finish()

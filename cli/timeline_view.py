@@ -1,0 +1,272 @@
+"""The one renderer of session timelines, shared by `rt show` and `rt tail`, and their options.
+
+A line reads: time since the session started, direction (`→` client to server, `←` server to
+client, `·` the connection itself), the response it belongs to (r1, r2…), the event type, and
+the details. On a terminal long details wrap under the details column and colours mark errors;
+anywhere else every entry is exactly one line of plain text (for grep, less, diff).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO, Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from recorder.errors import SessionFormatError
+from recorder.timeline import Entry, EntryFilter, FrameStream, SessionHeader, Timeline, TimelineItem
+
+TYPE_WIDTH = 33  # fits input_audio_buffer.speech_started; longer types push the details
+MIN_DETAILS_WIDTH = 30
+ARROWS = {"client": "→", "server": "←", "proxy": "·"}
+SOURCE_STYLES = {"client": "cyan", "server": "green", "proxy": "magenta"}
+TYPE_STYLES = {"client": "cyan", "server": "", "proxy": "magenta"}
+SEVERITY_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
+NO_CLOSE_NOTE = "(no close line: the session is still being recorded, or the recorder stopped)"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def timeline_options(command: F) -> F:
+    """`--type`, `--grep`, `--all` and `--json`, the same for `rt show` and `rt tail`."""
+    options = (
+        click.option(
+            "--type",
+            "types",
+            multiple=True,
+            metavar="TYPE",
+            help="Only events of this type: an exact name (GA names; beta names are "
+            "translated), a prefix such as input_audio_buffer, or a glob such as "
+            "'response.*'. Repeat it or separate types with commas.",
+        ),
+        click.option(
+            "--grep",
+            metavar="REGEX",
+            callback=_check_regex,
+            help="Only lines whose type, ids, details or event JSON match this regular "
+            "expression (Python syntax, case-insensitive).",
+        ),
+        click.option(
+            "--all",
+            "--raw",
+            "every_frame",
+            is_flag=True,
+            help="Every frame on its own line: deltas and appends are not collapsed.",
+        ),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="One JSON object per frame, for jq: the frame with its canonical type, "
+            "response_id, wall-clock time and session id added. Filters apply.",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _check_regex(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise click.BadParameter(f"not a regular expression: {exc}") from None
+    return value
+
+
+JSON_RECORD_HELP = """\
+With --json each frame is one line: {"seq", "t", "at", "from", "type",
+"response_id", "session", "event"} where type is the canonical (GA) type,
+at is the wall-clock time (null without a session line) and event is the
+event exactly as recorded ("text" or "binary" instead of "event", and
+"type": null, for frames that were not JSON objects). No header, no
+collapsing; session, open, close and error lines are not included."""
+
+
+# -- rendering --------------------------------------------------------------------------------------
+
+
+class TimelineView:
+    """Writes header, entries and separators to a console."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._plain = not console.is_terminal
+
+    def header(self, header: SessionHeader) -> None:
+        rows = [
+            ("session", header.session_id or "?"),
+            ("started", header.started_at or "?"),
+            ("upstream", header.upstream or "?"),
+            ("path", header.path or "?"),
+            ("model", header.model or "?"),
+        ]
+        if header.opened_t is None:
+            rows.append(("subprotocol", "? (no open line)"))
+        else:
+            opened = f"  (handshake done at {header.opened_t:.3f} s)"
+            rows.append(("subprotocol", (header.subprotocol or "none") + opened))
+        for key, value in rows:
+            self._emit(Text.assemble((f"{key:<12}", "dim"), (value, "bold")))
+        self._emit(Text())
+
+    def entry(self, entry: Entry) -> None:
+        cells = entry_cells(entry)
+        if self._plain:  # the hot path when piping a long session: no rich objects
+            self._write("".join(text for text, _ in cells).rstrip())
+        else:
+            prefix = Text.assemble(*cells[:-1])
+            self._emit(self._wrapped(prefix, Text(*cells[-1])))
+
+    def separator(self, text: str) -> None:
+        self._emit(Text())
+        self._emit(Text(f"══ {text}", style="bold magenta"))
+
+    def note(self, text: str) -> None:
+        self._emit(Text(text, style="dim"))
+
+    def flush(self) -> None:
+        self.console.file.flush()
+
+    def _emit(self, text: Text) -> None:
+        if self._plain:
+            self._write(text.plain.rstrip())
+        else:
+            self.console.print(text, soft_wrap=True)
+
+    def _write(self, line: str) -> None:
+        self.console.file.write(line + "\n")
+
+    def _wrapped(self, prefix: Text, details: Text) -> Text:
+        """Details wrapped under their own column (or below the line on a narrow terminal)."""
+        width = self.console.width
+        if len(prefix) + len(details) <= width:
+            line = prefix + details
+            line.rstrip()
+            return line
+        indent = len(prefix)
+        lines = [prefix]
+        if width - indent < MIN_DETAILS_WIDTH:
+            indent = 8
+        wrapped = list(details.wrap(self.console, max(width - indent, 10)))
+        if indent == len(prefix) and wrapped:
+            lines[0] = prefix + wrapped.pop(0)
+        lines.extend(Text(" " * indent) + line for line in wrapped)
+        for line in lines:
+            line.rstrip()
+        return Text("\n").join(lines)
+
+
+def entry_cells(entry: Entry) -> list[tuple[str, str]]:
+    """The columns of a line as (text, style): time, direction, response, type, details."""
+    response = f"r{entry.response_number}" if entry.response_number else ""
+    severity = SEVERITY_STYLES[entry.severity]
+    type_style = severity or ("bold" if entry.collapsed else TYPE_STYLES[entry.source])
+    return [
+        (f"{entry.t:9.3f} ", "dim"),
+        (ARROWS[entry.source] + " ", SOURCE_STYLES[entry.source]),
+        (f"{response:<3} ", "bold blue"),
+        (f"{entry.type:<{TYPE_WIDTH}} ", type_style),
+        (entry.summary, severity or ("italic" if entry.collapsed else "")),
+    ]
+
+
+# -- the two printers --------------------------------------------------------------------------------
+
+
+class TimelinePrinter:
+    """Feeds records to a Timeline and prints what comes out (the default output)."""
+
+    def __init__(self, console: Console, entry_filter: EntryFilter, *, collapse: bool) -> None:
+        self.view = TimelineView(console)
+        self.filter = entry_filter
+        self.timeline = Timeline(collapse=collapse)
+
+    def feed(self, record: Mapping[str, Any]) -> None:
+        self._print(self.timeline.feed(record))
+
+    def finish(self, *, note_missing_close: bool = True) -> None:
+        self._print(self.timeline.finish())
+        if note_missing_close and not self.timeline.closed:
+            self.view.note(NO_CLOSE_NOTE)
+        self.view.flush()
+
+    def restart(self, separator: str) -> None:
+        """A new session begins (`rt tail` switched files)."""
+        self.finish(note_missing_close=False)
+        self.view.separator(separator)
+        self.timeline = Timeline(collapse=self.timeline.collapse)
+
+    def flush(self) -> None:
+        self.view.flush()
+
+    def _print(self, items: list[TimelineItem]) -> None:
+        for item in items:
+            if isinstance(item, SessionHeader):
+                self.view.header(item)
+            elif self.filter.accepts(item):
+                self.view.entry(item)
+
+
+class JsonPrinter:
+    """`--json`: one object per frame (see FrameStream), filtered, one line each."""
+
+    def __init__(self, stream: IO[str], entry_filter: EntryFilter) -> None:
+        self.stream = stream
+        self.filter = entry_filter
+        self.frames = FrameStream()
+        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    def feed(self, record: Mapping[str, Any]) -> None:
+        frame = self.frames.feed(record)
+        if frame is None:
+            return
+        line = self._dumps(frame)
+        if self.filter.accepts_frame(frame["type"], line):
+            self.stream.write(line + "\n")
+
+    def finish(self, *, note_missing_close: bool = True) -> None:
+        self.stream.flush()
+
+    def restart(self, separator: str) -> None:
+        self.frames = FrameStream()
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+Printer = TimelinePrinter | JsonPrinter
+
+
+def make_printer(
+    console: Console, entry_filter: EntryFilter, *, every_frame: bool, as_json: bool
+) -> Printer:
+    if as_json:
+        return JsonPrinter(console.file, entry_filter)
+    return TimelinePrinter(console, entry_filter, collapse=not every_frame)
+
+
+def warn(problem: SessionFormatError) -> None:
+    """A skipped line, on stderr so stdout stays clean."""
+    click.echo(f"warning: {problem}", err=True)
+
+
+@contextlib.contextmanager
+def quiet_broken_pipe() -> Iterator[None]:
+    """`rt show … | head` ends quietly when head stops reading."""
+    try:
+        yield
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            # stdout is gone: point it at devnull so the interpreter's last flush succeeds
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0) from None
