@@ -19,9 +19,8 @@ import asyncio
 import contextlib
 import json
 import re
-import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,17 +32,16 @@ from websockets.http11 import USER_AGENT
 from websockets.typing import Subprotocol
 
 from recorder import vocabulary as vocab
-from recorder.errors import InputError, RecorderError, SessionFormatError, UpstreamError
+from recorder.errors import InputError, RecorderError, UpstreamError
 from recorder.recording import Recording, RecordingSummary
 from recorder.session import (
     REDACTED,
     Direction,
-    decode_line,
     frame_payload,
     redact_url,
     strip_redacted_query,
 )
-from recorder.store import SessionWarning, WarningHandler, iter_records
+from recorder.store import WarningHandler, iter_raw_records, iter_records
 from recorder.upstream import (
     credentials_from_environment,
     forwarded_headers,
@@ -177,7 +175,7 @@ def load_session(
     keep = frozenset(keep_payloads)
     session = RecordedSession(path)
     try:
-        lines = list(_raw_records(path, on_warning))
+        lines = list(iter_raw_records(path, on_warning))
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     for number, raw, record in lines:
@@ -197,30 +195,6 @@ def load_session(
                 str(record.get("reason") or ""),
             )
     return session
-
-
-def _raw_records(
-    path: Path, on_warning: WarningHandler | None
-) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
-    # `iter_records` with the raw line kept, so an event can be re-sent byte for byte.
-    name = str(path)
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = decode_line(raw)
-            except SessionFormatError as exc:
-                problem = exc
-                if not raw.endswith(b"\n"):
-                    problem = SessionFormatError("incomplete last line (cut off)")
-                problem.path, problem.line = name, number
-                if on_warning is None:
-                    warnings.warn(str(problem), SessionWarning, stacklevel=3)
-                else:
-                    on_warning(problem)
-                continue
-            yield number, raw, record
 
 
 def _frame(

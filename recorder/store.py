@@ -225,7 +225,7 @@ WarningHandler = Callable[[SessionFormatError], None]
 
 
 def _default_warning(error: SessionFormatError) -> None:
-    warnings.warn(str(error), SessionWarning, stacklevel=3)
+    warnings.warn(str(error), SessionWarning, stacklevel=4)
 
 
 def iter_records(
@@ -236,6 +236,14 @@ def iter_records(
     An invalid or cut-off line is skipped and reported once through `on_warning` (by default
     a `SessionWarning`) with the file and line number; reading goes on with the next line.
     """
+    for number, _raw, record in iter_raw_records(path, on_warning):
+        yield number, record
+
+
+def iter_raw_records(
+    path: str | os.PathLike[str], on_warning: WarningHandler | None = None
+) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+    """`iter_records` with each line's bytes as well (to re-send an event exactly as recorded)."""
     warn = on_warning or _default_warning
     name = os.fspath(path)
     with open(path, "rb") as fh:
@@ -251,4 +259,4 @@ def iter_records(
                 problem.path, problem.line = name, number
                 warn(problem)
                 continue
-            yield number, record
+            yield number, raw, record
