@@ -407,7 +407,8 @@ class _Session:
                 await self.send(
                     {
                         "type": "input_audio_buffer.speech_stopped",
-                        "audio_end_ms": int(now_ms),
+                        # like the API: where the speech ended, not where the silence wait did
+                        "audio_end_ms": int(now_ms - self.silence_ms),
                         "item_id": item_id,
                     }
                 )

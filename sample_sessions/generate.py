@@ -1,0 +1,471 @@
+"""Regenerate the sample sessions: scripted clients talk to a scripted Realtime server through
+rt's own recording proxy, on loopback. No API key, no network.
+
+    python sample_sessions/generate.py                 # rewrite sample_sessions/*.jsonl
+    python sample_sessions/generate.py --out /tmp/x --speed 20   # a fast copy, e.g. for a test
+
+The speech comes from `speech/*.flac` (made once by `speech/make_speech.sh` with espeak-ng).
+Each scenario's file is renamed to `<scenario>.jsonl`. `--speed` compresses every wait and
+delay, so the structure of a fast copy matches; only the timings shrink.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import soundfile as sf
+from websockets.asyncio.client import ClientConnection, connect
+
+from recorder.proxy import RecordingProxy
+from recorder.scripted_server import Script, ScriptedRealtimeServer, encode_audio
+from recorder.vocabulary import PCM16, ULAW, AudioFormat, canonical
+
+HERE = Path(__file__).resolve().parent
+SPEECH = HERE / "speech"
+FAKE_KEY = "sk-sample-not-a-real-key"
+
+
+def clip(name: str) -> bytes:
+    samples, rate = sf.read(SPEECH / f"{name}.flac", dtype="int16")
+    assert rate == 24000, f"{name}: expected 24 kHz speech clips"
+    return samples.astype("<i2").tobytes()
+
+
+def silence(ms: int) -> bytes:
+    return bytes(48 * ms)
+
+
+@dataclass
+class Client:
+    """A scripted Realtime client: sends events, paces audio in real time, waits for events."""
+
+    ws: ClientConnection
+    speed: float
+    input_format: AudioFormat = PCM16
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    _queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+
+    async def read_forever(self) -> None:
+        with contextlib.suppress(Exception):
+            async for message in self.ws:
+                event = json.loads(message)
+                self.seen.append(event)
+                self._queue.put_nowait(event)
+
+    async def send(self, type_: str, **fields: Any) -> None:
+        await self.ws.send(json.dumps({"type": type_, **fields}))
+
+    async def until(self, type_: str, timeout: float = 30.0) -> dict[str, Any]:
+        return await asyncio.wait_for(self._next(canonical(type_)), timeout)
+
+    async def _next(self, wanted: str) -> dict[str, Any]:
+        while True:
+            event = await self._queue.get()
+            if canonical(event["type"]) == wanted:
+                return event
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.speed)
+
+    async def speak(self, pcm16_24k: bytes, chunk_ms: int = 40) -> None:
+        """Append audio in `chunk_ms` chunks, at the pace a microphone produces it."""
+        audio = encode_audio(pcm16_24k, self.input_format)
+        step = int(chunk_ms * self.input_format.bytes_per_ms)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for n, offset in enumerate(range(0, len(audio), step)):
+            chunk = base64.b64encode(audio[offset : offset + step]).decode()
+            await self.send("input_audio_buffer.append", audio=chunk)
+            due = start + (n + 1) * chunk_ms / 1000 / self.speed
+            await asyncio.sleep(max(0.0, due - loop.time()))
+
+
+Scenario = Callable[[Client], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    path: str
+    script: Script
+    scenario: Scenario
+    headers: tuple[tuple[str, str], ...] = (("Authorization", f"Bearer {FAKE_KEY}"),)
+    subprotocols: tuple[str, ...] = ()
+    description: str = ""
+
+
+def replies(*names: str) -> Callable[[int], bytes]:
+    return lambda index: clip(names[min(index, len(names) - 1)])
+
+
+def texts(*lines: str) -> Callable[[int], str]:
+    return lambda index: lines[min(index, len(lines) - 1)]
+
+
+GA_NO_VAD = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+
+
+async def ga_push_to_talk(c: Client) -> None:
+    await c.until("session.created")
+    await c.send(
+        "session.update",
+        session={
+            **GA_NO_VAD,
+            "instructions": "You are a concise support agent.",
+            "audio": {"input": {"turn_detection": None}, "output": {"voice": "marin"}},
+        },
+    )
+    await c.until("session.updated")
+    for user in ("user-order", "user-number"):
+        await c.sleep(0.8)
+        await c.speak(clip(user))
+        await c.send("input_audio_buffer.commit")
+        await c.send("response.create")
+        await c.until("response.done")
+    await c.sleep(0.5)
+
+
+async def ga_server_vad_barge_in(c: Client) -> None:
+    await c.until("session.created")
+    await c.send(
+        "session.update",
+        session={
+            "type": "realtime",
+            "audio": {
+                "input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}
+            },
+        },
+    )
+    await c.until("session.updated")
+    await c.speak(silence(400) + clip("user-weather") + silence(700))
+    first = await c.until("response.output_audio.delta")
+    played_from = asyncio.get_running_loop().time()
+    await c.speak(silence(1600))  # the user listens for a while, then talks over the assistant
+    speaking = asyncio.create_task(c.speak(clip("user-interrupt") + silence(900)))
+    await c.until("input_audio_buffer.speech_started")
+    played_ms = int((asyncio.get_running_loop().time() - played_from) * 1000 * c.speed)
+    await c.send(
+        "conversation.item.truncate",
+        item_id=first["item_id"],
+        content_index=0,
+        audio_end_ms=played_ms,
+    )
+    await c.until("conversation.item.truncated")
+    await speaking
+    await c.until("response.done")
+    await c.speak(silence(600))
+
+
+async def beta_2024_10_01(c: Client) -> None:
+    await c.until("session.created")
+    await c.send(
+        "session.update",
+        session={
+            "input_audio_transcription": {"model": "whisper-1"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
+        },
+    )
+    await c.until("session.updated")
+    await c.speak(silence(300) + clip("user-order") + silence(700))
+    await c.until("response.done")
+    await c.speak(silence(500) + clip("user-number") + silence(700))
+    await c.until("response.done")
+    await c.speak(silence(300))
+
+
+async def ga_text_only(c: Client) -> None:
+    await c.until("session.created")
+    await c.send(
+        "session.update",
+        session={
+            "type": "realtime",
+            "output_modalities": ["text"],
+            "audio": {"input": {"turn_detection": None}},
+        },
+    )
+    await c.until("session.updated")
+    for question in ("Can you check the status of my order?", "It's order 4271."):
+        await c.sleep(1.5)
+        item = {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": question}],
+        }
+        await c.send("conversation.item.create", item=item)
+        await c.send("response.create")
+        await c.until("response.done")
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"location": {"type": "string"}},
+        "required": ["location"],
+    },
+}
+
+
+async def ga_function_call(c: Client) -> None:
+    await c.until("session.created")
+    await c.send(
+        "session.update", session={**GA_NO_VAD, "tools": [WEATHER_TOOL], "tool_choice": "auto"}
+    )
+    await c.until("session.updated")
+    await c.sleep(0.6)
+    await c.speak(clip("user-weather"))
+    await c.send("input_audio_buffer.commit")
+    await c.send("response.create")
+    call = await c.until("response.function_call_arguments.done")
+    await c.until("response.done")
+    await c.sleep(0.25)  # the client calls its weather service
+    output = {
+        "type": "function_call_output",
+        "call_id": call["call_id"],
+        "output": '{"temperature_c":20,"sky":"sunny"}',
+    }
+    await c.send("conversation.item.create", item=output)
+    await c.send("response.create")
+    await c.until("response.done")
+    await c.sleep(0.4)
+
+
+async def azure_g711(c: Client) -> None:
+    await c.until("session.created")
+    await c.send(
+        "session.update",
+        session={
+            "input_audio_format": "g711_ulaw",
+            "output_audio_format": "g711_ulaw",
+            "turn_detection": None,
+        },
+    )
+    await c.until("session.updated")
+    c.input_format = ULAW
+    await c.sleep(0.7)
+    await c.speak(clip("user-order"), chunk_ms=20)
+    await c.send("input_audio_buffer.commit")
+    await c.send("response.create")
+    await c.until("response.done")
+    await c.sleep(0.5)
+
+
+async def errors_and_rate_limits(c: Client) -> None:
+    await c.until("session.created")
+    await c.send("session.update", session={**GA_NO_VAD, "output_modalities": ["audio"]})
+    await c.until("session.updated")
+    await c.speak(silence(40))
+    await c.send("input_audio_buffer.commit", event_id="cli_commit_too_early")
+    await c.until("error")
+    for n, user in enumerate(("user-order", "user-thanks", "user-weather", "user-thanks")):
+        await c.sleep(0.5)
+        await c.speak(clip(user))
+        await c.send("input_audio_buffer.commit")
+        await c.send("response.create")
+        if n == 2:  # the user hangs up on a long answer: the client cancels it
+            await c.until("response.output_audio.delta")
+            await c.sleep(0.15)
+            await c.send("response.cancel")
+        await c.until("response.done")
+    await c.send("response.cancel", event_id="cli_cancel_nothing")
+    await c.until("error")
+    await c.sleep(0.3)
+
+
+# Realistic server timing at speed 1: response.created ~40 ms after the trigger, first audio
+# ~350-600 ms after it, audio generated about three times faster than real time.
+def timing(first: float, **more: Any) -> dict[str, Any]:
+    return {
+        "created_delay": 0.04,
+        "first_delta_delay": first,
+        "delta_interval": 0.03,
+        "delta_ms": 100,
+        **more,
+    }
+
+
+SAMPLES: tuple[Sample, ...] = (
+    Sample(
+        "ga-push-to-talk",
+        "/v1/realtime?model=gpt-realtime",
+        Script(
+            model="gpt-realtime",
+            assistant_audio=replies("assistant-order", "assistant-shipped"),
+            transcripts=texts(
+                "Of course. What is your order number?",
+                "Thanks. Your order shipped on Monday and should arrive by Thursday.",
+            ),
+            **timing(0.42),
+        ),
+        ga_push_to_talk,
+        description="GA, push-to-talk: audio appended, committed, `response.create`; two voice turns.",
+    ),
+    Sample(
+        "ga-server-vad-barge-in",
+        "/v1/realtime?model=gpt-realtime",
+        Script(
+            model="gpt-realtime",
+            assistant_audio=replies("assistant-weather", "assistant-lyon"),
+            transcripts=texts(
+                "It is sunny in Paris today, around twenty degrees, with a light breeze from the west, so a good afternoon for a walk.",
+                "In Lyon it is cloudy, around seventeen degrees.",
+            ),
+            **timing(0.38, delta_interval=0.08),
+        ),
+        ga_server_vad_barge_in,
+        description="GA, server VAD (`speech_started`/`speech_stopped`), the user talks over the assistant: `conversation.item.truncate` at the millisecond heard.",
+    ),
+    Sample(
+        "beta-2024-10-01",
+        "/v1/realtime?model=gpt-4o-realtime-preview-2024-10-01",
+        Script(
+            model="gpt-4o-realtime-preview-2024-10-01",
+            assistant_audio=replies("assistant-order", "assistant-shipped"),
+            transcripts=texts(
+                "Of course. What is your order number?",
+                "Thanks. Your order shipped on Monday and should arrive by Thursday.",
+            ),
+            **timing(0.55),
+        ),
+        beta_2024_10_01,
+        headers=(("Authorization", f"Bearer {FAKE_KEY}"), ("OpenAI-Beta", "realtime=v1")),
+        description="Beta shape (2024-10-01 event names, `OpenAI-Beta: realtime=v1`), server VAD, two turns.",
+    ),
+    Sample(
+        "ga-text-only",
+        "/v1/realtime?model=gpt-realtime-mini",
+        Script(
+            model="gpt-realtime-mini",
+            transcripts=texts(
+                "Sure, what is your order number?",
+                "Order 4271 shipped on Monday and should arrive by Thursday.",
+            ),
+            **timing(0.25),
+        ),
+        ga_text_only,
+        description='GA, text only (`output_modalities: ["text"]`): `conversation.item.create` with typed text, text deltas, no audio.',
+    ),
+    Sample(
+        "ga-function-call",
+        "/v1/realtime?model=gpt-realtime",
+        Script(
+            model="gpt-realtime",
+            assistant_audio=replies("assistant-weather"),
+            transcripts=texts(
+                "It is sunny in Paris today, around twenty degrees, with a light breeze from the west, so a good afternoon for a walk."
+            ),
+            function_arguments='{"location":"Paris","unit":"celsius"}',
+            **timing(0.45),
+        ),
+        ga_function_call,
+        description="GA, a function call: `response.function_call_arguments.delta/done`, the client's `function_call_output`, then the spoken answer.",
+    ),
+    Sample(
+        "azure-preview-g711",
+        "/openai/realtime?api-version=2024-10-01-preview&deployment=gpt-4o-realtime-preview",
+        Script(
+            model="gpt-4o-realtime-preview",
+            assistant_audio=replies("assistant-order"),
+            transcripts=texts("Of course. What is your order number?"),
+            **timing(0.6),
+        ),
+        azure_g711,
+        headers=(("api-key", "azure-sample-not-a-real-key"),),
+        description="Azure OpenAI preview URL (`/openai/realtime?api-version=…&deployment=…`, `api-key` header), beta shape, G.711 µ-law audio both ways at 8 kHz.",
+    ),
+    Sample(
+        "errors-and-rate-limits",
+        "/v1/realtime?model=gpt-realtime-mini",
+        Script(
+            model="gpt-realtime-mini",
+            assistant_audio=replies(
+                "assistant-order", "assistant-welcome", "assistant-weather", "assistant-welcome"
+            ),
+            transcripts=texts(
+                "Of course. What is your order number?",
+                "You're welcome. Have a nice day!",
+                "It is sunny in Paris today, around twenty degrees.",
+                "You're welcome. Have a nice day!",
+            ),
+            rate_limit_tokens=2400,
+            tokens_per_response_floor=300,
+            **timing(0.5),
+        ),
+        errors_and_rate_limits,
+        description="GA mini: an `error` (commit with too little audio), a response cancelled by the client, an error for cancelling nothing, and the tokens rate limit falling towards zero.",
+    ),
+)
+
+
+def _scaled(script: Script, speed: float) -> Script:
+    return replace(
+        script,
+        created_delay=script.created_delay / speed,
+        first_delta_delay=script.first_delta_delay / speed,
+        delta_interval=script.delta_interval / speed,
+    )
+
+
+async def record_sample(sample: Sample, out_dir: Path, speed: float) -> Path:
+    async with ScriptedRealtimeServer(_scaled(sample.script, speed)) as server:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with (
+                RecordingProxy(upstream=server.url, out_dir=tmp, port=0, environ={}) as proxy,
+                connect(
+                    proxy.url + sample.path,
+                    additional_headers=list(sample.headers),
+                    subprotocols=list(sample.subprotocols) or None,  # type: ignore[arg-type]
+                    max_size=None,
+                    compression=None,
+                ) as ws,
+            ):
+                client = Client(ws, speed)
+                reader = asyncio.create_task(client.read_forever())
+                await sample.scenario(client)
+                await ws.close(1000, "")
+                await reader
+            files = list(Path(tmp).glob("*.jsonl"))
+            assert len(files) == 1, files
+            target = out_dir / f"{sample.name}.jsonl"
+            shutil.move(str(files[0]), target)
+            target.chmod(0o644)  # samples are meant to be shared; real recordings stay 0600
+            return target
+
+
+async def generate(out_dir: Path, speed: float, only: set[str] | None = None) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chosen = [s for s in SAMPLES if only is None or s.name in only]
+    return list(await asyncio.gather(*(record_sample(s, out_dir, speed) for s in chosen)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="compress all waits by this factor"
+    )
+    parser.add_argument("--only", action="append", help="regenerate only this sample (repeatable)")
+    args = parser.parse_args(argv)
+    paths = asyncio.run(generate(args.out, args.speed, set(args.only) if args.only else None))
+    for path in paths:
+        print(f"{path}  {path.stat().st_size / 1024:.0f} KiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
