@@ -58,7 +58,7 @@ def shape(path: Path) -> tuple[Counter[tuple[str, str]], list[str], list[str]]:
 
 def test_there_are_samples_for_every_scenario():
     generator = _load_generator()
-    assert IDS == sorted(sample.name for sample in generator.SAMPLES)
+    assert sorted(sample.name for sample in generator.SAMPLES) == IDS
     assert sum(p.stat().st_size for p in SAMPLES) < 6 * 2**20
 
 
