@@ -462,7 +462,10 @@ class _Session:
         previous = self.items[-1]["id"] if self.items else None
         await self._item_added(item, previous)
 
-    async def _item_added(self, item: dict[str, Any], previous: str | None) -> None:
+    async def _item_added(
+        self, item: dict[str, Any], previous: str | None, complete: bool = True
+    ) -> None:
+        """`conversation.item.added` (beta: `.created`); GA adds `.done` once it is complete."""
         self.items.append(item)
         await self.send(
             {
@@ -471,7 +474,7 @@ class _Session:
                 "item": item,
             }
         )
-        if not self.beta:
+        if complete and not self.beta:
             await self.send(
                 {"type": "conversation.item.done", "previous_item_id": previous, "item": item}
             )
@@ -601,7 +604,8 @@ class _Session:
                 "item": item,
             }
         )
-        await self._item_added(dict(item), self.items[-1]["id"] if self.items else None)
+        previous = self.items[-1]["id"] if self.items else None
+        await self._item_added(dict(item), previous, complete=False)
         part_type = "audio" if audio else "text"
         await self.send(
             {
@@ -661,6 +665,10 @@ class _Session:
                 "item": done_item,
             }
         )
+        if not self.beta:
+            await self.send(
+                {"type": "conversation.item.done", "previous_item_id": previous, "item": done_item}
+            )
 
     async def _function_call(
         self, response_id: str, item_id: str, state: dict[str, Any], wait: float
