@@ -1,0 +1,155 @@
+"""`rt report`: one self-contained HTML page over many recorded sessions."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from cli.stats import THRESHOLDS_MS
+from recorder.analytics import collect_stats
+from recorder.pricing import builtin_prices, load_price_file
+from recorder.report import (
+    DEFAULT_AUDIO_MINUTES,
+    ReportOptions,
+    WrittenReport,
+    format_size,
+    write_report,
+)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="The HTML file to write (replaced whole; missing directories are created).",
+)
+@click.option(
+    "--no-audio",
+    is_flag=True,
+    help="Leave the audio players out (the page is then a few hundred KB); waveforms stay.",
+)
+@click.option(
+    "--audio-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_AUDIO_MINUTES,
+    show_default=True,
+    help="Embed at most this many minutes of each session's audio, from its start "
+    "(about 2.6 MB per minute at 16 kHz).",
+)
+@click.option("--title", default="rt report", show_default=True, help="The page's title.")
+@click.option(
+    "--pricing",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Price file (JSON, or TOML on Python 3.11+) replacing or adding to the built-in prices.",
+)
+def report(
+    paths: tuple[str, ...],
+    output: Path,
+    no_audio: bool,
+    audio_minutes: float,
+    title: str,
+    pricing: str | None,
+) -> None:
+    """Write one HTML file with the latency, tokens, cost, rate limits, errors and audio
+    of recorded sessions.
+
+    PATH is a session file, a directory (every *.jsonl under it) or a glob. The page
+    holds the summary and per-response tables of `rt stats` (slow responses highlighted
+    the same way), a TTFB histogram, tokens and cost by model and session, rate limits
+    over time, and for each session a player with its waveform, a timeline of its
+    responses and the conversation. It is a single file that loads nothing from the
+    network, so it can be mailed or attached to an issue. Each session's audio is a
+    16 kHz mono mix of user and assistant, at most its first --audio-minutes. Like the
+    recordings, the file is readable by its owner only: it holds the users' voices.
+
+    \b
+    Example:
+      rt report sessions/ -o report.html
+      rt report 'sessions/2026-11-*.jsonl' --no-audio -o november.html
+      rt report sessions/call.jsonl --audio-minutes 20 --title "Call with ACME"
+    """
+    prices = builtin_prices()
+    if pricing is not None:
+        prices = prices.merged(load_price_file(pricing))
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def warn(message: object) -> None:
+        err.print(Text.assemble(("warning: ", "yellow"), str(message)))
+
+    options = ReportOptions(
+        title=title,
+        audio=not no_audio,
+        audio_max_seconds=audio_minutes * 60,
+        thresholds=THRESHOLDS_MS,
+    )
+    with _progress(err) as bars:
+        stats = collect_stats(paths, prices, on_progress=bars.track("reading"))
+        for warning in stats.warnings:
+            warn(warning)
+        written = write_report(
+            stats, output, options, on_progress=bars.track("writing"), on_warning=warn
+        )
+    out.print(_summary_line(written, no_audio))
+
+
+def _summary_line(written: WrittenReport, no_audio: bool) -> Text:
+    sessions = f"{written.sessions} session{'s' if written.sessions != 1 else ''}"
+    line = Text.assemble(
+        ("wrote ", ""), (str(written.path), "bold"), f"  {format_size(written.size)}"
+    )
+    if no_audio:
+        line.append(f"  {sessions}, no audio")
+    elif not written.audio_sessions:
+        line.append(f"  {sessions}, none with audio")
+    else:
+        line.append(
+            f"  {sessions}, audio for {written.audio_sessions} "
+            f"({format_size(written.audio_bytes * 4 / 3)})"
+        )
+        if written.cut_sessions:
+            line.append(f", {written.cut_sessions} cut at --audio-minutes", "yellow")
+    return line
+
+
+class _Bars:
+    """Progress bars on stderr, one per stage; callbacks are None when stderr is no terminal."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+
+    def track(self, stage: str) -> Callable[[int, int], None] | None:
+        progress = self._progress
+        if progress is None:
+            return None
+        task = progress.add_task(stage, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return update
+
+
+@contextlib.contextmanager
+def _progress(console: Console) -> Iterator[_Bars]:
+    if not console.is_terminal:
+        yield _Bars(None)
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield _Bars(progress)

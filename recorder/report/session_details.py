@@ -1,0 +1,50 @@
+"""One pass over a session file for what the page shows beyond `rt stats`: the conversation
+and the call's audio.
+
+Lines that cannot be read are skipped silently here: `rt stats` has already read the same
+file and reported them once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from recorder.audio import Track, WarningHandler, collect_audio, mix_track, warn_with_python
+from recorder.errors import InputError, SessionFormatError
+from recorder.report.conversation import Conversation, ConversationCollector
+from recorder.store import iter_records
+
+
+@dataclass(frozen=True)
+class SessionDetails:
+    conversation: Conversation
+    mix: Track | None  # stereo, user left and assistant right; None without audio
+
+
+def read_session_details(
+    path: str | os.PathLike[str], on_warning: WarningHandler | None = None
+) -> SessionDetails:
+    """The conversation and the mix track of a session file.
+
+    Odd audio is reported through `on_warning` naming the file and line; raises InputError
+    when the file cannot be read.
+    """
+    name = os.fspath(path)
+    collector = ConversationCollector()
+
+    def ignore(_: SessionFormatError) -> None:
+        pass
+
+    def records() -> Iterator[tuple[int, Mapping[str, Any]]]:
+        for line, record in iter_records(path, ignore):
+            collector.feed(line, record)
+            yield line, record
+
+    try:
+        audio = collect_audio(records(), name, on_warning or warn_with_python)
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror or exc}") from None
+    return SessionDetails(collector.finish(), mix_track(audio))
