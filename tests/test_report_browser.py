@@ -22,6 +22,8 @@ from test_report import HOSTILE_ERROR, HOSTILE_SAID, HOSTILE_TYPED, SAMPLES, hos
 from cli.main import cli
 
 CHROMIUM = os.environ.get("RT_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM) and os.environ.get("RT_REQUIRE_CHROMIUM"):
+    pytest.fail(f"RT_REQUIRE_CHROMIUM is set (as in CI) but there is no Chromium at {CHROMIUM}")
 if not os.path.exists(CHROMIUM):
     pytest.skip(
         f"no Chromium at {CHROMIUM} (apt-get install chromium, or set RT_TEST_CHROMIUM)",
