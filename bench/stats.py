@@ -8,7 +8,9 @@ then times, in one process and interleaved (the fastest of --repeat runs counts)
   (DuckDB parses every line but materialises no event);
 - the same scan materialising every `event` as JSON text (for scale);
 - `rt stats DIR --format json` through the click command (everything a user waits for but
-  interpreter start-up).
+  interpreter start-up);
+- `rt ls DIR`, `rt sql` over `responses`, and `rt sql` over `events` (which keeps every event
+  whole), the same way, for scale.
 
 Prints MB/s of each and the ratios; the bar is rt stats <= 2.5x the bare scan.
 
@@ -344,16 +346,37 @@ def time_bare_scan(files: list[str], sql: str) -> float:
 
 def time_rt_stats(directory: Path) -> tuple[float, dict[str, Any]]:
     """`rt stats DIR --format json`, in process, through the click command."""
+    elapsed, stdout = time_rt("stats", str(directory), "--format", "json")
+    return elapsed, json.loads(stdout)
+
+
+def time_rt(*args: str) -> tuple[float, str]:
+    """One `rt` command, in process, through the click command: seconds and its stdout."""
     from click.testing import CliRunner
 
     from cli.main import cli
 
     started = time.perf_counter()
-    result = CliRunner().invoke(cli, ["stats", str(directory), "--format", "json"])
+    result = CliRunner().invoke(cli, list(args))
     elapsed = time.perf_counter() - started
     if result.exit_code != 0:
-        raise SystemExit(f"rt stats failed: {result.output}")
-    return elapsed, json.loads(result.stdout)
+        raise SystemExit(f"rt {args[0]} failed: {result.output}")
+    return elapsed, result.stdout
+
+
+OTHER_COMMANDS = {
+    "rt ls --format json": ("ls", "{dir}", "--format", "json"),
+    "rt sql over responses": (
+        "sql",
+        "SELECT model, quantile_cont(ttfb_ms, 0.95) FROM responses GROUP BY ALL",
+        "{dir}",
+    ),
+    "rt sql over events": (
+        "sql",
+        "SELECT type, count(*), sum(strlen(event::VARCHAR)) FROM events GROUP BY ALL",
+        "{dir}",
+    ),
+}
 
 
 def main() -> None:
@@ -370,12 +393,15 @@ def main() -> None:
     total = sum(p.stat().st_size for p in paths)
     mb = total / 1e6
     bare, json_scan, stats = [], [], []
+    others: dict[str, list[float]] = {name: [] for name in OTHER_COMMANDS}
     report: dict[str, Any] = {}
     for _ in range(args.repeat):  # interleaved, so a busy neighbour slows both alike
         bare.append(time_bare_scan(files, BARE_SCAN))
         json_scan.append(time_bare_scan(files, JSON_SCAN))
         elapsed, report = time_rt_stats(args.dir)
         stats.append(elapsed)
+        for name, command in OTHER_COMMANDS.items():
+            others[name].append(time_rt(*(a.format(dir=args.dir) for a in command))[0])
     best_bare, best_json, best_stats = min(bare), min(json_scan), min(stats)
     summary = report["summary"]
     print(f"corpus: {len(files)} files, {mb:,.0f} MB, {summary['responses']} responses")
@@ -384,6 +410,11 @@ def main() -> None:
     print(f"rt stats --format json:       {best_stats:6.2f} s  {mb / best_stats:7.0f} MB/s")
     print(f"ratio rt stats / bare scan:   {best_stats / best_bare:6.2f}x  (bar: <= 2.5x)")
     print(f"ratio rt stats / JSON scan:   {best_stats / best_json:6.2f}x")
+    for name, times in others.items():
+        best = min(times)
+        print(
+            f"{name + ':':29s} {best:6.2f} s  {mb / best:7.0f} MB/s  {best / best_bare:6.2f}x bare"
+        )
 
 
 if __name__ == "__main__":

@@ -1,20 +1,31 @@
 """The one renderer: tables of rows as a rich table, CSV or Markdown, and objects as JSON.
 
 Every cell goes through `cell_text`, so a value reads the same in the terminal, in CSV and in
-Markdown. Colour is only a style on top (and rich drops it when the output is not a terminal).
+Markdown; every value bound for JSON goes through `json_value` (which `cell_text` also uses for
+dates, decimals and nested values). Colour is only a style on top (and rich drops it when the
+output is not a terminal). `format_option` gives every command the same `--format`, and
+`reading_progress` the same progress bar on stderr.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
+import datetime as dt
+import decimal
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 
+import click
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -23,6 +34,7 @@ PLAIN_WIDTH = 250  # rich would squeeze tables into 80 columns when writing to a
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 Row = Mapping[str, Any]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class Column:
     justify: Literal["left", "right"] = "left"
     text: Callable[[Any], str] | None = None  # replaces the default formatting
     style: Callable[[Any], str | None] | None = None  # terminal colour for a value
+    max_width: int | None = None  # the table view cuts longer cells with "…" (CSV keeps them)
 
     @property
     def title(self) -> str:
@@ -43,10 +56,11 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    title: str
+    title: str  # "" for none (the table view and Markdown then print no heading)
     columns: Sequence[Column]
     rows: Sequence[Row]
     caption: str = ""
+    row_style: Callable[[Row], str | None] | None = None  # terminal style of a whole row
 
 
 def number_column(key: str, header: str = "", digits: int = 0, **kwargs: Any) -> Column:
@@ -57,14 +71,43 @@ def cell_text(column: Column, value: Any) -> str:
     """The text of one cell, the same in every format."""
     if column.text is not None:
         return column.text(value)
+    value = json_value(value)
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        if math.isnan(value):
-            return ""
         return repr(value) if column.digits is None else f"{value:.{column.digits}f}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def json_value(value: Any) -> Any:
+    """`value` as JSON can hold it: dates and times in ISO 8601 (UTC as `…Z`, like the session
+    file), decimals as numbers, bytes as base64, NaN and infinities as null."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, decimal.Decimal):
+        return json_value(float(value))
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None and value.utcoffset() == dt.timedelta(0):
+            return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_value(v) for v in value]
     return str(value)
 
 
@@ -79,6 +122,45 @@ def sparkline(values: Sequence[float | None], low: float = 0.0, high: float = 10
         level = min(max((value - low) / span, 0.0), 1.0)
         bars.append(SPARK_BARS[min(int(level * len(SPARK_BARS)), len(SPARK_BARS) - 1)])
     return "".join(bars)
+
+
+# -- options and progress -----------------------------------------------------------------------
+
+
+def format_option(choices: Sequence[str] = FORMATS, help: str | None = None) -> Callable[[F], F]:
+    """`--format`, the same name, default and wording in every command."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help=help or "table (plain text when not on a terminal), " + ", ".join(choices[1:]) + ".",
+    )
+
+
+@contextmanager
+def reading_progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr while files are read (bytes read of the total), when stderr
+    is a terminal; None otherwise."""
+    console = make_console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("reading"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("read", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def echo_warnings(warnings: Sequence[object]) -> None:
+    """One `warning: ...` line on stderr each, so stdout stays clean for pipes."""
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 # -- console ------------------------------------------------------------------------------------
@@ -121,7 +203,8 @@ def write_markdown(tables: Sequence[Table], stream: IO[str]) -> None:
     for index, table in enumerate(tables):
         if index:
             stream.write("\n")
-        stream.write(f"### {table.title}\n\n")
+        if table.title:
+            stream.write(f"### {table.title}\n\n")
         columns = table.columns
         stream.write("| " + " | ".join(_md(c.title) for c in columns) + " |\n")
         stream.write(
@@ -140,10 +223,23 @@ def print_tables(tables: Sequence[Table], console: Console) -> None:
     if console.is_terminal:
         _print_tables(tables, console)
         return
-    with console.capture() as captured:
-        _print_tables(tables, console)
+    plain = _wide_enough(console, tables)
+    with plain.capture() as captured:
+        _print_tables(tables, plain)
     lines = (line.rstrip() for line in captured.get().splitlines())
     console.file.write("\n".join(lines) + "\n")
+
+
+def _wide_enough(console: Console, tables: Sequence[Table]) -> Console:
+    """`console`, or a wider one when a table needs more room: off a terminal no cell is cut
+    or wrapped to fit a width nobody is looking at."""
+    unbounded = console.options.update_width(2**20)
+    widest = max(
+        (Measurement.get(console, unbounded, rich_table(t)).maximum for t in tables), default=0
+    )
+    if widest <= console.width:
+        return console
+    return Console(file=console.file, highlight=False, soft_wrap=False, width=widest)
 
 
 def _print_tables(tables: Sequence[Table], console: Console) -> None:
@@ -157,21 +253,37 @@ def _print_tables(tables: Sequence[Table], console: Console) -> None:
 
 def rich_table(table: Table) -> RichTable:
     out = RichTable(
-        title=table.title,
+        title=table.title or None,
         title_justify="left",
         title_style="bold",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        show_edge=bool(table.title),  # without a title, the header is the first line
     )
     for column in table.columns:
-        out.add_column(column.title, justify=column.justify, no_wrap=column.justify == "right")
+        if column.max_width is not None:
+            out.add_column(
+                column.title,
+                justify=column.justify,
+                no_wrap=True,
+                overflow="ellipsis",
+                max_width=column.max_width,
+            )
+        elif column.justify == "right":  # a number is never cut: other columns give way
+            widest = max(
+                (len(cell_text(column, row.get(column.key))) for row in table.rows), default=0
+            )
+            out.add_column(column.title, justify="right", no_wrap=True, min_width=max(widest, 1))
+        else:
+            out.add_column(column.title, justify=column.justify)
     for row in table.rows:
         cells = []
         for column in table.columns:
             value = row.get(column.key)
             style = column.style(value) if column.style is not None else None
             cells.append(Text(cell_text(column, value), style=style or ""))
-        out.add_row(*cells)
+        row_style = table.row_style(row) if table.row_style is not None else None
+        out.add_row(*cells, style=row_style)
     return out
 
 

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import click
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cli.output import (
-    FORMATS,
     Column,
     Table,
+    echo_warnings,
+    format_option,
     make_console,
     number_column,
     print_tables,
+    reading_progress,
     sparkline,
     write_csv,
     write_json,
     write_markdown,
 )
-from recorder.analytics import ProgressCallback, StatsReport, collect_stats
+from recorder.analytics import StatsReport, collect_stats
 from recorder.analytics.report import LATENCY_METRICS
-from recorder.pricing import builtin_prices, load_price_file
+from recorder.pricing import PriceTable, builtin_prices, load_price_file
 
 # (good up to, slow from) in ms: green below the first, yellow up to the second, red above
 THRESHOLDS_MS = {
@@ -33,6 +33,18 @@ THRESHOLDS_MS = {
     "voice_to_voice_ms": (1000.0, 2000.0),
 }
 TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "speech_stopped"}
+
+pricing_option = click.option(
+    "--pricing",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Price file (JSON, or TOML on Python 3.11+) replacing or adding to the built-in prices.",
+)
+
+
+def prices_with(pricing: str | None) -> PriceTable:
+    """The built-in prices, merged with the `--pricing` file if one was given."""
+    prices = builtin_prices()
+    return prices if pricing is None else prices.merged(load_price_file(pricing))
 
 
 @click.command()
@@ -44,19 +56,10 @@ TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "speech_stopped"}
     show_default=True,
     help="Main table: one row per response or per session (table, csv, markdown).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table (plain text when not on a terminal), json (the contract's object), csv, markdown.",
+@format_option(
+    help="table (plain text when not on a terminal), json (the contract's object), csv, markdown."
 )
-@click.option(
-    "--pricing",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Price file (JSON, or TOML on Python 3.11+) replacing or adding to the built-in prices.",
-)
+@pricing_option
 def stats(paths: tuple[str, ...], by: str, fmt: str, pricing: str | None) -> None:
     """Latency, tokens, cost, rate limits and errors of recorded sessions.
 
@@ -71,13 +74,9 @@ def stats(paths: tuple[str, ...], by: str, fmt: str, pricing: str | None) -> Non
       rt stats sessions/ --format json | jq .summary.ttfb_ms.p95
       rt stats sessions/ --pricing azure-prices.toml --format markdown
     """
-    prices = builtin_prices()
-    if pricing is not None:
-        prices = prices.merged(load_price_file(pricing))
-    with _progress() as on_progress:
-        report = collect_stats(paths, prices, on_progress=on_progress)
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    with reading_progress() as on_progress:
+        report = collect_stats(paths, prices_with(pricing), on_progress=on_progress)
+    echo_warnings(report.warnings)
     render(report, fmt, by)
 
 
@@ -91,23 +90,6 @@ def render(report: StatsReport, fmt: str, by: str) -> None:
         write_markdown(report_tables(report, by, full=True), out)
     else:
         print_tables(report_tables(report, by, full=False), make_console(out))
-
-
-@contextmanager
-def _progress() -> Iterator[ProgressCallback | None]:
-    """A progress bar on stderr while files are read, when stderr is a terminal."""
-    console = make_console(stderr=True)
-    if not console.is_terminal:
-        yield None
-        return
-    columns = (TextColumn("reading"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("read", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield advance
 
 
 # -- the tables ---------------------------------------------------------------------------------
@@ -245,12 +227,13 @@ def unfinished_table(report: StatsReport) -> Table:
 
 
 def _latency_column(key: str, header: str) -> Column:
-    return number_column(key, header, 1, style=_threshold_style(THRESHOLDS_MS.get(key)))
+    return number_column(key, header, 1, style=threshold_style(THRESHOLDS_MS.get(key)))
 
 
-def _threshold_style(
+def threshold_style(
     thresholds: tuple[float, float] | None,
 ) -> Callable[[Any], str | None] | None:
+    """Green when fast, yellow when slow, red above the second threshold (None: no colour)."""
     if thresholds is None:
         return None
     good, slow = thresholds

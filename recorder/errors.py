@@ -4,7 +4,8 @@
     ├── SessionFormatError        a line of a session file is not a valid record (file, line)
     ├── InputError                a path, option value or file the user gave is unusable
     ├── UpstreamError             the upstream refused or broke the connection
-    └── QueryError                DuckDB failed to run one of our queries (analytics/db.py)
+    ├── QueryError                DuckDB failed to run one of our queries (analytics/db.py)
+    └── SQLError                  the user's SQL failed (rt sql; analytics/db.py)
 
 Messages are lowercase "what: detail" and name the file and line where there is one. The CLI
 turns a RecorderError into a one-line error and exit status 1, in one place (cli/main.py).

@@ -96,6 +96,14 @@ class SessionFile:
         self._entries.append((t, len(self._entries), entry))
         return self
 
+    def text_frame(self, t: float, sender: str, text: str) -> SessionFile:
+        """A text frame that is not a JSON object."""
+        return self._add(t, {"kind": "frame", "t": t, "from": sender, "text": text})
+
+    def binary_frame(self, t: float, sender: str, data: bytes) -> SessionFile:
+        payload = base64.b64encode(data).decode("ascii")
+        return self._add(t, {"kind": "frame", "t": t, "from": sender, "binary": payload})
+
     def server(self, t: float, event_type: str, **fields: Any) -> SessionFile:
         return self.frame(t, "server", {"type": event_type, **fields})
 

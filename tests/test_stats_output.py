@@ -93,3 +93,49 @@ def test_paths_files_directories_and_globs(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no session files match"):
         resolve_session_files([tmp_path / "empty"])
+
+
+def test_json_values_for_every_duckdb_type():
+    import datetime as dt
+    import decimal
+    import uuid
+
+    from cli.output import json_value
+
+    utc = dt.timezone.utc
+    assert json_value(dt.datetime(2026, 11, 26, 10, 0, 4, 10000, tzinfo=utc)) == (
+        "2026-11-26T10:00:04.010000Z"
+    )
+    assert json_value(dt.datetime(2026, 11, 26, 10, 0)) == "2026-11-26T10:00:00.000000"
+    assert json_value(dt.date(2026, 11, 26)) == "2026-11-26"
+    assert json_value(decimal.Decimal("1.50")) == 1.5
+    assert json_value(float("nan")) is None and json_value(float("inf")) is None
+    assert json_value(dt.timedelta(seconds=1.5)) == 1.5
+    assert json_value(b"\x00\x01") == "AAE="
+    assert json_value(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
+    assert json_value({"a": [decimal.Decimal(2), None]}) == {"a": [2.0, None]}
+    assert cell_text(Column("x"), {"a": [1, "b"]}) == '{"a":[1,"b"]}'
+    assert cell_text(Column("x"), dt.date(2026, 1, 2)) == "2026-01-02"
+
+
+def test_untitled_table_starts_with_its_header_and_a_pipe_gets_every_cell_whole():
+    wide = "x" * 300
+    table = Table("", [Column("name"), number_column("n")], [{"name": wide, "n": 12345}])
+    out = io.StringIO()
+    print_tables([table], Console(file=out, width=100))
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["name", "n"]
+    assert lines[2].split() == [wide, "12345"]  # not cut or wrapped to the console's width
+    out = io.StringIO()
+    write_markdown([table], out)
+    assert out.getvalue().startswith("| name | n |\n")
+
+
+def test_cut_cells_end_with_an_ellipsis_in_the_table_view_only():
+    table = Table("", [Column("text", max_width=10)], [{"text": "abcdefghijklmnop"}])
+    out = io.StringIO()
+    print_tables([table], Console(file=out, width=100))
+    assert out.getvalue().splitlines()[2] == "abcdefghi…"
+    out = io.StringIO()
+    write_csv(table, out)
+    assert out.getvalue() == "text\nabcdefghijklmnop\n"

@@ -6,6 +6,9 @@ output-delta kinds and the audio formats are not repeated in SQL: they are built
 and GA names -> the GA name, applied once as lines are loaded) and the tables
 `output_deltas(type, is_audio)` and `audio_formats(name, bytes_per_ms, sample_width)`, so
 beta and GA recordings go through one vocabulary in every query.
+
+A user's own SQL (`rt sql`) runs through `user_query`, which turns DuckDB's errors into a
+one-line `SQLError`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -37,7 +41,49 @@ class QueryError(RecorderError):
 
     def __str__(self) -> str:
         first_line = self.detail.strip().splitlines()[0] if self.detail.strip() else "failed"
-        return f"stats query '{self.query}' failed: {first_line}"
+        return f"analytics query '{self.query}' failed: {first_line}"
+
+
+class SQLError(RecorderError):
+    """The user's SQL failed: DuckDB's message on one line (its position marker left out)."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
+
+    def __str__(self) -> str:
+        return f"query failed: {one_line_message(self.detail)}"
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of `sql`, parsed but not run: a syntax error raises SQLError at once,
+    before any file is read."""
+    try:
+        statements = [statement.query.strip() for statement in duckdb.extract_statements(sql)]
+    except duckdb.Error as exc:
+        raise SQLError(str(exc)) from exc
+    return [statement for statement in statements if statement]
+
+
+def one_line_message(detail: str) -> str:
+    """DuckDB's message without the `LINE 1: ...` excerpt and its caret, on one line."""
+    head = detail.split("\n\nLINE ", 1)[0]
+    text = " ".join(line.strip() for line in head.splitlines() if line.strip())
+    return text or "failed"
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    name: str
+    type: str  # DuckDB's name for the type: "BIGINT", "JSON", "TIMESTAMP WITH TIME ZONE", ...
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The columns and rows of a user's query (rows as DuckDB hands them to Python)."""
+
+    columns: Sequence[ResultColumn]
+    rows: Sequence[tuple[Any, ...]]
 
 
 @cache
@@ -48,24 +94,35 @@ def query_text(name: str) -> str:
 
 
 class AnalyticsDB:
-    """An in-memory DuckDB database with a memory limit, spilling to a private temp directory."""
+    """An in-memory DuckDB database with a memory limit, spilling to a private temp directory.
+
+    With `keep_events`, loading keeps each event whole (`records.event_json`, the `event`
+    column of the `events` view) and rows keep file order, so a plain `SELECT ... FROM events`
+    lists frames as they were recorded; loading is then several times slower.
+    """
 
     def __init__(
-        self, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None
+        self,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        threads: int | None = None,
+        *,
+        keep_events: bool = False,
     ) -> None:
+        self.keep_events = keep_events
         self._spill_dir = tempfile.mkdtemp(prefix="rt-stats-")
         self._con = duckdb.connect(":memory:")
         try:
             self._set("memory_limit", memory_limit)
             self._set("temp_directory", self._spill_dir)
             self._set("TimeZone", "UTC")
-            # frames are ordered by their `seq`, so rows need not keep file order (that costs
-            # a third of the load time)
-            self._set("preserve_insertion_order", False)
+            # the metrics order frames by their `seq`, so rows need not keep file order (that
+            # costs a third of the load time)
+            self._set("preserve_insertion_order", keep_events)
             if threads is not None:
                 self._set("threads", threads)
             self._install_vocabulary()
             self.execute("macros")
+            self.execute("session_lines_with_events" if keep_events else "session_lines")
         except BaseException:
             self.close()
             raise
@@ -84,6 +141,21 @@ class AnalyticsDB:
         cursor = self._run(name, params)
         columns = [d[0] for d in cursor.description or ()]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def user_query(self, sql: str) -> QueryResult:
+        """Run the user's SQL (several statements allowed: the last one's rows are returned).
+
+        Results keep the order of what they select from, so the views' own order (files in
+        argument order, then time) shows without an ORDER BY."""
+        try:
+            self._set("preserve_insertion_order", True)
+            cursor = self._con.execute(sql)
+            description = cursor.description or ()
+            rows = cursor.fetchall() if description else []
+        except duckdb.Error as exc:
+            raise SQLError(str(exc)) from exc
+        columns = [ResultColumn(d[0], str(d[1])) for d in description]
+        return QueryResult(columns, rows)
 
     def _run(self, name: str, params: Params) -> duckdb.DuckDBPyConnection:
         sql = query_text(name)

@@ -1,44 +1,21 @@
 """`rt stats` as a library call: session files in, a StatsReport out.
 
-The work is done by the queries in `queries/`, in this order:
-
-    create_records, load_records (per batch of files)   every line -> `records`
-    damaged_files                                        files needing a second pass
-    number_frames, frames                                frames in order (a view)
-    sessions, session_configs, models                    one row per file, formats, models
-    responses                                            the per-response metrics
-    errors, rate_limits                                  `error_rows`, `rate_limit_updates`
-    response_rows, session_rows, summary, totals, ...    the sections of the report
+The report reads the views (`views.py`) through the queries `response_rows`, `session_rows`,
+`summary`, `totals`, `rate_limit_rows`, `rate_limit_trend`, `error_list` and
+`unfinished_responses`, so `rt stats` and `rt sql` give the same numbers.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable
 
-from recorder.analytics.db import DEFAULT_MEMORY_LIMIT, AnalyticsDB, QueryError
-from recorder.analytics.report import RateLimitTrend, StatsReport, StatsWarning, UnknownModel
-from recorder.analytics.skipped import skipped_lines
-from recorder.analytics.sources import resolve_session_files
-from recorder.pricing import PriceTable, builtin_prices
+from recorder.analytics.db import DEFAULT_MEMORY_LIMIT
+from recorder.analytics.report import RateLimitTrend, StatsReport
+from recorder.analytics.views import ProgressCallback, open_views
+from recorder.pricing import PriceTable
 
-# A batch is one read_ndjson scan; batches bound each statement and let progress advance.
-BATCH_BYTES = 2**30
-BATCH_FILES = 2000
-# DuckDB's JSON buffers grow with this limit (a larger one slows every scan), and a line may be
-# up to twice as long. 16 MiB covers the largest append (15 MiB of audio, 20 MiB of base64);
-# a batch with a longer line is read again with a larger limit.
-MAX_OBJECT_SIZE = 16 * 2**20
-MAX_OBJECT_SIZE_CEILING = 2**30
 TREND_BUCKETS = 24
-_GLOB_CHARS = frozenset("*?[{")
-
-ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
 
 
 def collect_stats(
@@ -54,24 +31,8 @@ def collect_stats(
     Raises InputError when a path names no session file. Bad lines never raise: they are
     skipped and reported in `StatsReport.warnings`, with unknown models.
     """
-    files = [str(path) for path in resolve_session_files(paths)]
-    table = prices or builtin_prices()
-    warnings: list[StatsWarning] = []
-    with AnalyticsDB(memory_limit=memory_limit) as db:
-        db.create_table("inputs", "ordinal INTEGER, file VARCHAR", enumerate(files))
-        _load(db, files, on_progress)
-        for damaged in db.rows("damaged_files"):
-            found = skipped_lines(damaged["file"])
-            if found is not None:
-                warnings.append(found)
-        db.execute("number_frames")
-        db.execute("frames")
-        db.execute("sessions")
-        db.execute("session_configs")
-        warnings.extend(_install_prices(db, table))
-        db.execute("responses")
-        db.execute("errors")
-        db.execute("rate_limits")
+    with open_views(paths, prices, on_progress=on_progress, memory_limit=memory_limit) as views:
+        db = views.db
         summary = {row["metric"]: row for row in db.rows("summary")}
         summary.update(db.rows("totals")[0])
         trends = [
@@ -85,104 +46,6 @@ def collect_stats(
             errors=db.rows("error_list"),
             trends=trends,
             unfinished=db.rows("unfinished_responses"),
-            warnings=warnings,
-            prices_as_of=table.as_of,
+            warnings=views.warnings,
+            prices_as_of=views.prices.as_of,
         )
-
-
-def _load(db: AnalyticsDB, files: Sequence[str], on_progress: ProgressCallback | None) -> None:
-    sizes = [_size(file) for file in files]
-    total, done = sum(sizes), 0
-    db.execute("create_records")
-    if on_progress is not None:
-        on_progress(0, total)
-    with _literal_paths(files) as readable:
-        for start, stop in _batches(sizes):
-            _load_batch(db, readable[start:stop], start)
-            done += sum(sizes[start:stop])
-            if on_progress is not None:
-                on_progress(done, total)
-
-
-def _load_batch(db: AnalyticsDB, files: Sequence[str], first_ordinal: int) -> None:
-    limit = MAX_OBJECT_SIZE
-    while True:
-        params = {"files": list(files), "first_ordinal": first_ordinal, "max_object_size": limit}
-        try:
-            db.execute("load_records", params)
-            return
-        except QueryError as exc:
-            # the failed INSERT added nothing, so the batch can be read again
-            if "maximum_object_size" not in exc.detail or limit >= MAX_OBJECT_SIZE_CEILING:
-                raise
-            limit *= 4
-
-
-@contextmanager
-def _literal_paths(files: Sequence[str]) -> Iterator[list[str]]:
-    """The paths to hand DuckDB, which expands `*`, `?` and `[...]` in every path it is given:
-    a file whose name holds one of those is read through a symlink with a plain name."""
-    if not any(_GLOB_CHARS.intersection(file) for file in files):
-        yield list(files)
-        return
-    with tempfile.TemporaryDirectory(prefix="rt-stats-links-") as links:
-        readable = []
-        for index, file in enumerate(files):
-            if _GLOB_CHARS.intersection(file):
-                link = os.path.join(links, f"{index}.jsonl")
-                _alias(os.path.abspath(file), link)
-                file = link
-            readable.append(file)
-        yield readable
-
-
-def _alias(target: str, link: str) -> None:
-    try:
-        os.symlink(target, link)
-    except OSError:  # e.g. Windows without the symlink privilege
-        try:
-            os.link(target, link)
-        except OSError:
-            shutil.copyfile(target, link)
-
-
-def _batches(sizes: Sequence[int]) -> Iterator[tuple[int, int]]:
-    start, size = 0, 0
-    for index, file_size in enumerate(sizes):
-        if index > start and (size + file_size > BATCH_BYTES or index - start >= BATCH_FILES):
-            yield start, index
-            start, size = index, 0
-        size += file_size
-    if start < len(sizes):
-        yield start, len(sizes)
-
-
-def _size(file: str) -> int:
-    try:
-        return Path(file).stat().st_size
-    except OSError:
-        return 0
-
-
-def _install_prices(db: AnalyticsDB, table: PriceTable) -> list[StatsWarning]:
-    """Price each model the sessions use (longest-prefix match); warn about the rest."""
-    rows: list[tuple[Any, ...]] = []
-    warnings: list[StatsWarning] = []
-    for used in db.rows("models"):
-        model, sessions = used["model"], used["sessions"]
-        found = None if model is None else table.lookup(model)
-        if found is None:
-            warnings.append(UnknownModel(model, sessions))
-            continue
-        _, p = found
-        rows.append(
-            (model, p.text.input, p.text.cached, p.text.output)
-            + (p.audio.input, p.audio.cached, p.audio.output)
-        )
-    db.create_table(
-        "model_prices",
-        "model VARCHAR PRIMARY KEY, text_input DOUBLE, text_cached DOUBLE, text_output DOUBLE, "
-        "audio_input DOUBLE, audio_cached DOUBLE, audio_output DOUBLE",
-        rows,
-    )
-    return warnings

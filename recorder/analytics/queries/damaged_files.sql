@@ -5,7 +5,7 @@ SELECT i.file, count(*) AS bad_rows
 FROM records AS r
 JOIN inputs AS i USING (ordinal)
 WHERE r.kind IS NULL
-   OR (r.kind = 'frame' AND (r.t IS NULL OR r.sender IS NULL OR r.sender NOT IN ('client', 'server') OR r.payloads <> 1))
+   OR (r.kind = 'frame' AND NOT coalesce(is_frame(r.kind, r.t, r.sender, r.payloads), false))
    OR (r.kind IN ('open', 'close', 'error') AND r.t IS NULL)
 GROUP BY i.ordinal, i.file
 ORDER BY i.ordinal;

@@ -1,4 +1,6 @@
--- The `errors` array (CONTRACT fields, then `file`, `source` and `response_id`).
-SELECT session, t, type, code, message, file, source, response_id
-FROM error_rows
-ORDER BY ordinal, t, pos NULLS LAST;
+-- The `errors` array of `rt stats --format json` (CONTRACT fields, then `file`, `source` and
+-- `response_id`).
+SELECT e.session, e.t, e.type, e.code, e.message, e.file, e.source, e.response_id
+FROM errors AS e
+JOIN inputs AS i USING (file)
+ORDER BY i.ordinal, e.t, e.seq NULLS LAST;

@@ -1,21 +1,7 @@
--- Everything that went wrong: server `error` events, failed responses and faults of the proxy.
-CREATE OR REPLACE TABLE error_rows AS
-SELECT f.ordinal, f.pos, s.session, s.file, f.t, 'event' AS source,
-       f.error ->> 'type' AS type, f.error ->> 'code' AS code, f.error ->> 'message' AS message,
-       NULL AS response_id
-FROM frames AS f
-JOIN sessions AS s USING (ordinal)
-WHERE f.sender = 'server' AND f.type = 'error'
-UNION ALL
-SELECT ordinal, anchor_pos, session, file, done_t, 'response',
-       coalesce(status_details ->> '$.error.type', 'response_failed'),
-       status_details ->> '$.error.code',
-       coalesce(status_details ->> '$.error.message', 'response ' || response_id || ' failed'),
-       response_id
-FROM responses
-WHERE status = 'failed'
-UNION ALL
-SELECT r.ordinal, NULL, s.session, s.file, r.t, 'proxy', 'proxy_error', NULL, r.message, NULL
-FROM records AS r
-JOIN sessions AS s USING (ordinal)
-WHERE r.kind = 'error' AND r.t IS NOT NULL;
+-- View `errors`: server `error` events (source 'event'), failed responses ('response') and
+-- faults of the proxy ('proxy'), in file order, then in time order. `seq` is the frame the
+-- error came from (NULL for a proxy fault, which is not a frame).
+CREATE OR REPLACE VIEW errors AS
+SELECT session, file, t, type, code, message, source, response_id, pos AS seq
+FROM error_rows
+ORDER BY ordinal, t, pos NULLS LAST;

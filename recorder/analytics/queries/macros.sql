@@ -24,3 +24,10 @@ CREATE OR REPLACE MACRO query_param(path, param) AS
 -- An ISO-8601 UTC timestamp with microseconds, like the session file's `started_at`.
 CREATE OR REPLACE MACRO iso_utc(ts) AS strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ');
 
+-- The wall-clock time of session time `t` (NULL when the start of the session is unknown).
+CREATE OR REPLACE MACRO wall_clock(started_at, t) AS
+    started_at + to_microseconds(CAST(round(t * 1e6) AS BIGINT));
+
+-- A usable `frame` record: a time, a direction, and exactly one payload (event, text, binary).
+CREATE OR REPLACE MACRO is_frame(kind, t, sender, payloads) AS
+    kind = 'frame' AND t IS NOT NULL AND sender IN ('client', 'server') AND payloads = 1;

@@ -1,4 +1,5 @@
--- The `rate_limits` array.
-SELECT session, t, iso_utc(wall_clock) AS "at", name, "limit", remaining, reset_seconds
-FROM rate_limit_updates
-ORDER BY ordinal, pos, name;
+-- The `rate_limits` array of `rt stats --format json`.
+SELECT l.session, l.t, iso_utc(l."at") AS "at", l.name, l."limit", l.remaining, l.reset_seconds
+FROM rate_limits AS l
+JOIN inputs AS i USING (file)
+ORDER BY i.ordinal, l.seq, l.name;

@@ -4,13 +4,14 @@
 WITH
 points AS (
     SELECT
-        name,
-        remaining,
-        100.0 * remaining / nullif("limit", 0) AS percent,
-        coalesce(epoch(wall_clock), t) AS x,
-        ordinal,
-        pos
-    FROM rate_limit_updates
+        l.name,
+        l.remaining,
+        100.0 * l.remaining / nullif(l."limit", 0) AS percent,
+        coalesce(epoch(l."at"), l.t) AS x,
+        i.ordinal,
+        l.seq AS pos
+    FROM rate_limits AS l
+    JOIN inputs AS i USING (file)
 ),
 span AS (SELECT min(x) AS lo, max(x) AS hi FROM points),
 bucketed AS (

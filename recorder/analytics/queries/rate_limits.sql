@@ -1,29 +1,6 @@
--- Every entry of every server rate_limits.updated, with its wall-clock time when the session
--- start is known. Entries are kept as sent: either name may be missing from an update.
-CREATE OR REPLACE TABLE rate_limit_updates AS
-WITH entries AS (
-    SELECT
-        ordinal,
-        pos,
-        t,
-        unnest(TRY(from_json(
-            rate_limits,
-            '[{"name": "VARCHAR", "limit": "DOUBLE", "remaining": "DOUBLE", "reset_seconds": "DOUBLE"}]'
-        ))) AS entry
-    FROM frames
-    WHERE sender = 'server' AND type = 'rate_limits.updated'
-)
-SELECT
-    e.ordinal,
-    e.pos,
-    s.session,
-    s.file,
-    e.t,
-    s.started_at + to_microseconds(CAST(round(e.t * 1e6) AS BIGINT)) AS wall_clock,
-    e.entry.name AS name,
-    CAST(round(e.entry.limit) AS BIGINT) AS "limit",
-    CAST(round(e.entry.remaining) AS BIGINT) AS remaining,
-    e.entry.reset_seconds AS reset_seconds
-FROM entries AS e
-JOIN sessions AS s USING (ordinal)
-WHERE e.entry.name IS NOT NULL;
+-- View `rate_limits`: one row per entry of every server rate_limits.updated, in file order,
+-- then in time order.
+CREATE OR REPLACE VIEW rate_limits AS
+SELECT session, file, t, wall_clock AS "at", name, "limit", remaining, reset_seconds, pos AS seq
+FROM rate_limit_updates
+ORDER BY ordinal, pos, name;

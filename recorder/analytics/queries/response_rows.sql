@@ -1,8 +1,9 @@
 -- The `responses` array of `rt stats --format json`, in session order, then in time order.
 SELECT
-    session, file, response_id, model, status, trigger, trigger_t,
-    ttfb_ms, ttft_ms, duration_ms, voice_to_voice_ms, audio_out_ms,
-    input_tokens, output_tokens, input_text_tokens, input_audio_tokens, input_cached_tokens,
-    output_text_tokens, output_audio_tokens, cost_usd
-FROM responses
-ORDER BY ordinal, anchor_pos;
+    r.session, r.file, r.response_id, r.model, r.status, r.trigger, r.trigger_t,
+    r.ttfb_ms, r.ttft_ms, r.duration_ms, r.voice_to_voice_ms, r.audio_out_ms,
+    r.input_tokens, r.output_tokens, r.input_text_tokens, r.input_audio_tokens,
+    r.input_cached_tokens, r.output_text_tokens, r.output_audio_tokens, r.cost_usd
+FROM responses AS r
+JOIN inputs AS i USING (file)
+ORDER BY i.ordinal, r.seq;

@@ -1,37 +1,40 @@
--- One row per input file (one WebSocket connection). A file without a `session` record (a
--- hand-written fixture) is named by its stem and has no start time.
-CREATE OR REPLACE TABLE sessions AS
+-- View `sessions`: one row per session file, in the order the files were given. The columns of
+-- CONTRACT section 3 first, then the model, the frames, the errors and the median ttfb and ttft. A
+-- session without responses costs 0; one whose responses all have an unknown cost costs NULL.
+CREATE OR REPLACE VIEW sessions AS
 WITH
-headers AS (
+per_session AS (
     SELECT
         ordinal,
-        any_value(session_id) FILTER (WHERE kind = 'session') AS recorded_id,
-        any_value(started_at) FILTER (WHERE kind = 'session') AS started_at,
-        any_value(request_path) FILTER (WHERE kind = 'session') AS request_path,
-        max(t) AS last_t
-    FROM records
+        count(*) AS responses,
+        sum(input_tokens)::BIGINT AS input_tokens,
+        sum(output_tokens)::BIGINT AS output_tokens,
+        round(sum(cost_usd), 8) AS cost_usd,
+        round(quantile_cont(ttfb_ms, 0.5), 3) AS ttfb_p50_ms,
+        round(quantile_cont(ttft_ms, 0.5), 3) AS ttft_p50_ms
+    FROM response_metrics
     GROUP BY ordinal
 ),
--- the model the server reports; GA may report only the alias (gpt-realtime)
-reported AS (
-    SELECT ordinal, arg_max(session ->> 'model', pos) AS model
-    FROM frames
-    WHERE sender = 'server'
-      AND type IN ('session.created', 'session.updated')
-      AND session ->> 'model' IS NOT NULL
+per_session_errors AS (
+    SELECT ordinal, count(*) AS errors
+    FROM error_rows
     GROUP BY ordinal
 )
 SELECT
-    i.ordinal,
-    i.file,
-    coalesce(h.recorded_id, parse_filename(i.file, true)) AS session,
-    TRY_CAST(h.started_at AS TIMESTAMP) AS started_at,
-    coalesce(h.last_t, 0.0) AS duration_s,
-    coalesce(
-        r.model,
-        query_param(h.request_path, 'model'),
-        query_param(h.request_path, 'deployment')  -- Azure preview URLs
-    ) AS model
-FROM inputs AS i
-LEFT JOIN headers AS h USING (ordinal)
-LEFT JOIN reported AS r USING (ordinal);
+    s.session,
+    s.file,
+    s.started_at,
+    s.duration_s,
+    coalesce(r.responses, 0) AS responses,
+    coalesce(r.input_tokens, 0) AS input_tokens,
+    coalesce(r.output_tokens, 0) AS output_tokens,
+    CASE WHEN r.responses IS NULL THEN 0.0 ELSE r.cost_usd END AS cost_usd,
+    s.model,
+    s.frames,
+    coalesce(e.errors, 0) AS errors,
+    r.ttfb_p50_ms,
+    r.ttft_p50_ms
+FROM session_files AS s
+LEFT JOIN per_session AS r USING (ordinal)
+LEFT JOIN per_session_errors AS e USING (ordinal)
+ORDER BY s.ordinal;

@@ -2,5 +2,5 @@
 SELECT
     (SELECT count(*) FROM responses) AS responses,
     (SELECT count(*) FROM sessions) AS sessions,
-    (SELECT count(*) FROM error_rows) AS errors,
+    (SELECT count(*) FROM errors) AS errors,
     (SELECT CASE WHEN count(*) = 0 THEN 0.0 ELSE round(sum(cost_usd), 8) END FROM responses) AS cost_usd;

@@ -1,15 +1,7 @@
 -- Responses that did not complete (cancelled, incomplete, failed, or never done), for the
 -- table view, with the reason the server gave.
-SELECT
-    session,
-    response_id,
-    coalesce(status, 'unknown') AS status,
-    coalesce(
-        status_details ->> 'reason',
-        status_details ->> '$.error.code',
-        CASE WHEN done_t IS NULL THEN 'no response.done' END
-    ) AS reason,
-    trigger_t AS t
-FROM responses
-WHERE status IS DISTINCT FROM 'completed'
-ORDER BY ordinal, anchor_pos;
+SELECT r.session, r.response_id, coalesce(r.status, 'unknown') AS status, r.reason, r.trigger_t AS t
+FROM responses AS r
+JOIN inputs AS i USING (file)
+WHERE r.status IS DISTINCT FROM 'completed'
+ORDER BY i.ordinal, r.seq;

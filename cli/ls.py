@@ -1,0 +1,132 @@
+"""`rt ls`: recorded sessions, one row each, sortable."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from cli.output import (
+    Column,
+    Table,
+    echo_warnings,
+    format_option,
+    make_console,
+    number_column,
+    print_tables,
+    reading_progress,
+    write_csv,
+    write_json,
+    write_markdown,
+)
+from cli.stats import THRESHOLDS_MS, prices_with, pricing_option, threshold_style
+from recorder.analytics import SESSION_LIST_KEYS, SessionList, list_sessions
+from recorder.analytics.listing import DEFAULT_SORT
+
+DEFAULT_PATH = "sessions/"
+
+
+@click.command("ls")
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option(
+    "--sort",
+    type=click.Choice(SESSION_LIST_KEYS),
+    default=DEFAULT_SORT,
+    show_default=True,
+    metavar="COLUMN",
+    help="Sort by this column: " + ", ".join(SESSION_LIST_KEYS) + ".",
+)
+@click.option(
+    "--reverse",
+    "-r",
+    is_flag=True,
+    help="Largest (or newest) first. Sessions without a value sort last either way.",
+)
+@format_option()
+@pricing_option
+def ls(paths: tuple[str, ...], sort: str, reverse: bool, fmt: str, pricing: str | None) -> None:
+    """List recorded sessions: when, which model, how long, how fast, how much.
+
+    One row per session file: start time, file, model, duration, turns (the
+    responses), median time to first audio (ttfb p50, from the trigger to
+    the first audio delta), tokens (in + out), cost and errors; oldest
+    first. PATH is a session file, a directory (every *.jsonl under it) or a
+    glob; the default is sessions/. csv and json have every column, also
+    the session id, input and output tokens apart, and frames.
+
+    \b
+    Example:
+      $ rt ls
+      started at                    file                                    model               duration s   turns   ttfb p50 ms   tokens     cost $   errors
+      ───────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────
+      2026-11-26T02:58:39.002772Z   sessions/ga-push-to-talk.jsonl          gpt-realtime              10.7       2         423.3      555   0.012515        0
+      2026-11-26T02:58:39.011651Z   sessions/ga-text-only.jsonl             gpt-realtime-mini          4.0       2                    334   0.000171        0
+      2026-11-26T02:58:39.015381Z   sessions/errors-and-rate-limits.jsonl   gpt-realtime-mini         15.2       4         503.8     2318   0.005694        2
+      3 sessions, 8 turns, 2 errors, cost $0.0184
+      $ rt ls sessions/ --sort cost_usd --reverse
+      $ rt ls 'sessions/2026-11-*.jsonl' --format csv > sessions.csv
+    """
+    with reading_progress() as on_progress:
+        listing = list_sessions(
+            paths or (DEFAULT_PATH,),
+            prices_with(pricing),
+            sort=sort,
+            reverse=reverse,
+            on_progress=on_progress,
+        )
+    echo_warnings(listing.warnings)
+    render(listing, fmt)
+
+
+def render(listing: SessionList, fmt: str) -> None:
+    out = sys.stdout
+    if fmt == "json":
+        rows = [{key: row.get(key) for key in SESSION_LIST_KEYS} for row in listing.rows]
+        write_json(rows, out, indent=2 if out.isatty() else None)
+    elif fmt == "csv":
+        write_csv(sessions_table(listing, full=True), out)
+    elif fmt == "markdown":
+        write_markdown([sessions_table(listing, full=False)], out)
+    else:
+        print_tables([sessions_table(listing, full=False)], make_console(out))
+
+
+def sessions_table(listing: SessionList, *, full: bool) -> Table:
+    columns = [
+        Column("started_at", "started at"),
+        Column("file"),
+        *([Column("session")] if full else []),
+        Column("model"),
+        number_column("duration_s", "duration s", 1),
+        number_column("turns"),
+        number_column(
+            "ttfb_p50_ms", "ttfb p50 ms", 1, style=threshold_style(THRESHOLDS_MS["ttfb_ms"])
+        ),
+        number_column("tokens"),
+        *(
+            [number_column("input_tokens", "in tok"), number_column("output_tokens", "out tok")]
+            if full
+            else []
+        ),
+        number_column("cost_usd", "cost $", 6),
+        number_column("errors", style=_errors_style),
+        *([number_column("frames")] if full else []),
+    ]
+    return Table("", columns, listing.rows, caption=_caption(listing.rows))
+
+
+def _caption(rows: Sequence[Any]) -> str:
+    turns = sum(row["turns"] for row in rows)
+    errors = sum(row["errors"] for row in rows)
+    costs = [row["cost_usd"] for row in rows if row["cost_usd"] is not None]
+    cost = f"${sum(costs):.4f}" if costs else "unknown"
+    if costs and len(costs) < len(rows):
+        cost += f" ({len(rows) - len(costs)} unknown)"
+    sessions = f"{len(rows)} session{'s' if len(rows) != 1 else ''}"
+    return f"{sessions}, {turns} turns, {errors} errors, cost {cost}"
+
+
+def _errors_style(value: Any) -> str | None:
+    return "bold red" if isinstance(value, int) and value > 0 else None

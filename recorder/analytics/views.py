@@ -1,0 +1,201 @@
+"""Session files in, a DuckDB database with the ready views out: what `rt stats`, `rt ls` and
+`rt sql` all start from.
+
+    with open_views(paths, prices) as views:     # views.db is the AnalyticsDB
+        views.db.rows("session_rows")
+        views.warnings                           # skipped lines, models without a price
+
+The views, each defined once in `queries/<name>.sql`:
+
+    events       one row per frame (with `keep_events`, the whole event as JSON)
+    sessions     one row per session file
+    responses    one row per response, with the metrics of CONTRACT section 3
+    rate_limits  one row per entry of every rate_limits.updated
+    errors       server errors, failed responses, faults of the proxy
+
+They read internal tables built in this order:
+
+    create_records, load_records (per batch of files)   every line -> `records`
+    damaged_files                                        files needing a second pass
+    number_frames, frames                                frames in order (a view)
+    session_files, session_configs, models               one row per file, formats, models
+    response_metrics                                     the per-response metrics
+    error_rows, rate_limit_updates                       errors and rate-limit entries
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recorder.analytics.db import DEFAULT_MEMORY_LIMIT, AnalyticsDB, QueryError
+from recorder.analytics.report import StatsWarning, UnknownModel
+from recorder.analytics.skipped import skipped_lines
+from recorder.analytics.sources import resolve_session_files
+from recorder.pricing import PriceTable, builtin_prices
+
+VIEW_NAMES = ("events", "sessions", "responses", "rate_limits", "errors")
+_VIEW_ORDER = ("events", "responses", "errors", "rate_limits", "sessions")  # sessions uses the rest
+
+# A batch is one read_ndjson scan; batches bound each statement and let progress advance.
+BATCH_BYTES = 2**30
+BATCH_FILES = 2000
+# DuckDB's JSON buffers grow with this limit (a larger one slows every scan), and a line may be
+# up to twice as long. 16 MiB covers the largest append (15 MiB of audio, 20 MiB of base64);
+# a batch with a longer line is read again with a larger limit.
+MAX_OBJECT_SIZE = 16 * 2**20
+MAX_OBJECT_SIZE_CEILING = 2**30
+_GLOB_CHARS = frozenset("*?[{")
+
+ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
+
+
+@dataclass
+class Views:
+    """An open database holding the views over some session files."""
+
+    db: AnalyticsDB
+    files: Sequence[str]
+    prices: PriceTable
+    warnings: list[StatsWarning] = field(default_factory=list)
+
+
+@contextmanager
+def open_views(
+    paths: Iterable[str | os.PathLike[str]],
+    prices: PriceTable | None = None,
+    *,
+    keep_events: bool = False,
+    on_progress: ProgressCallback | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+) -> Iterator[Views]:
+    """Load the session files named by `paths` (files, directories, globs) and build the views.
+
+    Raises InputError when a path names no session file. Bad lines never raise: they are
+    skipped and reported in `Views.warnings`, with the models that have no price.
+    """
+    files = [str(path) for path in resolve_session_files(paths)]
+    table = prices or builtin_prices()
+    with AnalyticsDB(memory_limit=memory_limit, keep_events=keep_events) as db:
+        views = Views(db, files, table)
+        db.create_table("inputs", "ordinal INTEGER, file VARCHAR", enumerate(files))
+        _load(db, files, on_progress)
+        for damaged in db.rows("damaged_files"):
+            found = skipped_lines(damaged["file"])
+            if found is not None:
+                views.warnings.append(found)
+        db.execute("number_frames")
+        db.execute("frames")
+        db.execute("session_files")
+        db.execute("session_configs")
+        views.warnings.extend(_install_prices(db, table))
+        db.execute("response_metrics")
+        db.execute("error_rows")
+        db.execute("rate_limit_updates")
+        for view in _VIEW_ORDER:
+            db.execute(view)
+        yield views
+
+
+def _load(db: AnalyticsDB, files: Sequence[str], on_progress: ProgressCallback | None) -> None:
+    sizes = [_size(file) for file in files]
+    total, done = sum(sizes), 0
+    db.execute("create_records")
+    if on_progress is not None:
+        on_progress(0, total)
+    with _literal_paths(files) as readable:
+        for start, stop in _batches(sizes):
+            _load_batch(db, readable[start:stop], start)
+            done += sum(sizes[start:stop])
+            if on_progress is not None:
+                on_progress(done, total)
+
+
+def _load_batch(db: AnalyticsDB, files: Sequence[str], first_ordinal: int) -> None:
+    limit = MAX_OBJECT_SIZE
+    while True:
+        params = {"files": list(files), "first_ordinal": first_ordinal, "max_object_size": limit}
+        try:
+            db.execute("load_records", params)
+            return
+        except QueryError as exc:
+            # the failed INSERT added nothing, so the batch can be read again
+            if "maximum_object_size" not in exc.detail or limit >= MAX_OBJECT_SIZE_CEILING:
+                raise
+            limit *= 4
+
+
+@contextmanager
+def _literal_paths(files: Sequence[str]) -> Iterator[list[str]]:
+    """The paths to hand DuckDB, which expands `*`, `?` and `[...]` in every path it is given:
+    a file whose name holds one of those is read through a symlink with a plain name."""
+    if not any(_GLOB_CHARS.intersection(file) for file in files):
+        yield list(files)
+        return
+    with tempfile.TemporaryDirectory(prefix="rt-stats-links-") as links:
+        readable = []
+        for index, file in enumerate(files):
+            if _GLOB_CHARS.intersection(file):
+                link = os.path.join(links, f"{index}.jsonl")
+                _alias(os.path.abspath(file), link)
+                file = link
+            readable.append(file)
+        yield readable
+
+
+def _alias(target: str, link: str) -> None:
+    try:
+        os.symlink(target, link)
+    except OSError:  # e.g. Windows without the symlink privilege
+        try:
+            os.link(target, link)
+        except OSError:
+            shutil.copyfile(target, link)
+
+
+def _batches(sizes: Sequence[int]) -> Iterator[tuple[int, int]]:
+    start, size = 0, 0
+    for index, file_size in enumerate(sizes):
+        if index > start and (size + file_size > BATCH_BYTES or index - start >= BATCH_FILES):
+            yield start, index
+            start, size = index, 0
+        size += file_size
+    if start < len(sizes):
+        yield start, len(sizes)
+
+
+def _size(file: str) -> int:
+    try:
+        return Path(file).stat().st_size
+    except OSError:
+        return 0
+
+
+def _install_prices(db: AnalyticsDB, table: PriceTable) -> list[StatsWarning]:
+    """Price each model the sessions use (longest-prefix match); warn about the rest."""
+    rows: list[tuple[Any, ...]] = []
+    warnings: list[StatsWarning] = []
+    for used in db.rows("models"):
+        model, sessions = used["model"], used["sessions"]
+        found = None if model is None else table.lookup(model)
+        if found is None:
+            warnings.append(UnknownModel(model, sessions))
+            continue
+        _, p = found
+        rows.append(
+            (model, p.text.input, p.text.cached, p.text.output)
+            + (p.audio.input, p.audio.cached, p.audio.output)
+        )
+    db.create_table(
+        "model_prices",
+        "model VARCHAR PRIMARY KEY, text_input DOUBLE, text_cached DOUBLE, text_output DOUBLE, "
+        "audio_input DOUBLE, audio_cached DOUBLE, audio_output DOUBLE",
+        rows,
+    )
+    return warnings
