@@ -20,7 +20,7 @@ from recorder.analytics.report import (
     StatsWarning,
     UnknownModel,
 )
-from recorder.analytics.sources import resolve_session_files
+from recorder.analytics.sources import Sources, resolve_session_files, resolve_sources
 from recorder.analytics.sql import SQLResult, run_sql
 from recorder.analytics.stats import collect_stats
 from recorder.analytics.views import VIEW_NAMES, ProgressCallback, Views, open_views
@@ -37,6 +37,7 @@ __all__ = [
     "SQLResult",
     "SessionList",
     "SkippedLines",
+    "Sources",
     "StatsReport",
     "StatsWarning",
     "UnknownModel",
@@ -45,5 +46,6 @@ __all__ = [
     "list_sessions",
     "open_views",
     "resolve_session_files",
+    "resolve_sources",
     "run_sql",
 ]

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from recorder import vocabulary
+from recorder import object_store, vocabulary
 from recorder.errors import RecorderError
 
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -165,6 +165,10 @@ class AnalyticsDB:
             return self._con.execute(sql, dict(params))
         except duckdb.Error as exc:
             raise QueryError(name, str(exc)) from exc
+
+    def register_filesystems(self, urls: Iterable[str]) -> None:
+        """Let the queries open these object store URLs (s3://…), through fsspec."""
+        object_store.register_filesystems(self._con, urls)
 
     # -- constant tables from Python data ------------------------------------------------------
 

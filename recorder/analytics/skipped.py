@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from recorder.analytics.report import SkippedLines
 from recorder.errors import SessionFormatError
+from recorder.object_store import is_url, local_copy
 from recorder.store import iter_records
 
 
@@ -14,8 +17,10 @@ def skipped_lines(file: str) -> SkippedLines | None:
     agree with what `rt export` or `rt replay` report for the same file.
     """
     problems: list[SessionFormatError] = []
-    for _ in iter_records(file, problems.append):
-        pass
+    readable = local_copy(file) if is_url(file) else contextlib.nullcontext(file)
+    with readable as path:
+        for _ in iter_records(path, problems.append):
+            pass
     if not problems:
         return None
     first = problems[0]

@@ -31,13 +31,14 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from recorder.analytics.db import DEFAULT_MEMORY_LIMIT, AnalyticsDB, QueryError
 from recorder.analytics.report import StatsWarning, UnknownModel
 from recorder.analytics.skipped import skipped_lines
-from recorder.analytics.sources import resolve_session_files
+from recorder.analytics.sources import resolve_sources
+from recorder.object_store import is_url
+from recorder.parquet import ParquetDataset
 from recorder.pricing import PriceTable, builtin_prices
 
 VIEW_NAMES = ("events", "sessions", "responses", "rate_limits", "errors")
@@ -75,17 +76,23 @@ def open_views(
     on_progress: ProgressCallback | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> Iterator[Views]:
-    """Load the session files named by `paths` (files, directories, globs) and build the views.
+    """Load the session files named by `paths` (files, directories, globs, object store URLs,
+    Parquet datasets written by `rt export parquet`) and build the views.
 
     Raises InputError when a path names no session file. Bad lines never raise: they are
     skipped and reported in `Views.warnings`, with the models that have no price.
     """
-    files = [str(path) for path in resolve_session_files(paths)]
+    sources = resolve_sources(paths)
+    files = sources.files
     table = prices or builtin_prices()
     with AnalyticsDB(memory_limit=memory_limit, keep_events=keep_events) as db:
         views = Views(db, files, table)
+        db.register_filesystems(sources.urls)
         db.create_table("inputs", "ordinal INTEGER, file VARCHAR", enumerate(files))
-        _load(db, files, on_progress)
+        _load(db, files, sources.sizes, on_progress)
+        first_ordinal = len(files)
+        for dataset in sources.datasets:
+            first_ordinal += _load_dataset(db, dataset, first_ordinal, keep_events)
         for damaged in db.rows("damaged_files"):
             found = skipped_lines(damaged["file"])
             if found is not None:
@@ -103,8 +110,12 @@ def open_views(
         yield views
 
 
-def _load(db: AnalyticsDB, files: Sequence[str], on_progress: ProgressCallback | None) -> None:
-    sizes = [_size(file) for file in files]
+def _load(
+    db: AnalyticsDB,
+    files: Sequence[str],
+    sizes: Sequence[int],
+    on_progress: ProgressCallback | None,
+) -> None:
     total, done = sum(sizes), 0
     db.execute("create_records")
     if on_progress is not None:
@@ -115,6 +126,26 @@ def _load(db: AnalyticsDB, files: Sequence[str], on_progress: ProgressCallback |
             done += sum(sizes[start:stop])
             if on_progress is not None:
                 on_progress(done, total)
+
+
+def _load_dataset(
+    db: AnalyticsDB, dataset: ParquetDataset, first_ordinal: int, keep_events: bool
+) -> int:
+    """Add the session files of an `rt export parquet` dataset as inputs numbered from
+    `first_ordinal` (in file order) and their records; returns how many inputs it added."""
+    sessions = dataset.files("sessions")
+    if not sessions:
+        return 0
+    params: dict[str, Any] = {"first_ordinal": first_ordinal}
+    added = int(db.rows("dataset_inputs", {**params, "sessions": sessions})[0]["Count"])
+    db.execute("load_dataset_sessions", {**params, "sessions": sessions})
+    events = dataset.files("events")
+    if events:
+        db.execute("load_dataset_events", {**params, "events": events, "keep_events": keep_events})
+    errors = dataset.files("errors")
+    if errors:
+        db.execute("load_dataset_errors", {**params, "errors": errors})
+    return added
 
 
 def _load_batch(db: AnalyticsDB, files: Sequence[str], first_ordinal: int) -> None:
@@ -135,13 +166,13 @@ def _load_batch(db: AnalyticsDB, files: Sequence[str], first_ordinal: int) -> No
 def _literal_paths(files: Sequence[str]) -> Iterator[list[str]]:
     """The paths to hand DuckDB, which expands `*`, `?` and `[...]` in every path it is given:
     a file whose name holds one of those is read through a symlink with a plain name."""
-    if not any(_GLOB_CHARS.intersection(file) for file in files):
+    if not any(_GLOB_CHARS.intersection(file) for file in files if not is_url(file)):
         yield list(files)
         return
     with tempfile.TemporaryDirectory(prefix="rt-stats-links-") as links:
         readable = []
         for index, file in enumerate(files):
-            if _GLOB_CHARS.intersection(file):
+            if _GLOB_CHARS.intersection(file) and not is_url(file):
                 link = os.path.join(links, f"{index}.jsonl")
                 _alias(os.path.abspath(file), link)
                 file = link
@@ -168,13 +199,6 @@ def _batches(sizes: Sequence[int]) -> Iterator[tuple[int, int]]:
         size += file_size
     if start < len(sizes):
         yield start, len(sizes)
-
-
-def _size(file: str) -> int:
-    try:
-        return Path(file).stat().st_size
-    except OSError:
-        return 0
 
 
 def _install_prices(db: AnalyticsDB, table: PriceTable) -> list[StatsWarning]:
