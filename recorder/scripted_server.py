@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import itertools
 import json
@@ -33,8 +34,9 @@ import numpy as np
 import soundfile as sf
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from recorder import vocabulary as vocab
@@ -181,7 +183,11 @@ class ScriptedRealtimeServer:
         try:
             await session.run()
         except ConnectionClosed:
-            pass
+            # Read what is still queued: websockets pauses reading behind unread messages, and
+            # would then wait out its close timeout for a TCP close it cannot see.
+            with contextlib.suppress(ConnectionClosed):
+                async for _ in ws:
+                    pass
         finally:
             session.cancel_response()
             log.closed.set()
@@ -244,9 +250,15 @@ class _Session:
 
     async def send(self, event: dict[str, Any]) -> None:
         event = {"type": event.pop("type"), "event_id": _id("event_"), **event}
-        text = json.dumps(event)
-        self.log.sent.append(text)
-        await self.ws.send(text)
+        await self._send_frame(json.dumps(event))
+
+    async def _send_frame(self, message: str | bytes) -> None:
+        # Once the client has closed, stop: websockets' send() would wait out its close
+        # timeout for a TCP close it cannot see while reading is paused behind our backlog.
+        if self.ws.state is not State.OPEN:
+            raise ConnectionClosedOK(None, None)
+        self.log.sent.append(message)
+        await self.ws.send(message)
 
     def name(self, ga_name: str) -> str:
         """The event name in this session's shape."""
@@ -292,8 +304,7 @@ class _Session:
         await handler(event)
 
     async def _echo(self, message: str | bytes) -> None:
-        self.log.sent.append(message)
-        await self.ws.send(message)
+        await self._send_frame(message)
 
     async def error(
         self, type_: str, code: str | None, message: str, event_id: str | None = None
