@@ -184,9 +184,20 @@ def write_json(value: Any, stream: IO[str], *, indent: int | None = None) -> Non
     times slower when it indents, which shows on large reports)."""
     separators = (",", ": ") if indent is not None else (",", ":")
     text = json.dumps(
-        value, indent=indent, separators=separators, ensure_ascii=False, allow_nan=False
+        _finite(value), indent=indent, separators=separators, ensure_ascii=False, allow_nan=False
     )
     stream.write(text + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as null: JSON has no spelling for them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def write_csv(table: Table, stream: IO[str]) -> None:

@@ -217,12 +217,14 @@ _SPEC_BY_DONE = {spec.done: spec for spec in _RUN_SPECS if spec.done is not None
 def _run_key(spec: _RunSpec, event: Mapping[str, Any], response_id: str | None) -> tuple[Any, ...]:
     if spec.kind == "appends":
         return (spec.delta,)
-    item_id = event.get("item_id")
+    # Only scalars from the event: a hostile file may put a list where an id belongs.
+    item_id = _str(event.get("item_id"))
     if spec.kind == "audio":  # one line per response, whatever items carry its audio
         return (spec.delta, response_id or item_id)
     if spec.kind == "arguments":
-        return (spec.delta, response_id, item_id or event.get("call_id"))
-    return (spec.delta, response_id, item_id, event.get("content_index"))
+        return (spec.delta, response_id, item_id or _str(event.get("call_id")))
+    index = event.get("content_index")
+    return (spec.delta, response_id, item_id, index if isinstance(index, int) else None)
 
 
 @dataclass

@@ -17,6 +17,7 @@ They read internal tables built in this order:
 
     create_records, load_records (per batch of files)   every line -> `records`
     damaged_files                                        files needing a second pass
+    drop_unusable_records                                what every other reader skips
     number_frames, frames                                frames in order (a view)
     session_files, session_configs, models               one row per file, formats, models
     response_metrics                                     the per-response metrics
@@ -97,6 +98,7 @@ def open_views(
             found = skipped_lines(damaged["file"])
             if found is not None:
                 views.warnings.append(found)
+        db.execute("drop_unusable_records")
         db.execute("number_frames")
         db.execute("frames")
         db.execute("session_files")

@@ -6,6 +6,6 @@ FROM records AS r
 JOIN inputs AS i USING (ordinal)
 WHERE r.kind IS NULL
    OR (r.kind = 'frame' AND NOT coalesce(is_frame(r.kind, r.t, r.sender, r.payloads), false))
-   OR (r.kind IN ('open', 'close', 'error') AND r.t IS NULL)
+   OR (r.kind IN ('open', 'close', 'error') AND NOT valid_t(r.t))
 GROUP BY i.ordinal, i.file
 ORDER BY i.ordinal;

@@ -29,5 +29,9 @@ CREATE OR REPLACE MACRO wall_clock(started_at, t) AS
     started_at + to_microseconds(CAST(round(t * 1e6) AS BIGINT));
 
 -- A usable `frame` record: a time, a direction, and exactly one payload (event, text, binary).
+-- A usable `t`: seconds since the start, 0 to 1e9, as recorder/session.py decode_line demands
+-- (NaN sorts above every number in DuckDB, so it fails too).
+CREATE OR REPLACE MACRO valid_t(t) AS coalesce(t >= 0 AND t <= 1e9, false);
+
 CREATE OR REPLACE MACRO is_frame(kind, t, sender, payloads) AS
-    kind = 'frame' AND t IS NOT NULL AND sender IN ('client', 'server') AND payloads = 1;
+    kind = 'frame' AND valid_t(t) AND sender IN ('client', 'server') AND payloads = 1;
