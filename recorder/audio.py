@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from recorder.errors import InputError
 from recorder.vocabulary import (
     AUDIO_APPEND,
     AUDIO_DELTA,
@@ -59,6 +60,8 @@ Offsets = npt.NDArray[np.int64]
 SESSION_UPDATE = "session.update"
 # Output samples interpolated per step; bounds the float temporaries for an hour of G.711.
 _INTERPOLATION_BLOCK = 1 << 20
+# A mix longer than this comes from a corrupt `t`, not a call: it is skipped, not allocated.
+MAX_MIX_SECONDS = 4 * 3600
 
 
 @dataclass(frozen=True)
@@ -347,6 +350,17 @@ def _assistant_runs(audio: SessionAudio, rate: int) -> list[tuple[Samples, int]]
     return runs
 
 
+class MixTooLong(InputError):
+    """The mix would last longer than `MAX_MIX_SECONDS`: some frame's `t` is far off."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(
+            f"no mix: it would last {seconds / 3600:,.1f} h (more than "
+            f"{MAX_MIX_SECONDS // 3600} h), so some frame's 't' is wrong"
+        )
+
+
 def mix_track(audio: SessionAudio) -> Track | None:
     """Both sides on the session's timeline (sample = t x rate): user left, assistant right."""
     chunks = audio.assistant
@@ -360,6 +374,8 @@ def mix_track(audio: SessionAudio) -> Track | None:
         [at + stop - start for start, stop, at in user_runs]
         + [at + len(samples) for samples, at in assistant_runs]
     )
+    if frames > MAX_MIX_SECONDS * rate:
+        raise MixTooLong(frames / rate)
     mix = np.zeros((frames, 2), dtype=np.int16)
     if user_samples is not None:
         for start, stop, at in user_runs:

@@ -7,9 +7,21 @@
 One client connection is one `_Session`: the proxy dials the upstream while the client's
 handshake is still open (in `process_request`), so the client gets the upstream's chosen
 subprotocol, or the upstream's own HTTP refusal, exactly as if it had dialled the upstream
-itself. Then two pumps copy frames: each frame is stamped and queued for the file (which never
-blocks) before it is forwarded unchanged. The first leg that closes decides the `close` line and
-its code and reason are relayed to the other leg.
+itself. The first leg that closes decides the `close` line and its code and reason are relayed
+to the other leg; an upstream that vanishes without a close frame (reset, crash) gets the client
+a 1014 "upstream connection lost" instead of an anonymous 1006.
+
+The hot path has no queue and no task switch per frame. A `_Forwarder` per direction takes each
+data frame where websockets parses it (`data_received`), stamps it and hands it to the session
+file's writer (a list append: never blocks, never raises), and serialises it for the other leg;
+the frames of one read go out in one write. Memory stays bounded however peers behave:
+
+- a slow reader: while a leg's write buffer is above websockets' `write_limit` (32 KiB), the
+  other leg is not read, so TCP holds the sender back (a client that stops reading stalls its
+  upstream, not the proxy's memory); what one read brings is the overshoot;
+- a slow disk: frames wait for the writer thread within one `WriteBudget` shared by every
+  session (`max_pending_bytes`); beyond it frames are not recorded (forwarding goes on) and the
+  file says how many were lost.
 
 Both legs run without permessage-deflate: the OpenAI SDK does not negotiate it either (it turns
 compression off with max_size=None), and on 6.4 KB audio messages it makes a connection about
@@ -26,6 +38,7 @@ import hmac
 import ipaddress
 import os
 import ssl
+import struct
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -36,13 +49,15 @@ from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.frames import BINARY, CONT, TEXT, CloseCode, Frame, Opcode, apply_mask
 from websockets.http11 import Request, Response
-from websockets.protocol import State
-from websockets.typing import Subprotocol
+from websockets.protocol import Event, Side, State
+from websockets.typing import BytesLike, Subprotocol
 
 from recorder.errors import InputError
-from recorder.recording import Recording, RecordingSummary
-from recorder.session import REDACTED, Closer, Direction
+from recorder.recording import FileOpener, Recording, RecordingSummary
+from recorder.session import REDACTED, Closer, Direction, redact_url, scrub, secret_values
+from recorder.store import DEFAULT_MAX_PENDING_BYTES, WriteBudget, create_session_file
 from recorder.upstream import (
     DEFAULT_UPSTREAM,
     credentials_from_environment,
@@ -62,6 +77,10 @@ WRITE_FAILED_CODE = 1011
 WRITE_FAILED_REASON = "rt proxy: session file write failed"
 NO_CLOSE_FRAME = 1006  # what a WebSocket library reports when the TCP connection just ended
 EMPTY_CLOSE_FRAME = 1005
+# The IANA code for "a gateway or proxy received an invalid response from the upstream": what the
+# client gets when the upstream's connection ended without a close frame (reset, crash, FIN).
+UPSTREAM_LOST_CODE = 1014
+UPSTREAM_LOST_REASON = "rt proxy: upstream connection lost without a close frame"
 
 # Headers of the upstream's HTTP response that belong to its own hop or handshake.
 _NOT_RELAYED = frozenset(
@@ -78,6 +97,8 @@ _NOT_RELAYED = frozenset(
     }
 )
 _MAX_DETAIL = 2000
+_DATA = frozenset({TEXT, BINARY, CONT})
+_MAX_WAITING_FRAMES = 16  # websockets' own max_queue
 
 WriteErrorHandler = Callable[[Path, BaseException], None]
 
@@ -100,6 +121,8 @@ class RecordingProxy:
     `finished` lists a `ProxySessionSummary` per ended connection; `wait_for_sessions(n)` waits
     for the n-th. Callbacks run on the event loop: `on_session_end(summary)` after each file is
     complete, `on_write_error(path, exc)` once per file that cannot be written.
+    `max_pending_bytes` bounds the frames waiting for the disk across all sessions
+    (`write_budget`); `open_file(out_dir, session_id)` creates each session file.
     """
 
     def __init__(
@@ -118,6 +141,8 @@ class RecordingProxy:
         on_write_error: WriteErrorHandler | None = None,
         open_timeout: float = 10.0,
         close_timeout: float = 5.0,
+        max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+        open_file: FileOpener = create_session_file,
     ) -> None:
         self.upstream = normalise_upstream(upstream)
         self.out_dir = Path(out_dir)
@@ -131,6 +156,8 @@ class RecordingProxy:
         self.on_write_error = on_write_error
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
+        self.write_budget = WriteBudget(max_pending_bytes)
+        self.open_file = open_file
         self.finished: list[ProxySessionSummary] = []
         self._fallback_credentials = credentials_from_environment(
             self.upstream, os.environ if environ is None else environ
@@ -257,8 +284,9 @@ class RecordingProxy:
         upstream_headers = [(n, v) for n, v in forwarded_headers(headers) if not _is_auth_header(n)]
         if not has_credentials(upstream_headers, offered, path):
             upstream_headers += self._fallback_credentials
+        session.secrets = secret_values(upstream_headers + headers, offered, path)
         try:
-            session.upstream = await self._dial(url, upstream_headers, offered)
+            session.upstream = await self._dial(session, url, upstream_headers, offered)
         except InvalidStatus as exc:
             return self._refused(session, conn, exc.response)
         except (TimeoutError, asyncio.TimeoutError):
@@ -269,19 +297,24 @@ class RecordingProxy:
         except BaseException:  # cancelled: the client's handshake timed out or the proxy stops
             session.abandon_later("the client's handshake did not complete")
             raise
-        session.recording.opened(session.upstream.subprotocol, _response_headers(session.upstream))
         client.session = session
+        client.forwarder = _Forwarder(session, "client", client)
         self._sessions.add(session)
         return None
 
     async def _dial(
-        self, url: str, headers: list[tuple[str, str]], subprotocols: list[str]
+        self,
+        session: _Session,
+        url: str,
+        headers: list[tuple[str, str]],
+        subprotocols: list[str],
     ) -> ClientConnection:
         options: dict[str, Any] = {}
         if self.upstream_ssl is not None and url.startswith("wss:"):
             options["ssl"] = self.upstream_ssl
         return await _Dial(
             url,
+            create_connection=_upstream_leg(session),  # type: ignore[arg-type]
             additional_headers=headers,
             subprotocols=[Subprotocol(p) for p in subprotocols] or None,
             user_agent_header=None,  # the client's own User-Agent is among `headers`
@@ -308,15 +341,17 @@ class RecordingProxy:
             headers=headers,
             subprotocols=subprotocols,
             on_write_error=on_write_error,
+            budget=self.write_budget,
+            open_file=self.open_file,
         )
 
     def _refused(self, session: _Session, conn: ServerConnection, refusal: Response) -> Response:
         status = f"HTTP {refusal.status_code} {refusal.reason_phrase}".rstrip()
         body = bytes(refusal.body)
         detail = body.decode("utf-8", "replace")[:_MAX_DETAIL] or None
-        session.recording.error(f"upstream refused the connection: {status}", detail)
-        session.ended("server", None, status)
         session.error = f"upstream refused the connection: {status}"
+        session.record_error(session.error, detail)
+        session.ended("server", None, status)
         self._spawn(session.finish())
         headers = Headers(
             (n, v) for n, v in refusal.headers.raw_items() if n.lower() not in _NOT_RELAYED
@@ -328,11 +363,12 @@ class RecordingProxy:
     def _unreachable(
         self, session: _Session, conn: ServerConnection, status: int, message: str, url: str
     ) -> Response:
-        session.recording.error(message, url)
+        # Some messages quote the URL, and with it the client's query (`api-key=...`).
+        session.error = scrub(message.replace(url, redact_url(url)), session.secrets)
+        session.record_error(session.error, redact_url(url))
         session.ended("proxy", None, "upstream unreachable")
-        session.error = message
         self._spawn(session.finish())
-        return conn.respond(status, f"rt proxy: {message}\n")
+        return conn.respond(status, f"rt proxy: {session.error}\n")
 
     def _process_response(
         self, conn: ServerConnection, request: Request, response: Response
@@ -380,7 +416,48 @@ class _Dial(connect):
         return exc
 
 
-class _ClientLeg(ServerConnection):
+class _Leg(Connection):
+    """What both legs add to a websockets connection to relay frames without queueing them.
+
+    A data frame is handed to `forwarder` right where websockets parses it (in
+    `data_received`), never to the connection's message queue: `recv()` on a leg only ever
+    raises ConnectionClosed. Backpressure goes the other way: while this leg's write buffer is
+    above its high-water mark (websockets' `write_limit`, 32 KiB), the leg that feeds it stops
+    reading, so a client that stops reading holds the upstream back through TCP instead of
+    filling the proxy's memory.
+    """
+
+    forwarder: _Forwarder | None = None  # set before the first frame can arrive
+    feeder: Connection | None = None  # the leg whose frames are written into this one
+
+    def process_event(self, event: Event) -> None:
+        if self.forwarder is not None and isinstance(event, Frame) and event.opcode in _DATA:
+            self.forwarder.take(event)
+        else:
+            super().process_event(event)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.forwarder is not None:
+            self.forwarder.flush()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.feeder is not None:
+            self.feeder.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.feeder is not None:
+            self.feeder.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.feeder is not None:  # nothing to wait for any more: read (and record) the rest
+            self.feeder.transport.resume_reading()
+
+
+class _ClientLeg(_Leg, ServerConnection):
     """The client's connection; carries its session from the handshake to the handler.
 
     A handshake can still fail after the upstream was dialled (the client went away, the proxy
@@ -397,11 +474,181 @@ class _ClientLeg(ServerConnection):
                 self.session.abandon_later("the client's handshake did not complete")
 
 
+class _UpstreamLeg(_Leg, ClientConnection):
+    """The proxy's connection to the upstream. The `open` line is written as the handshake
+    response is parsed, so that it comes before any frame that arrived with it."""
+
+    def process_event(self, event: Event) -> None:
+        super().process_event(event)
+        if isinstance(event, Response) and self.protocol.state is State.OPEN:
+            assert self.forwarder is not None
+            self.forwarder.session.recording.opened(self.subprotocol, _response_headers(self))
+
+
+def _upstream_leg(session: _Session) -> Callable[..., ClientConnection]:
+    """A connection factory for `connect` whose frames belong to `session` from the first one:
+    the upstream may send `session.created` in the same packet as its handshake response."""
+
+    def create(*args: Any, **kwargs: Any) -> ClientConnection:
+        leg = _UpstreamLeg(*args, **kwargs)
+        leg.forwarder = _Forwarder(session, "server", leg)
+        return leg
+
+    return create
+
+
 def _upstream_subprotocol(
     conn: ServerConnection, offered: Iterable[Subprotocol]
 ) -> Subprotocol | None:
     session = cast(_ClientLeg, conn).session
     return None if session is None else session.upstream.subprotocol
+
+
+class _Forwarder:
+    """One direction of a session: each message is recorded as it arrives on `src` (its time
+    taken then, before forwarding) and its frames go to `dst` at once, as they came (a
+    fragmented message stays fragmented). Until `dst` is open (the upstream can speak before
+    the client's handshake is done), frames wait in order and reading pauses once a few wait.
+    Once `dst` is closed, frames are still read and recorded, so that the closing handshake
+    is not stuck behind them.
+    """
+
+    def __init__(self, session: _Session, direction: Direction, src: Connection) -> None:
+        self.session = session
+        self.direction: Direction = direction
+        self.src = src
+        self.dst: Connection | None = None
+        self.waiting: list[Frame] = []
+        self.parts: list[BytesLike] = []  # of a fragmented message
+        self.text = False  # whether the message in `parts` is text
+        self.forwarding = True
+        self.unflushed = False
+
+    def start(self, dst: Connection) -> None:
+        """Forward to `dst` from now on, the frames that waited first."""
+        self.dst = dst
+        dst.feeder = self.src  # type: ignore[attr-defined]
+        waiting, self.waiting = self.waiting, []
+        for frame in waiting:
+            self._send(frame)
+        self.flush()
+        if len(waiting) >= _MAX_WAITING_FRAMES and not dst.paused:  # else dst resumes it
+            self.src.transport.resume_reading()
+
+    def take(self, frame: Frame) -> None:
+        if frame.fin and not self.parts:
+            payload: str | bytes | None = self._payload(frame.opcode is TEXT, frame.data)
+        else:
+            if frame.opcode is not CONT:
+                self.text = frame.opcode is TEXT
+            self.parts.append(frame.data)
+            payload = None
+            if frame.fin:
+                whole, self.parts = b"".join(self.parts), []
+                payload = self._payload(self.text, whole)
+        if payload is not None:
+            self.session.recording.frame(self.direction, payload)
+            if self.session.proxy.strict and self.session.recording.write_failed:
+                self.session.stop_unrecorded_traffic()
+        if self.dst is None:
+            self.waiting.append(frame)
+            if len(self.waiting) == _MAX_WAITING_FRAMES:
+                self.src.transport.pause_reading()
+        else:
+            self._send(frame)
+
+    def _payload(self, text: bool, data: BytesLike) -> str | bytes | None:
+        if not text:
+            return bytes(data)
+        try:
+            return bytes(data).decode()
+        except UnicodeDecodeError as exc:  # as websockets itself does: fail with 1007
+            self.src.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+            self.src.send_data()
+            self.forwarding = False
+            return None
+
+    def _send(self, frame: Frame) -> None:
+        """Serialise `frame` for `dst`; `flush` writes it."""
+        dst = self.dst
+        if dst is None or not self.forwarding or self.session.forwarding_stopped:
+            return
+        protocol = dst.protocol
+        if protocol.state is not State.OPEN:
+            return
+        if frame.fin and not protocol.expect_continuation_frame and not protocol.extensions:
+            # A whole message: websockets' send_text would do the same, slower (a BytesIO, and a
+            # getrandom system call for each mask).
+            mask = _MASKS.next() if protocol.side is Side.CLIENT else None
+            protocol.writes.append(_frame_bytes(frame.opcode, frame.data, mask))
+            self.unflushed = True
+            return
+        try:
+            if frame.opcode is TEXT:
+                protocol.send_text(frame.data, fin=frame.fin)
+            elif frame.opcode is BINARY:
+                protocol.send_binary(frame.data, fin=frame.fin)
+            else:
+                protocol.send_continuation(frame.data, fin=frame.fin)
+        except WebSocketException:  # a fragmented message cut short by a close
+            self.forwarding = False
+            return
+        self.unflushed = True
+
+    def flush(self) -> None:
+        """Write what `_send` serialised since the last flush, in one write: frames that came in
+        one read go out in one write (one system call, one wake-up of the reader), so a proxy
+        that falls behind catches up instead of paying per frame. Nothing waits for it: it runs
+        at the end of every read."""
+        if not self.unflushed or self.dst is None:
+            return
+        self.unflushed = False
+        dst = self.dst
+        writes = dst.protocol.data_to_send()
+        try:
+            if len(writes) == 1:
+                dst.transport.write(writes[0])
+            elif all(writes):
+                dst.transport.write(b"".join(writes))
+            else:  # an end-of-stream marker among them: websockets' own way
+                dst.protocol.writes[:0] = writes  # type: ignore[attr-defined]
+                dst.send_data()
+        except Exception:  # a write error: the leg is closing and its own close says why
+            self.forwarding = False
+
+
+class _MaskSource:
+    """Masking keys for frames to the upstream, 1024 of them per `os.urandom` call: RFC 6455
+    wants them unpredictable (a strong source), not one system call each."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> bytes:
+        if self._at >= len(self._pool):
+            self._pool, self._at = os.urandom(4096), 0
+        at = self._at
+        self._at = at + 4
+        return self._pool[at : at + 4]
+
+
+_MASKS = _MaskSource()
+
+
+def _frame_bytes(opcode: Opcode, data: BytesLike, mask: bytes | None) -> bytes:
+    """One unfragmented data frame on the wire (RFC 6455 §5.2), masked when `mask` is given."""
+    length = len(data)
+    first, masked = 0x80 | opcode, 0x80 if mask is not None else 0
+    if length < 126:
+        head = bytes((first, masked | length))
+    elif length < 65536:
+        head = struct.pack("!BBH", first, masked | 126, length)
+    else:
+        head = struct.pack("!BBQ", first, masked | 127, length)
+    if mask is None:
+        return head + data
+    return head + mask + apply_mask(data, mask)
 
 
 class _Session:
@@ -419,45 +666,49 @@ class _Session:
         self.close_code: int | None = None
         self.close_reason = ""
         self.error: str | None = None
+        self.forwarding_stopped = False
+        self.secrets: list[str] = []
         self._finished = False
 
     async def relay(self, client: ServerConnection) -> None:
         self.client = client
+        upstream = self.upstream
         try:
             if self.closing is not None:  # the proxy began closing during the handshake
                 await client.close(*self.closing)
+            for leg, other in ((upstream, client), (client, upstream)):
+                forwarder = cast(_Leg, leg).forwarder
+                assert forwarder is not None  # set when the leg was made
+                forwarder.start(other)
             await asyncio.gather(
-                self._pump(client, self.upstream, "client"),
-                self._pump(self.upstream, client, "server"),
+                self._watch(client, upstream, "client"),
+                self._watch(upstream, client, "server"),
             )
         finally:
             await self._close_both()
             await self.finish()
 
-    async def _pump(self, src: Connection, dst: Connection, direction: Direction) -> None:
-        """Copy frames from `src` to `dst`, recording each one before it is forwarded.
-
-        Once `dst` is gone the pump keeps reading (and recording) `src` until it closes too, so
-        that the closing handshake is not stuck behind unread frames.
-        """
-        record = self.recording.frame
-        strict = self.proxy.strict
-        forwarding = True
+    async def _watch(self, src: Connection, dst: Connection, direction: Direction) -> None:
+        """Wait for `src` to end (its frames are forwarded by its `_Forwarder`)."""
         while True:
             try:
-                message = await src.recv()
+                await src.recv()  # returns nothing: data frames never reach the queue
             except ConnectionClosed as closed:
                 await self._ended(direction, closed, dst)
                 return
-            record(direction, message)
-            if strict and forwarding and self.recording.write_failed:
-                forwarding = False  # unrecorded traffic must not flow
-                self.proxy._spawn(self.shutdown(WRITE_FAILED_CODE, WRITE_FAILED_REASON))
-            if forwarding:
-                try:
-                    await dst.send(message)
-                except ConnectionClosed:
-                    forwarding = False
+
+    def record_error(self, message: str, detail: str | None = None) -> None:
+        """An `error` line, without the secrets of this session's request (an upstream's error
+        page may quote the key it was given)."""
+        self.recording.error(
+            scrub(message, self.secrets), None if detail is None else scrub(detail, self.secrets)
+        )
+
+    def stop_unrecorded_traffic(self) -> None:
+        """--strict: a frame could not be recorded, so nothing more is forwarded."""
+        if not self.forwarding_stopped:
+            self.forwarding_stopped = True
+            self.proxy._spawn(self.shutdown(WRITE_FAILED_CODE, WRITE_FAILED_REASON))
 
     async def _ended(self, direction: Direction, closed: ConnectionClosed, dst: Connection) -> None:
         """The first leg to end decides the `close` line; its close is relayed to the other."""
@@ -474,8 +725,11 @@ class _Session:
             by, code, reason = direction, NO_CLOSE_FRAME, ""
         self.closing = (code, reason)
         self.ended(by, code, reason)
-        if code == NO_CLOSE_FRAME:
-            dst.transport.close()  # mirror a dropped connection: pending data, then FIN
+        if code == NO_CLOSE_FRAME and direction == "server":
+            # A client cannot tell a dead upstream from a dead proxy by 1006: say which it was.
+            await dst.close(UPSTREAM_LOST_CODE, UPSTREAM_LOST_REASON)
+        elif code == NO_CLOSE_FRAME:
+            dst.transport.close()  # mirror a vanished client: pending data, then FIN
         elif code == EMPTY_CLOSE_FRAME:
             # websockets sends a close frame without a status when the code is None.
             await dst.close(None)  # type: ignore[arg-type]
@@ -514,7 +768,7 @@ class _Session:
     def _write_failed(self, exc: BaseException) -> None:
         self.proxy._report_write_error(self.recording.path, exc)
         if self.proxy.strict and not self._finished:
-            self.proxy._spawn(self.shutdown(WRITE_FAILED_CODE, WRITE_FAILED_REASON))
+            self.stop_unrecorded_traffic()
 
     # -- the end -------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from recorder.session import (
     Closer,
@@ -19,7 +20,9 @@ from recorder.session import (
     open_record,
     session_record,
 )
-from recorder.store import SessionWriter, create_session_file
+from recorder.store import SessionWriter, WriteBudget, create_session_file
+
+FileOpener = Callable[[Path, str], tuple[Path, BinaryIO]]
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,9 @@ class Recording:
     """Writes one connection to `<out_dir>/<session id>.jsonl`.
 
     `frame()` stamps the time and queues the record; it never blocks and never raises, so the
-    caller can call it between receiving a frame and forwarding it.
+    caller can call it between receiving a frame and forwarding it. `budget` bounds the memory
+    frames may hold while they wait for the disk (shared by all of a proxy's sessions);
+    `open_file(out_dir, session_id)` creates the file (`store.create_session_file`).
     """
 
     def __init__(
@@ -53,14 +58,16 @@ class Recording:
         headers: Iterable[tuple[str, str]],
         subprotocols: Sequence[str],
         on_write_error: Callable[[BaseException], None] | None = None,
+        budget: WriteBudget | None = None,
+        open_file: FileOpener = create_session_file,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clock = clock
         self._t0 = clock()
         started_at = dt.datetime.now(dt.timezone.utc)
         self.session_id = new_session_id(started_at)
-        self.path, file = create_session_file(out_dir, self.session_id)
-        self.writer = SessionWriter(file, path=self.path, on_error=on_write_error)
+        self.path, file = open_file(Path(out_dir), self.session_id)
+        self.writer = SessionWriter(file, path=self.path, on_error=on_write_error, budget=budget)
         self.writer.record(
             session_record(self.session_id, started_at, upstream, path, headers, subprotocols)
         )

@@ -10,6 +10,25 @@ A session file holds one WebSocket connection:
 
 `frame_line` splices a text frame that holds a JSON object into the line as it came, without
 re-serialising it, so the recorded event is the very object that went over the wire.
+
+Secrets never reach disk, not even inside events. The forwarded traffic is never altered, but the
+recorded copy of an event has these values replaced by `"<redacted>"` (`redact_event`):
+
+- `client_secret` anywhere: the string, or the `value` of a beta `{"client_secret": {"value":
+  "ek_...", "expires_at": ...}}` object;
+- any ephemeral key `ek_...` (a GA `client_secrets` response's `"value"`), wherever it appears;
+- in every `tools` list (GA MCP tools in `session.update`, `response.create` and the server's
+  echoes): each tool's `authorization`, the values of its `headers` (names are kept) and the
+  secret query parameters of its `server_url`.
+
+Only those values change, so CONTRACT §1's "the event, unchanged" holds for everything else, and
+the fast path stays fast: only an event that had a secret is re-serialised (compactly, key order
+kept); every other frame, every audio chunk among them, is still spliced in byte for byte.
+Finding out walks the event the writer parses anyway (to check that it is a JSON object): a
+`client_secret` or `tools` key, or a string with `ek_` in it. On an audio chunk that costs a
+third of what searching its text for the marker substrings (`"client_secret"`,
+`"authorization"`, `"headers"`, `"server_url"`, `ek_`) did, which was half the writer's work per
+frame (bench/load.py), and it finds the same events minus false alarms.
 """
 
 from __future__ import annotations
@@ -17,6 +36,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
+import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -29,6 +49,9 @@ FORMAT = "rt-session/1"
 REDACTED = "<redacted>"
 KINDS = frozenset({"session", "open", "frame", "close", "error"})
 PAYLOAD_KEYS = ("event", "text", "binary")
+# The largest `t` a reader accepts (about 32 years): beyond it a value is corrupt, and datetimes
+# and sample positions computed from it would overflow.
+MAX_T = 1e9
 
 Direction = Literal["client", "server"]
 Closer = Literal["client", "server", "proxy"]
@@ -49,6 +72,9 @@ SECRET_QUERY_PARAMS = frozenset(
     {"api-key", "api_key", "key", "token", "client_secret", "authorization", "access_token"}
 )
 SECRET_SUBPROTOCOL_PREFIXES = ("openai-insecure-api-key.",)
+# What is recorded for an event with a secret that cannot be re-serialised (nested ~1000 deep).
+UNREDACTABLE = "<redacted: an event with a secret, nested too deeply to record>"
+_EPHEMERAL_KEY = re.compile(r"(?<![A-Za-z0-9_])ek_[A-Za-z0-9]{16,}")
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -136,6 +162,98 @@ def strip_redacted_query(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs), parts.fragment))
 
 
+def secret_values(
+    headers: Iterable[tuple[str, str]], subprotocols: Iterable[str], url: str
+) -> list[str]:
+    """The secrets a request carries (header values and their tokens, a subprotocol key, secret
+    query parameters), longest first: to scrub text that may quote them, such as an upstream's
+    error body, before it is recorded."""
+    found = set()
+    for name, value in headers:
+        if name.lower() in SECRET_HEADERS:
+            found.add(value.strip())
+            found.add(value.strip().rpartition(" ")[2])  # `Bearer sk-...` -> `sk-...`
+    for subprotocol in subprotocols:
+        for prefix in SECRET_SUBPROTOCOL_PREFIXES:
+            if subprotocol.startswith(prefix):
+                found.add(subprotocol[len(prefix) :])
+    for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if name.lower() in SECRET_QUERY_PARAMS:
+            found.add(value)
+    # Short values would scrub ordinary words; real keys are long.
+    return sorted((v for v in found if len(v) >= 8), key=lambda v: (-len(v), v))
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every occurrence of each secret replaced by `<redacted>`."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_event(event: dict[str, Any]) -> bool:
+    """Replace the secrets inside a parsed event in place (see the module docstring).
+
+    Returns whether anything changed, so that an event without secrets is kept verbatim.
+    Iterative: a client's event may be nested as deep as the JSON parser allows.
+    """
+    changed = False
+    stack: list[dict[str, Any] | list[Any]] = [event]
+    while stack:
+        value = stack.pop()
+        items: Iterable[tuple[Any, Any]]
+        if isinstance(value, dict):
+            secret = value.get("client_secret")
+            if isinstance(secret, str) and secret != REDACTED:
+                value["client_secret"], changed = REDACTED, True
+            elif isinstance(secret, dict) and secret.get("value") not in (None, REDACTED):
+                secret["value"], changed = REDACTED, True
+            if isinstance(value.get("tools"), list):
+                changed = _redact_tools(value["tools"]) or changed
+            items = value.items()
+        else:
+            items = enumerate(value)
+        for key, item in items:
+            if isinstance(item, str):
+                redacted = _redact_string(item)
+                if redacted is not item:
+                    value[key], changed = redacted, True  # type: ignore[index]
+            elif isinstance(item, (dict, list)):
+                stack.append(item)
+    return changed
+
+
+def _redact_string(text: str) -> str:
+    """`text` itself when it holds no ephemeral key, else a copy without it."""
+    # `_` first: one memchr over an audio chunk (base64 has none), where a search for the
+    # three letters `ek_` takes ten times longer.
+    if "_" not in text or "ek_" not in text:
+        return text
+    redacted = _EPHEMERAL_KEY.sub(REDACTED, text)
+    return text if redacted == text else redacted
+
+
+def _redact_tools(tools: list[Any]) -> bool:
+    changed = False
+    for tool in tools:
+        if not isinstance(tool, dict):
+            continue
+        if isinstance(tool.get("authorization"), str) and tool["authorization"] != REDACTED:
+            tool["authorization"], changed = REDACTED, True
+        headers = tool.get("headers")
+        if isinstance(headers, dict):
+            for name, value in headers.items():
+                if value != REDACTED:
+                    headers[name], changed = REDACTED, True
+        url = tool.get("server_url")
+        if isinstance(url, str):
+            redacted = redact_url(url)
+            if redacted != url:
+                tool["server_url"], changed = redacted, True
+    return changed
+
+
 # -- building records --------------------------------------------------------------------------
 
 
@@ -195,6 +313,12 @@ def frame_record(seq: int, t: float, direction: Direction, payload: str | bytes)
     if event is None:
         record["text"] = payload
     else:
+        if redact_event(event):
+            try:
+                _dumps(event)
+            except (RecursionError, ValueError):
+                record["text"] = UNREDACTABLE
+                return record
         record["event"] = event
     return record
 
@@ -210,18 +334,29 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _redacted_event_field(event: dict[str, Any]) -> str:
+    try:
+        return '"event":' + _dumps(event)
+    except (RecursionError, ValueError):  # nested deeper than the encoder goes
+        return '"text":' + _dumps(UNREDACTABLE)
+
+
 def encode_record(record: Mapping[str, Any]) -> str:
     """One record as a line, `\\n`-terminated."""
     return _dumps(record) + "\n"
 
 
 def frame_line(seq: int, t: float, direction: Direction, payload: str | bytes) -> str:
-    """One frame as a line. A JSON-object text frame is spliced in verbatim as `event`."""
+    """One frame as a line. A JSON-object text frame is spliced in verbatim as `event`
+    (re-serialised only when it held a secret, see `redact_event`)."""
     head = f'{{"kind":"frame","seq":{seq},"t":{round_t(t)!r},"from":"{direction}",'
     if isinstance(payload, bytes):
         return head + '"binary":"' + base64.b64encode(payload).decode("ascii") + '"}\n'
-    if _json_object(payload) is None:
+    event = _json_object(payload)
+    if event is None:
         return head + '"text":' + _dumps(payload) + "}\n"
+    if redact_event(event):
+        return head + _redacted_event_field(event) + "}\n"
     if "\n" in payload or "\r" in payload:
         # Raw CR/LF can only be insignificant whitespace inside valid JSON.
         payload = payload.replace("\r", " ").replace("\n", " ")
@@ -235,26 +370,58 @@ def decode_line(line: str | bytes) -> dict[str, Any]:
     """Parse and check one line; raise SessionFormatError (without file/line) if it is invalid.
 
     Records of kinds this version does not know are returned as they are, for readers to skip.
+    A `t` must be seconds since the start: a finite number from 0 to `MAX_T` (`NaN`, which
+    Python's JSON reader would accept, is not JSON).
     """
     try:
-        record = json.loads(line)
-    except (ValueError, UnicodeDecodeError) as exc:
+        record = json.loads(line, parse_constant=_not_json)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise SessionFormatError(f"not valid JSON ({_short(exc)})") from None
     if not isinstance(record, dict):
         raise SessionFormatError("not a JSON object")
+    if _has_lone_surrogate(line, record):
+        raise SessionFormatError("not valid JSON (a \\u escape of half a UTF-16 surrogate pair)")
     kind = record.get("kind")
     if not isinstance(kind, str):
         raise SessionFormatError("record has no 'kind'")
     if kind == "frame":
         _check_frame(record)
-    elif kind in ("open", "close", "error") and not _is_number(record.get("t")):
-        raise SessionFormatError(f"{kind} record has no numeric 't'")
+    elif kind in ("open", "close", "error"):
+        _check_t(kind, record)
     return record
 
 
+def _has_lone_surrogate(line: str | bytes, record: dict[str, Any]) -> bool:
+    """Whether a string in `record` holds half a surrogate pair, which no UTF-8 output takes.
+
+    Only a line with a `\\ud8..`-`\\udf..` escape can: the writer never writes one (orjson
+    refuses them, so such a frame is kept as `text`), so this costs nothing on real files.
+    """
+    escapes = ("\\ud", "\\uD") if isinstance(line, str) else (b"\\ud", b"\\uD")
+    if not any(e in line for e in escapes):  # type: ignore[operator]
+        return False
+    try:
+        _dumps(record).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _check_t(kind: str, record: dict[str, Any]) -> None:
+    t = record.get("t")
+    what = "frame" if kind == "frame" else f"{kind} record"
+    if not isinstance(t, (int, float)) or isinstance(t, bool):
+        raise SessionFormatError(f"{what} has no numeric 't'")
+    if not 0 <= t <= MAX_T:  # also false for NaN
+        raise SessionFormatError(f"{what} has 't' out of range ({t!r})")
+
+
 def _check_frame(record: dict[str, Any]) -> None:
-    if not _is_number(record.get("t")):
-        raise SessionFormatError("frame has no numeric 't'")
+    _check_t("frame", record)
     if record.get("from") not in ("client", "server"):
         raise SessionFormatError("frame 'from' is not 'client' or 'server'")
     present = [k for k in PAYLOAD_KEYS if k in record]

@@ -19,6 +19,7 @@ import soundfile as sf
 
 from recorder.audio import (
     AudioWarning,
+    MixTooLong,
     SessionAudio,
     Track,
     WarningHandler,
@@ -114,16 +115,25 @@ def export_wav(
     missing: list[str] = []
     for kind in (kind for kind in TRACKS if kind in tracks):
         found = False
-        for track in _build(kind, audio, split, heard):
-            found = True
-            path = _directory(out_dir) / f"{stem}.{_safe(track.name)}.wav"
-            write_wav(path, track)
-            done = WrittenWav(
-                path, track.name, track.rate, track.channels, track.frames, track.interpolated_from
-            )
-            written.append(done)
-            if on_written is not None:
-                on_written(done)
+        try:
+            for track in _build(kind, audio, split, heard):
+                found = True
+                path = _directory(out_dir) / f"{stem}.{_safe(track.name)}.wav"
+                write_wav(path, track)
+                done = WrittenWav(
+                    path,
+                    track.name,
+                    track.rate,
+                    track.channels,
+                    track.frames,
+                    track.interpolated_from,
+                )
+                written.append(done)
+                if on_written is not None:
+                    on_written(done)
+        except MixTooLong as exc:  # the other tracks are still worth having
+            missing.append(f"{name}: {exc}")
+            continue
         if not found:
             missing.append(f"no {kind} audio in {name}")
     if not written:

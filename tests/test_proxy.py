@@ -19,11 +19,17 @@ from conftest import ProxyStack, scaled
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.streams import StreamReader
 
 from recorder.errors import InputError
 from recorder.proxy import (
+    _MASKS,
+    UPSTREAM_LOST_CODE,
+    UPSTREAM_LOST_REASON,
     RecordingProxy,
+    _frame_bytes,
     is_loopback,
     parse_listen_address,
     presented_token,
@@ -322,14 +328,15 @@ def test_five_mebibyte_frames_both_ways(run, proxied):
 
 
 @pytest.mark.parametrize(
-    ("command", "client_sees", "by"),
+    ("command", "client_sees", "recorded"),
     [
-        ("close:4001:server bye", (4001, "server bye"), "server"),
-        ("close-empty", (1005, ""), "server"),
-        ("drop", (1006, ""), "server"),
+        ("close:4001:server bye", (4001, "server bye"), (4001, "server bye")),
+        ("close-empty", (1005, ""), (1005, "")),
+        # the client learns that the upstream, not the proxy, went away (tests/test_faults.py)
+        ("drop", (UPSTREAM_LOST_CODE, UPSTREAM_LOST_REASON), (1006, "")),
     ],
 )
-def test_upstream_close_relayed_to_client(run, tmp_path, command, client_sees, by):
+def test_upstream_close_relayed_to_client(run, tmp_path, command, client_sees, recorded):
     async def scenario() -> tuple[tuple[int, str], list[Any]]:
         async with (
             bare_upstream() as upstream,
@@ -347,10 +354,14 @@ def test_upstream_close_relayed_to_client(run, tmp_path, command, client_sees, b
 
     seen, summary = run(scenario())
     assert seen == client_sees
-    assert summary == [by, *client_sees]
+    assert summary == ["server", *recorded]
     (path,) = tmp_path.glob("*.jsonl")
     last = json.loads(path.read_text().splitlines()[-1])
-    assert (last["kind"], last["by"], last["code"], last["reason"]) == ("close", by, *client_sees)
+    assert (last["kind"], last["by"], last["code"], last["reason"]) == (
+        "close",
+        "server",
+        *recorded,
+    )
 
 
 @pytest.mark.parametrize(
@@ -750,6 +761,28 @@ def test_parse_listen_address_rejects(value):
 def test_loopback_detection():
     assert all(map(is_loopback, ["127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST"]))
     assert not any(map(is_loopback, ["0.0.0.0", "::", "192.168.1.2", "example.com"]))
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 65535, 65536, 70000])
+@pytest.mark.parametrize("masked", [False, True])
+def test_the_relays_own_frame_encoding_is_what_websockets_parses(length, masked):
+    data = bytes(range(256)) * (length // 256) + bytes(length % 256)
+    mask = _MASKS.next() if masked else None
+    wire = _frame_bytes(Opcode.TEXT, data, mask)
+    reader = StreamReader()
+    reader.feed_data(wire)
+    parser = Frame.parse(reader.read_exact, mask=masked)
+    with pytest.raises(StopIteration) as parsed:
+        next(parser)
+    frame = parsed.value.value
+    assert (frame.opcode, frame.fin, frame.data) == (Opcode.TEXT, True, data)
+    assert not reader.buffer  # nothing left over
+
+
+def test_masks_are_fresh_random_bytes():
+    masks = [_MASKS.next() for _ in range(3000)]  # across two refills
+    assert all(len(m) == 4 for m in masks)
+    assert len(set(masks)) > 2990
 
 
 def test_token_helpers_keep_the_rest_of_the_query_byte_for_byte():

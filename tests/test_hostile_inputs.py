@@ -1,0 +1,643 @@
+"""Every reader on hostile session files: `rt show`, `rt stats`, `rt export wav`, `rt serve`
+(loading the recording) and `rt replay` (sending it, `--fast`, to a scripted server).
+
+Hypothesis takes a real recording (a sample session, its audio runs cut short to keep examples
+small) and truncates, garbles, retypes, reorders, duplicates and deletes its lines, and inserts
+binary junk. Whatever it makes: no traceback (the CLI runs with `catch_exceptions=False`, so an
+exception fails the test), exit status 0 or 1, a warning naming the file and the line for every
+line that is not a valid record, and the valid records still used. A 20 MB line (valid, and cut
+off) is a test of its own, as are the files with a NaN or an out-of-range `t`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import soundfile as sf
+from click.testing import CliRunner, Result
+from conftest import scaled
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.asyncio.client import connect
+
+from cli.main import cli
+from recorder.errors import SessionFormatError
+from recorder.replay import load_session
+from recorder.scripted_server import Script, ScriptedRealtimeServer
+from recorder.serve import playbook_from
+from recorder.session import decode_line
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_sessions"
+AUDIO_TYPES = {
+    "input_audio_buffer.append",
+    "response.output_audio.delta",
+    "response.audio.delta",
+}
+# RT_HOSTILE_EXAMPLES=500 for a thorough hunt; the suite's default stays fast.
+MAX_EXAMPLES = int(os.environ.get("RT_HOSTILE_EXAMPLES", "25"))
+EXAMPLES = settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@functools.cache
+def compact(name: str) -> tuple[bytes, ...]:
+    """A sample session with each run of audio frames cut to its first two: every kind of
+    record and event is still there, in a few dozen lines."""
+    kept: list[bytes] = []
+    run = 0
+    for line in (SAMPLES / name).read_bytes().splitlines():
+        record = json.loads(line)
+        event = record.get("event") if record.get("kind") == "frame" else None
+        if isinstance(event, dict) and event.get("type") in AUDIO_TYPES:
+            run += 1
+            if run > 2:
+                continue
+        else:
+            run = 0
+        kept.append(line)
+    return tuple(kept)
+
+
+BASES = ("ga-push-to-talk.jsonl", "azure-preview-g711.jsonl", "ga-function-call.jsonl")
+
+# -- making hostile files ------------------------------------------------------------------------
+
+KEY_PATHS = (
+    ("t",),
+    ("seq",),
+    ("from",),
+    ("kind",),
+    ("event",),
+    ("text",),
+    ("binary",),
+    ("id",),
+    ("started_at",),
+    ("upstream",),
+    ("request",),
+    ("request", "path"),
+    ("request", "headers"),
+    ("request", "subprotocols"),
+    ("subprotocol",),
+    ("response_headers",),
+    ("code",),
+    ("reason",),
+    ("by",),
+    ("message",),
+    ("event", "type"),
+    ("event", "audio"),
+    ("event", "delta"),
+    ("event", "item_id"),
+    ("event", "response_id"),
+    ("event", "audio_end_ms"),
+    ("event", "audio_start_ms"),
+    ("event", "content_index"),
+    ("event", "session"),
+    ("event", "session", "audio"),
+    ("event", "session", "input_audio_format"),
+    ("event", "session", "output_audio_format"),
+    ("event", "session", "model"),
+    ("event", "response"),
+    ("event", "response", "id"),
+    ("event", "response", "status"),
+    ("event", "response", "usage"),
+    ("event", "response", "output"),
+    ("event", "rate_limits"),
+    ("event", "error"),
+    ("event", "item"),
+)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([0, -1, 1e308, -1e308, 2**63, 1e-300, "", "audio/pcm", "pcm16", "inf"])
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+positions = st.floats(min_value=0, max_value=1, exclude_max=True)
+operations = st.one_of(
+    st.tuples(st.just("truncate"), positions, positions),
+    st.tuples(st.just("garble"), positions, positions, st.integers(0, 255)),
+    st.tuples(st.just("insert"), positions, st.binary(max_size=200)),
+    st.tuples(st.just("retype"), positions, st.sampled_from(KEY_PATHS), json_values),
+    st.tuples(st.just("swap"), positions, positions),
+    st.tuples(st.just("duplicate"), positions),
+    st.tuples(st.just("delete"), positions),
+)
+
+
+@dataclass
+class HostileFile:
+    base: str
+    lines: list[bytes]  # without their `\n`
+    ends_with_newline: bool
+    operations: list[tuple[Any, ...]]
+
+    def content(self) -> bytes:
+        data = b"\n".join(self.lines)
+        return data + b"\n" if self.ends_with_newline and self.lines else data
+
+    def write(self, directory: Path) -> Path:
+        path = directory / "hostile.jsonl"
+        path.write_bytes(self.content())
+        return path
+
+
+def _retype(line: bytes, key_path: tuple[str, ...], value: Any) -> bytes:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    target = record
+    for key in key_path[:-1]:
+        inner = target.get(key) if isinstance(target, dict) else None
+        if not isinstance(inner, dict):
+            break
+        target = inner
+    if isinstance(target, dict):
+        target[key_path[-1]] = value
+    return json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def mutate(base: str, ops: list[tuple[Any, ...]], ends_with_newline: bool) -> HostileFile:
+    lines = list(compact(base))
+    for op in ops:
+        if not lines:
+            break
+        at = int(op[1] * len(lines))
+        name = op[0]
+        if name == "truncate":
+            lines[at] = lines[at][: int(op[2] * len(lines[at]))]
+        elif name == "garble" and lines[at]:
+            pos = int(op[2] * len(lines[at]))
+            lines[at] = lines[at][:pos] + bytes([op[3]]) + lines[at][pos + 1 :]
+        elif name == "insert":
+            lines.insert(at, op[2].replace(b"\n", b" "))
+        elif name == "retype":
+            lines[at] = _retype(lines[at], op[2], op[3])
+        elif name == "swap":
+            other = int(op[2] * len(lines))
+            lines[at], lines[other] = lines[other], lines[at]
+        elif name == "duplicate":
+            lines.insert(at, lines[at])
+        elif name == "delete":
+            del lines[at]
+    # A line may now hold a `\n` (a garbled byte): the file is what a reader sees, so split again.
+    content = b"\n".join(lines)
+    return HostileFile(base, content.split(b"\n"), ends_with_newline, ops)
+
+
+hostile_files = st.builds(
+    mutate,
+    st.sampled_from(BASES),
+    st.lists(operations, min_size=1, max_size=6),
+    st.booleans(),
+)
+
+
+# -- what every reader must do -------------------------------------------------------------------
+
+
+def bad_lines(path: Path) -> list[int]:
+    """The numbers of the non-blank lines that are not valid records (what readers must name)."""
+    bad = []
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                decode_line(raw)
+            except SessionFormatError:
+                bad.append(number)
+    return bad
+
+
+def not_json_objects(path: Path) -> list[int]:
+    """The numbers of the non-blank lines that are not even JSON objects."""
+    bad = []
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                ok = not raw.strip() or isinstance(json.loads(raw), dict)
+            except ValueError:
+                ok = False
+            if not ok:
+                bad.append(number)
+    return bad
+
+
+def valid_records(path: Path) -> list[dict[str, Any]]:
+    records = []
+    with open(path, "rb") as fh:
+        for raw in fh:
+            with contextlib.suppress(SessionFormatError):
+                if raw.strip():
+                    records.append(decode_line(raw))
+    return records
+
+
+def invoke(*args: str) -> Result:
+    """The CLI as a user runs it; an exception escapes and fails the test (no traceback allowed)."""
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code in (0, 1), result.output
+    if result.exit_code == 1:  # a user error: one line on stderr
+        assert result.stderr.count("Error: ") == 1, result.stderr
+    return result
+
+
+def assert_names_every_bad_line(path: Path, stderr: str) -> None:
+    for number in bad_lines(path):
+        assert f"{path}:{number}:" in stderr, f"no warning for line {number}"
+
+
+@contextlib.contextmanager
+def hostile_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="rt-hostile-") as directory:
+        yield Path(directory)
+
+
+# -- show --------------------------------------------------------------------------------------
+
+
+@EXAMPLES
+@given(hostile_files)
+def test_show_survives_hostile_files(hostile: HostileFile):
+    with hostile_dir() as directory:
+        path = hostile.write(directory)
+        timeline = invoke("show", str(path))
+        as_json = invoke("show", str(path), "--json")
+        everything = invoke("show", str(path), "--all")
+        assert_names_every_bad_line(path, timeline.stderr)
+        assert timeline.exit_code == as_json.exit_code == everything.exit_code == 0
+        frames = [r for r in valid_records(path) if r["kind"] == "frame"]
+        assert len(as_json.stdout.splitlines()) == len(frames)  # every valid frame, no other
+
+
+# -- stats -------------------------------------------------------------------------------------
+
+
+@EXAMPLES
+@given(hostile_files)
+def test_stats_survives_hostile_files(hostile: HostileFile):
+    with hostile_dir() as directory:
+        path = hostile.write(directory)
+        result = invoke("stats", str(path), "--format", "json")
+        # `rt stats` sums up a file's bad lines in one warning naming the first (its own reader,
+        # in DuckDB); it does not yet catch every wrongly typed record (see the xfail below).
+        if not_json_objects(path):
+            assert str(path) in result.stderr and "first at line" in result.stderr
+        if result.exit_code == 0:
+            found = {r["response_id"] for r in json.loads(result.stdout)["responses"]}
+            assert intact_responses(hostile) <= found  # the valid records are still used
+
+
+def intact_responses(hostile: HostileFile) -> set[str]:
+    """The base's responses whose `response.created` and `response.done` lines are untouched."""
+    intact = set()
+    lines = set(hostile.lines)
+    for line in compact(hostile.base):
+        record = json.loads(line)
+        event = record.get("event") or {}
+        if event.get("type") == "response.created" and line in lines:
+            done = [
+                other
+                for other in compact(hostile.base)
+                if b"response.done" in other and event["response"]["id"].encode() in other
+            ]
+            if done and all(other in lines for other in done):
+                intact.add(event["response"]["id"])
+    return intact
+
+
+def test_stats_on_untouched_compact_bases_counts_every_response():
+    for base in BASES:
+        hostile = mutate(base, [], True)
+        with hostile_dir() as directory:
+            path = hostile.write(directory)
+            report = json.loads(invoke("stats", str(path), "--format", "json").stdout)
+            done = [
+                line
+                for line in compact(base)
+                if b'"type":"response.done"' in line.replace(b" ", b"")
+            ]
+            assert len(report["responses"]) == len(done) > 0
+
+
+# -- export wav --------------------------------------------------------------------------------
+
+
+@functools.cache
+def base_wav_frames(base: str) -> dict[str, int]:
+    with hostile_dir() as directory:
+        path = mutate(base, [], True).write(directory)
+        invoke("export", "wav", str(path), "--out", str(directory / "wav"))
+        return {
+            wav.name.split(".")[-2]: sf.info(str(wav)).frames
+            for wav in (directory / "wav").glob("*.wav")
+        }
+
+
+def touches_audio(hostile: HostileFile) -> bool:
+    """Whether any line that shapes the audio (formats, appends, deltas, truncation) changed."""
+    base = [line for line in compact(hostile.base) if _shapes_audio(line)]
+    now = [line for line in hostile.lines if _shapes_audio(line)]
+    return base != now
+
+
+def _shapes_audio(line: bytes) -> bool:
+    return any(
+        word in line
+        for word in (b"audio", b"session", b"truncate", b"response.created", b"response.done")
+    )
+
+
+@EXAMPLES
+@given(hostile_files)
+def test_export_wav_survives_hostile_files(hostile: HostileFile):
+    with hostile_dir() as directory:
+        path = hostile.write(directory)
+        result = invoke("export", "wav", str(path), "--out", str(directory / "wav"))
+        assert_names_every_bad_line(path, result.stderr)
+        wavs = {w.name.split(".")[-2]: w for w in (directory / "wav").glob("*.wav")}
+        for wav in wavs.values():
+            assert sf.info(str(wav)).frames > 0  # a real WAV, read back
+        if result.exit_code == 0:
+            assert wavs
+        if not touches_audio(hostile):  # the audio lines are intact: the same audio comes out
+            frames = {name: sf.info(str(w)).frames for name, w in wavs.items()}
+            assert frames == base_wav_frames(hostile.base)
+
+
+# -- serve and replay --------------------------------------------------------------------------
+
+
+@EXAMPLES
+@given(hostile_files)
+def test_serve_loads_hostile_files(hostile: HostileFile):
+    with hostile_dir() as directory:
+        path = hostile.write(directory)
+        warnings: list[SessionFormatError] = []
+        recorded = load_session(path, keep_payloads=("server",), on_warning=warnings.append)
+        playbook_from(recorded)
+        assert [w.line for w in warnings] == bad_lines(path)
+        assert all(str(w).startswith(f"{path}:{w.line}: ") for w in warnings)
+        frames = [r for r in valid_records(path) if r["kind"] == "frame"]
+        assert len(recorded.frames) == len(frames)
+
+
+@dataclass
+class BackgroundServer:
+    url: str
+    loop: asyncio.AbstractEventLoop
+
+
+@pytest.fixture(scope="module")
+def scripted_upstream() -> Iterator[BackgroundServer]:
+    """A scripted Realtime server on its own thread, for the CLI's replays to talk to."""
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def serve_forever() -> None:
+        stop = asyncio.Event()
+        holder["stop"] = stop
+        async with ScriptedRealtimeServer(Script(created_delay=0, first_delta_delay=0)) as server:
+            holder["url"] = server.url
+            ready.set()
+            await stop.wait()
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve_forever(),))
+    thread.start()
+    assert ready.wait(scaled(10))
+    yield BackgroundServer(holder["url"], loop)
+    loop.call_soon_threadsafe(holder["stop"].set)
+    thread.join(scaled(10))
+    loop.close()
+
+
+@settings(
+    max_examples=max(5, MAX_EXAMPLES * 4 // 5),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(hostile=hostile_files)
+def test_replay_survives_hostile_files(scripted_upstream: BackgroundServer, hostile: HostileFile):
+    target = scripted_upstream.url + "/v1/realtime?model=gpt-realtime"
+    with hostile_dir() as directory:
+        path = hostile.write(directory)
+        result = invoke(
+            "replay",
+            str(path),
+            "--target",
+            target,
+            "--fast",
+            "--pace",
+            "timed",
+            "--timeout",
+            "2",
+            "--out",
+            str(directory / "out"),
+        )
+        assert_names_every_bad_line(path, result.stderr)
+        client_frames = [
+            r for r in valid_records(path) if r["kind"] == "frame" and r["from"] == "client"
+        ]
+        replays = list((directory / "out").glob("*.jsonl"))
+        if client_frames and result.exit_code == 0:
+            (replayed,) = replays
+            sent = [r for r in valid_records(replayed) if r["kind"] == "frame"]
+            assert len([r for r in sent if r["from"] == "client"]) == len(client_frames)
+
+
+# -- one 20 MB line, valid and cut off ---------------------------------------------------------
+
+HUGE = 20 * 2**20
+
+
+@pytest.fixture(scope="module")
+def huge_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A compact session with a 20 MB audio append in the middle, and a 20 MB line cut off."""
+    lines = list(compact("ga-push-to-talk.jsonl"))
+    audio = base64.b64encode(bytes(HUGE * 3 // 4)).decode()
+    template = json.loads(next(line for line in lines if b"input_audio_buffer.append" in line))
+    template["event"]["audio"] = audio
+    huge = json.dumps(template).encode()
+    first_append = next(i for i, line in enumerate(lines) if b"input_audio_buffer.append" in line)
+    lines.insert(first_append + 1, huge)
+    lines.insert(first_append + 2, huge[: len(huge) // 2])  # cut off, mid-base64
+    path = tmp_path_factory.mktemp("huge") / "huge.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize("command", ["show", "stats", "export", "serve", "replay"])
+def test_a_20_mb_line_is_read_and_a_cut_off_one_named(
+    command, huge_file, tmp_path, scripted_upstream
+):
+    cut = bad_lines(huge_file)
+    assert len(cut) == 1
+    if command == "show":
+        result = invoke("show", str(huge_file), "--json", "--type", "input_audio_buffer.append")
+        assert any(len(line) > HUGE for line in result.stdout.splitlines())
+        assert_names_every_bad_line(huge_file, result.stderr)
+    elif command == "stats":
+        result = invoke("stats", str(huge_file), "--format", "json")
+        assert f"line {cut[0]}" in result.stderr
+        assert json.loads(result.stdout)["responses"]
+    elif command == "export":
+        result = invoke("export", "wav", str(huge_file), "--track", "user", "--out", str(tmp_path))
+        assert_names_every_bad_line(huge_file, result.stderr)
+        (wav,) = tmp_path.glob("*.user.wav")
+        assert sf.info(str(wav)).frames >= HUGE * 3 // 4 // 2  # the 20 MB append's samples
+    elif command == "serve":
+        warnings: list[SessionFormatError] = []
+        recorded = load_session(huge_file, keep_payloads=("client",), on_warning=warnings.append)
+        assert [w.line for w in warnings] == cut
+        assert max(f.audio_bytes for f in recorded.frames) == HUGE * 3 // 4
+    else:
+        target = scripted_upstream.url + "/v1/realtime?model=gpt-realtime"
+        result = invoke(
+            "replay",
+            str(huge_file),
+            "--target",
+            target,
+            "--fast",
+            "--pace",
+            "timed",
+            "--out",
+            str(tmp_path),
+        )
+        assert_names_every_bad_line(huge_file, result.stderr)
+        (replayed,) = tmp_path.glob("*.jsonl")
+        assert any(len(line) > HUGE for line in replayed.read_bytes().splitlines())
+
+
+# -- out-of-range times ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", ["NaN", "-Infinity", "1e400", "-3.5", "2e9"])
+def test_a_time_that_is_not_a_time_is_a_skipped_line(t, tmp_path):
+    lines = list(compact("ga-push-to-talk.jsonl"))
+    at = next(i for i, line in enumerate(lines) if b"input_audio_buffer.append" in line)
+    lines[at] = re.sub(rb'"t":[0-9.e-]+', b'"t":' + t.encode(), lines[at], count=1)
+    path = tmp_path / "times.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert bad_lines(path) == [at + 1]
+    for args in (["show", str(path)], ["export", "wav", str(path), "--out", str(tmp_path)]):
+        result = invoke(*args)
+        assert result.exit_code == 0
+        assert f"{path}:{at + 1}:" in result.stderr
+
+
+def test_a_frame_far_in_the_future_skips_the_mix_not_the_export(tmp_path):
+    lines = list(compact("ga-push-to-talk.jsonl"))
+    at = max(i for i, line in enumerate(lines) if b"input_audio_buffer.append" in line)
+    lines[at] = re.sub(rb'"t":[0-9.e-]+', b'"t":9e8', lines[at], count=1)  # 28 years in
+    path = tmp_path / "future.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = invoke("export", "wav", str(path), "--out", str(tmp_path / "wav"))
+    assert result.exit_code == 0
+    assert "no mix: it would last 250,000.0 h" in result.stderr
+    assert sorted(w.name for w in (tmp_path / "wav").glob("*.wav")) == [
+        "future.assistant.wav",
+        "future.user.wav",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("t", b"NaN"),
+        ("t", b"1e400"),
+        ("t", b"-3.5"),
+        ("t", b"2e9"),
+        pytest.param(
+            "kind",
+            b"[]",
+            marks=pytest.mark.xfail(
+                strict=True, reason="DuckDB reads a JSON array as the VARCHAR '[]', a kind"
+            ),
+        ),
+        pytest.param(
+            "event",
+            b"[1]",
+            marks=pytest.mark.xfail(strict=True, reason="not yet told apart from a text frame"),
+        ),
+    ],
+)
+def test_stats_warns_about_every_record_the_format_rejects(field, value, tmp_path):
+    lines = list(compact("ga-push-to-talk.jsonl"))
+    at = next(i for i, line in enumerate(lines) if b"input_audio_buffer.append" in line)
+    record = json.loads(lines[at])
+    record[field] = "PLACEHOLDER"
+    lines[at] = json.dumps(record).encode().replace(b'"PLACEHOLDER"', value)
+    path = tmp_path / "rejected.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert bad_lines(path) == [at + 1]
+    result = invoke("stats", str(path), "--format", "json")
+    assert f"first at line {at + 1}" in result.stderr
+
+
+# -- rt serve, the real process, on a hostile file ---------------------------------------------
+
+
+def test_rt_serve_process_warns_about_each_bad_line_and_serves_the_rest(tmp_path, run):
+    lines = list(compact("ga-text-only.jsonl"))
+    lines.insert(3, b"\x00\xff garbage")
+    lines.insert(6, lines[6][:40])
+    path = tmp_path / "served.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", str(path), "--listen", "127.0.0.1:0", "--fast"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert process.stderr is not None
+    seen = ""
+    try:
+        while (match := re.search(r"ws://127\.0\.0\.1:\d+", seen)) is None:
+            line = process.stderr.readline()
+            assert line, seen
+            seen += line
+
+        async def converse(url: str) -> str:
+            async with connect(url + "/v1/realtime") as ws:
+                return str(await asyncio.wait_for(ws.recv(), scaled(5)))
+
+        first = run(converse(match.group(0)))
+        process.wait(timeout=scaled(10))
+        seen += process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert json.loads(first)["type"] == "session.created"
+    assert process.returncode == 0
+    for number in bad_lines(path):
+        assert f"{path}:{number}:" in seen
