@@ -1,7 +1,11 @@
 """`rt record --proxy`: run the recording proxy until Ctrl-C or SIGTERM.
 
-Status (the URL to use, warnings, write failures) goes to stderr; one line per finished session
-goes to stdout, so `rt record --proxy > sessions.log` keeps a clean log.
+Status (the URL to use, warnings, write failures, uploads) goes to stderr; one line per finished
+session goes to stdout, so `rt record --proxy > sessions.log` keeps a clean log.
+
+With `--out s3://bucket/prefix/` (or gs://, az://) sessions are written into a local spool and
+each finished one is uploaded (recorder/object_store.py); the spool keeps what could not be
+uploaded yet, and the next start uploads it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ from rich.console import Console
 from rich.text import Text
 
 from recorder.errors import InputError
+from recorder.object_store import (
+    SessionUploader,
+    Uploaded,
+    UploadFailed,
+    default_spool_root,
+    is_url,
+)
 from recorder.proxy import (
     AUTH_HEADER,
     AUTH_QUERY_PARAM,
@@ -57,8 +68,17 @@ from recorder.upstream import DEFAULT_UPSTREAM
     "--out",
     default="sessions",
     show_default=True,
+    metavar="DIR|URL",
+    help="Directory for the session files (created owner-only; one file per connection), or "
+    "an object store prefix (s3://bucket/prefix/, gs://, az://): each finished session is "
+    "uploaded to PREFIX/date=YYYY-MM-DD/, with the storage's usual credentials.",
+)
+@click.option(
+    "--spool",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the session files (created owner-only; one file per connection).",
+    help="With --out URL: where sessions wait until uploaded (default: a directory per "
+    "destination in the user cache). Each running proxy takes its own slot in it; a proxy "
+    "that starts uploads what stopped ones left.",
 )
 @click.option(
     "--allow-remote",
@@ -99,7 +119,8 @@ def record(
     proxy_mode: bool,
     listen: str,
     upstream: str,
-    out: Path,
+    out: str,
+    spool: Path | None,
     allow_remote: bool,
     auth_token: str | None,
     strict: bool,
@@ -121,6 +142,7 @@ def record(
       # in your app: AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
       rt record --proxy --upstream wss://RESOURCE.openai.azure.com
       # AsyncAzureOpenAI(..., websocket_base_url="ws://127.0.0.1:8765/openai")
+      rt record --proxy --out s3://recordings/rt/    # AWS_* credentials as for the AWS CLI
     """
     if not proxy_mode:
         raise click.UsageError(
@@ -138,23 +160,58 @@ def record(
         )
     if keyfile and not certfile:
         raise click.UsageError("--keyfile needs --certfile")
+    if spool is not None and not is_url(out):
+        raise click.UsageError("--spool goes with --out URL (an object store prefix)")
     # soft_wrap: one line per session even when piped (rich would wrap at 80 columns)
     status = Console(stderr=True, highlight=False, soft_wrap=True)
     sessions = Console(highlight=False, soft_wrap=True)
+    ssl_context = _server_tls(certfile, keyfile)  # before a spool slot is taken
+    uploader = None
+    out_dir = Path(out)
+    if is_url(out):
+        uploader = SessionUploader(
+            out,
+            spool if spool is not None else default_spool_root(out),
+            on_uploaded=lambda done: status.print(upload_line(done)),
+            on_failed=lambda failed: status.print(upload_failure_line(failed)),
+        )
+        uploader.start()
+        out_dir = uploader.directory
+
+    def session_ended(summary: ProxySessionSummary) -> None:
+        sessions.print(session_line(summary))
+        if uploader is not None:
+            uploader.submit(summary.path)
+
     proxy = RecordingProxy(
         upstream,
-        out,
+        out_dir,
         host=host,
         port=port,
         auth_token=auth_token,
         strict=strict,
-        ssl_context=_server_tls(certfile, keyfile),
+        ssl_context=ssl_context,
         upstream_ssl=ssl.create_default_context(cafile=ca_file) if ca_file else None,
-        on_session_end=lambda summary: sessions.print(session_line(summary)),
+        on_session_end=session_ended,
         on_write_error=lambda path, exc: status.print(write_error_line(path, exc, strict)),
     )
-    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
-        run_event_loop(_serve(proxy, status, remote=not is_loopback(host)))
+    try:
+        if uploader is not None:
+            for line in upload_banner(uploader):
+                status.print(line)
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
+            run_event_loop(_serve(proxy, status, remote=not is_loopback(host)))
+    finally:
+        if uploader is not None:
+            if uploader.pending:
+                status.print(f"uploading {uploader.pending} session(s)…", style="dim")
+            left = uploader.close(timeout=UPLOAD_GRACE_S)
+            if left:
+                status.print(
+                    f"{len(left)} session(s) not uploaded yet, kept in {_shown(uploader.directory)}: "
+                    f"the next rt record --out {uploader.destination} uploads them",
+                    style="yellow",
+                )
 
 
 async def _serve(proxy: RecordingProxy, status: Console, *, remote: bool) -> None:
@@ -186,6 +243,9 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
             uvloop.run(main)
             return
     asyncio.run(main)
+
+
+UPLOAD_GRACE_S = 30.0  # how long Ctrl-C waits for uploads still running
 
 
 def _server_tls(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
@@ -231,6 +291,28 @@ def banner(proxy: RecordingProxy, *, remote: bool) -> list[Text]:
         lines.append(Text(warning, style="yellow"))
     lines.append(Text("  Ctrl-C to stop", style="dim"))
     return lines
+
+
+def upload_banner(uploader: SessionUploader) -> list[Text]:
+    lines = [
+        Text(
+            f"  uploading each finished session to {uploader.destination}date=YYYY-MM-DD/ "
+            f"(spool: {_shown(uploader.directory)})"
+        )
+    ]
+    if uploader.leftovers:
+        lines.append(
+            Text(f"  uploading {len(uploader.leftovers)} session(s) left by an earlier run")
+        )
+    return lines
+
+
+def upload_line(done: Uploaded) -> Text:
+    return Text(str(done), style="dim")
+
+
+def upload_failure_line(failed: UploadFailed) -> Text:
+    return Text(f"warning: {failed}", style="yellow")
 
 
 def session_line(summary: ProxySessionSummary) -> Text:
