@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from recorder import __version__, vocabulary
+from recorder.duckdb_inputs import MAX_OBJECT_SIZE, MAX_OBJECT_SIZE_CEILING, batches, literal_paths
 from recorder.errors import InputError, RecorderError
 from recorder.object_store import (
     StorageError,
@@ -60,14 +61,6 @@ MARKER = "_rt_dataset.json"
 TABLES = ("events", "sessions", "responses", "rate_limits", "errors")
 PARTITION_COLUMNS = ("date", "model")
 DEFAULT_MEMORY_LIMIT = "2GB"
-# like `rt stats`: a batch is one read_ndjson scan; a line may be far longer than DuckDB's
-# default object size (15 MiB appends are 20 MiB of base64), and a batch that still fails is
-# read again with a larger limit
-BATCH_BYTES = 2**30
-BATCH_FILES = 2000
-MAX_OBJECT_SIZE = 16 * 2**20
-MAX_OBJECT_SIZE_CEILING = 2**30
-_GLOB_CHARS = frozenset("*?[{")
 
 ProgressCallback = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -631,8 +624,8 @@ def _scan(
     )
     if on_progress is not None:
         on_progress("writing events", 0, total)
-    with _literal_paths(files) as readable:
-        for start, stop in _batches(sizes):
+    with literal_paths(files) as readable:
+        for start, stop in batches(sizes):
             limit = MAX_OBJECT_SIZE
             while True:
                 params = {
@@ -651,37 +644,6 @@ def _scan(
             done += sum(sizes[start:stop])
             if on_progress is not None:
                 on_progress("writing events", done, total)
-
-
-def _batches(sizes: Sequence[int]) -> Iterator[tuple[int, int]]:
-    start, size = 0, 0
-    for index, file_size in enumerate(sizes):
-        if index > start and (size + file_size > BATCH_BYTES or index - start >= BATCH_FILES):
-            yield start, index
-            start, size = index, 0
-        size += file_size
-    if start < len(sizes):
-        yield start, len(sizes)
-
-
-@contextlib.contextmanager
-def _literal_paths(files: Sequence[str]) -> Iterator[list[str]]:
-    """DuckDB expands `*?[{` in every path: such a local file is read through a plain-named link."""
-    if not any(_GLOB_CHARS.intersection(file) for file in files if not is_url(file)):
-        yield list(files)
-        return
-    with tempfile.TemporaryDirectory(prefix="rt-parquet-links-") as links:
-        readable = []
-        for index, file in enumerate(files):
-            if not is_url(file) and _GLOB_CHARS.intersection(file):
-                link = os.path.join(links, f"{index}.jsonl")
-                try:
-                    os.symlink(os.path.abspath(file), link)
-                except OSError:
-                    shutil.copyfile(file, link)
-                file = link
-            readable.append(file)
-        yield readable
 
 
 # -- publishing --------------------------------------------------------------------------------

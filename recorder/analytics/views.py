@@ -27,8 +27,6 @@ They read internal tables built in this order:
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,22 +36,18 @@ from recorder.analytics.db import DEFAULT_MEMORY_LIMIT, AnalyticsDB, QueryError
 from recorder.analytics.report import StatsWarning, UnknownModel
 from recorder.analytics.skipped import skipped_lines
 from recorder.analytics.sources import resolve_sources
-from recorder.object_store import is_url
+from recorder.duckdb_inputs import (
+    MAX_OBJECT_SIZE,
+    MAX_OBJECT_SIZE_CEILING,
+    batches,
+    literal_paths,
+)
 from recorder.parquet import ParquetDataset
 from recorder.pricing import PriceTable, builtin_prices
 
 VIEW_NAMES = ("events", "sessions", "responses", "rate_limits", "errors")
 _VIEW_ORDER = ("events", "responses", "errors", "rate_limits", "sessions")  # sessions uses the rest
 
-# A batch is one read_ndjson scan; batches bound each statement and let progress advance.
-BATCH_BYTES = 2**30
-BATCH_FILES = 2000
-# DuckDB's JSON buffers grow with this limit (a larger one slows every scan), and a line may be
-# up to twice as long. 16 MiB covers the largest append (15 MiB of audio, 20 MiB of base64);
-# a batch with a longer line is read again with a larger limit.
-MAX_OBJECT_SIZE = 16 * 2**20
-MAX_OBJECT_SIZE_CEILING = 2**30
-_GLOB_CHARS = frozenset("*?[{")
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
 
@@ -122,8 +116,8 @@ def _load(
     db.execute("create_records")
     if on_progress is not None:
         on_progress(0, total)
-    with _literal_paths(files) as readable:
-        for start, stop in _batches(sizes):
+    with literal_paths(files) as readable:
+        for start, stop in batches(sizes):
             _load_batch(db, readable[start:stop], start)
             done += sum(sizes[start:stop])
             if on_progress is not None:
@@ -162,45 +156,6 @@ def _load_batch(db: AnalyticsDB, files: Sequence[str], first_ordinal: int) -> No
             if "maximum_object_size" not in exc.detail or limit >= MAX_OBJECT_SIZE_CEILING:
                 raise
             limit *= 4
-
-
-@contextmanager
-def _literal_paths(files: Sequence[str]) -> Iterator[list[str]]:
-    """The paths to hand DuckDB, which expands `*`, `?` and `[...]` in every path it is given:
-    a file whose name holds one of those is read through a symlink with a plain name."""
-    if not any(_GLOB_CHARS.intersection(file) for file in files if not is_url(file)):
-        yield list(files)
-        return
-    with tempfile.TemporaryDirectory(prefix="rt-stats-links-") as links:
-        readable = []
-        for index, file in enumerate(files):
-            if _GLOB_CHARS.intersection(file) and not is_url(file):
-                link = os.path.join(links, f"{index}.jsonl")
-                _alias(os.path.abspath(file), link)
-                file = link
-            readable.append(file)
-        yield readable
-
-
-def _alias(target: str, link: str) -> None:
-    try:
-        os.symlink(target, link)
-    except OSError:  # e.g. Windows without the symlink privilege
-        try:
-            os.link(target, link)
-        except OSError:
-            shutil.copyfile(target, link)
-
-
-def _batches(sizes: Sequence[int]) -> Iterator[tuple[int, int]]:
-    start, size = 0, 0
-    for index, file_size in enumerate(sizes):
-        if index > start and (size + file_size > BATCH_BYTES or index - start >= BATCH_FILES):
-            yield start, index
-            start, size = index, 0
-        size += file_size
-    if start < len(sizes):
-        yield start, len(sizes)
 
 
 def _install_prices(db: AnalyticsDB, table: PriceTable) -> list[StatsWarning]:
