@@ -164,6 +164,16 @@ class _WriterThread:
                     return
 
 
+def _forget_writer_threads() -> None:
+    # A forked child has none of its parent's threads: its writers need threads of their own.
+    _WriterThread._threads = {}
+    _WriterThread._threads_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_writer_threads)
+
+
 class SessionWriter:
     """Writes the records of one session file from a background thread (`_WriterThread`,
     shared by every writer with the same `flush_interval`).
