@@ -545,7 +545,7 @@ def proxy_command(upstream: str, out: Path, loop: str, args: argparse.Namespace)
     """`rt record` itself for `auto` (as shipped: uvloop when installed) and `asyncio`;
     this script's own proxy role (the same RecordingProxy) for --profile and experiments."""
     if loop in ("auto", "asyncio") and not args.profile and not args.experiment:
-        command = [sys.executable, "-m", "cli.main", "record", "--proxy", "--listen"]
+        command = [sys.executable, "-m", "rt_cli.main", "record", "--proxy", "--listen"]
         return command + ["127.0.0.1:0", "--upstream", upstream, "--out", str(out)]
     command = [sys.executable, __file__, "--role", "proxy", "--loop", loop]
     command += ["--upstream", upstream, "--out", str(out)]

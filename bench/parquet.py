@@ -76,8 +76,7 @@ def drop_page_cache() -> None:
 def time_rt_stats(path: Path, cold: bool = False) -> tuple[float, int | None, str]:
     """`rt stats PATH --format json`, in process, through the click command."""
     from click.testing import CliRunner
-
-    from cli.main import cli
+    from rt_cli.main import cli
 
     if cold:
         drop_page_cache()

@@ -31,8 +31,8 @@ sys.path.insert(0, str(HERE.parent))
 
 import numpy as np  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
+from rt_cli.main import cli  # noqa: E402
 
-from cli.main import cli  # noqa: E402
 from recorder.report.audio_embed import resample  # noqa: E402
 
 

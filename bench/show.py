@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rt_cli.timeline_view import make_printer
 
-from cli.timeline_view import make_printer
 from recorder.follow import NewLine, follow_sessions
 from recorder.session import (
     close_record,

@@ -353,8 +353,7 @@ def time_rt_stats(directory: Path) -> tuple[float, dict[str, Any]]:
 def time_rt(*args: str) -> tuple[float, str]:
     """One `rt` command, in process, through the click command: seconds and its stdout."""
     from click.testing import CliRunner
-
-    from cli.main import cli
+    from rt_cli.main import cli
 
     started = time.perf_counter()
     result = CliRunner().invoke(cli, list(args))

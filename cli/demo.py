@@ -10,11 +10,12 @@ from typing import Any
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.output import Column, Table, make_console, number_column, print_tables
 from recorder.analytics import collect_stats
 from recorder.demo import LoopResult, replay_all
 from recorder.errors import InputError
 from recorder.wav import export_wav
+
+from .output import Column, Table, make_console, number_column, print_tables
 
 DEFAULT_SAMPLES = Path("sample_sessions")
 LISTEN_TO = "ga-server-vad-barge-in"

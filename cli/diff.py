@@ -11,7 +11,10 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from cli.output import (
+from recorder.diff import RESPONSE_METRICS, EventStep, SessionDiff
+from recorder.diff import diff_session_files as compare_files
+
+from .output import (
     Column,
     Table,
     echo_warnings,
@@ -22,10 +25,8 @@ from cli.output import (
     write_json,
     write_markdown,
 )
-from cli.stats import prices_with, pricing_option
-from cli.timeline_view import ARROWS
-from recorder.diff import RESPONSE_METRICS, EventStep, SessionDiff
-from recorder.diff import diff_session_files as compare_files
+from .stats import prices_with, pricing_option
+from .timeline_view import ARROWS
 
 OP_MARKS = {"equal": "", "changed": "|", "removed": "<", "added": ">"}
 OP_STYLES = {"equal": "dim", "changed": "yellow", "removed": "red", "added": "green"}

@@ -8,7 +8,10 @@ from typing import Any
 
 import click
 
-from cli.output import (
+from recorder.analytics import SESSION_LIST_KEYS, SessionList, list_sessions
+from recorder.analytics.listing import DEFAULT_SORT
+
+from .output import (
     Column,
     Table,
     echo_warnings,
@@ -21,9 +24,7 @@ from cli.output import (
     write_json,
     write_markdown,
 )
-from cli.stats import THRESHOLDS_MS, prices_with, pricing_option, threshold_style
-from recorder.analytics import SESSION_LIST_KEYS, SessionList, list_sessions
-from recorder.analytics.listing import DEFAULT_SORT
+from .stats import THRESHOLDS_MS, prices_with, pricing_option, threshold_style
 
 DEFAULT_PATH = "sessions/"
 

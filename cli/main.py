@@ -12,18 +12,18 @@ from recorder.errors import RecorderError
 
 # command name -> "module:attribute"; each command lives in its own module and is imported lazily
 COMMANDS: dict[str, str] = {
-    "record": "cli.record:record",
-    "replay": "cli.replay:replay",
-    "serve": "cli.serve:serve",
-    "stats": "cli.stats:stats",
-    "export": "cli.export:export",
-    "show": "cli.show:show",
-    "tail": "cli.tail:tail",
-    "ls": "cli.ls:ls",
-    "sql": "cli.sql:sql",
-    "diff": "cli.diff:diff",
-    "report": "cli.report:report",
-    "demo": "cli.demo:demo",
+    "record": "rt_cli.record:record",
+    "replay": "rt_cli.replay:replay",
+    "serve": "rt_cli.serve:serve",
+    "stats": "rt_cli.stats:stats",
+    "export": "rt_cli.export:export",
+    "show": "rt_cli.show:show",
+    "tail": "rt_cli.tail:tail",
+    "ls": "rt_cli.ls:ls",
+    "sql": "rt_cli.sql:sql",
+    "diff": "rt_cli.diff:diff",
+    "report": "rt_cli.report:report",
+    "demo": "rt_cli.demo:demo",
 }
 
 

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from cli.stats import THRESHOLDS_MS
 from recorder.analytics import collect_stats
 from recorder.pricing import builtin_prices, load_price_file
 from recorder.report import (
@@ -21,6 +20,8 @@ from recorder.report import (
     format_size,
     write_report,
 )
+
+from .stats import THRESHOLDS_MS
 
 
 @click.command()

@@ -6,18 +6,19 @@ from pathlib import Path
 
 import click
 
-from cli.output import make_console
-from cli.timeline_view import (
+from recorder.errors import InputError
+from recorder.follow import newest_session
+from recorder.store import iter_records
+from recorder.timeline import EntryFilter
+
+from .output import make_console
+from .timeline_view import (
     JSON_RECORD_HELP,
     make_printer,
     quiet_broken_pipe,
     timeline_options,
     warn,
 )
-from recorder.errors import InputError
-from recorder.follow import newest_session
-from recorder.store import iter_records
-from recorder.timeline import EntryFilter
 
 
 @click.command(epilog=JSON_RECORD_HELP)

@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
-from cli.output import (
+from recorder.analytics import ResultColumn, SQLResult, run_sql
+
+from .output import (
     Column,
     Table,
     echo_warnings,
@@ -22,8 +24,7 @@ from cli.output import (
     write_json,
     write_markdown,
 )
-from cli.stats import prices_with, pricing_option
-from recorder.analytics import ResultColumn, SQLResult, run_sql
+from .stats import prices_with, pricing_option
 
 DEFAULT_PATH = "sessions/"
 TABLE_CELL_WIDTH = 60  # the table view cuts longer cells; csv, json and markdown keep them

@@ -8,7 +8,11 @@ from typing import Any
 
 import click
 
-from cli.output import (
+from recorder.analytics import StatsReport, collect_stats
+from recorder.analytics.report import LATENCY_METRICS
+from recorder.pricing import PriceTable, builtin_prices, load_price_file
+
+from .output import (
     Column,
     Table,
     echo_warnings,
@@ -22,9 +26,6 @@ from cli.output import (
     write_json,
     write_markdown,
 )
-from recorder.analytics import StatsReport, collect_stats
-from recorder.analytics.report import LATENCY_METRICS
-from recorder.pricing import PriceTable, builtin_prices, load_price_file
 
 # (good up to, slow from) in ms: green below the first, yellow up to the second, red above
 THRESHOLDS_MS = {

@@ -9,15 +9,6 @@ from pathlib import Path
 
 import click
 
-from cli.output import make_console
-from cli.timeline_view import (
-    JSON_RECORD_HELP,
-    Printer,
-    make_printer,
-    quiet_broken_pipe,
-    timeline_options,
-    warn,
-)
 from recorder.errors import SessionFormatError
 from recorder.follow import (
     DEFAULT_INTERVAL,
@@ -28,6 +19,16 @@ from recorder.follow import (
 )
 from recorder.session import decode_line
 from recorder.timeline import EntryFilter
+
+from .output import make_console
+from .timeline_view import (
+    JSON_RECORD_HELP,
+    Printer,
+    make_printer,
+    quiet_broken_pipe,
+    timeline_options,
+    warn,
+)
 
 
 @click.command(epilog=JSON_RECORD_HELP)

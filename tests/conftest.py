@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from scripted_server import Script, ScriptedRealtimeServer
 
 from recorder.errors import SessionFormatError
 from recorder.proxy import RecordingProxy
-from recorder.scripted_server import Script, ScriptedRealtimeServer
 from recorder.store import iter_records
 
 T = TypeVar("T")

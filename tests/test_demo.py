@@ -2,8 +2,7 @@ from pathlib import Path
 
 import soundfile as sf
 from click.testing import CliRunner
-
-from cli.main import cli
+from rt_cli.main import cli
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_sessions"
 SAMPLES = sorted(SAMPLE_DIR.glob("*.jsonl"))

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import scaled
+from rt_cli.main import cli
+from scripted_server import Script, ScriptedRealtimeServer
 from stats_fixtures import SessionFile, ga_session_created, ga_usage
 from test_replay_support import QUICK, push_to_talk, record_through
 
-from cli.main import cli
 from recorder.diff import (
     EventStep,
     TranscriptCollector,
@@ -25,7 +26,6 @@ from recorder.diff import (
 )
 from recorder.errors import InputError
 from recorder.replay import connection_plan, load_session, replay_schedule, run_replay
-from recorder.scripted_server import Script, ScriptedRealtimeServer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_sessions"
 ANSI = re.compile(r"\x1b\[")

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 from audio_fixtures import G711_RATE, SessionBuilder, g711, g711_decoded, pcm16, sine, split
 from click.testing import CliRunner
+from rt_cli.export import format_duration
+from rt_cli.main import cli
 
-from cli.export import format_duration
-from cli.main import cli
 from recorder.audio import AudioWarning
 from recorder.errors import InputError
 from recorder.wav import export_wav

@@ -31,15 +31,15 @@ from typing import Any, BinaryIO
 import pytest
 from conftest import ProxyStack, scaled
 from rich.console import Console
+from rt_cli.record import write_error_line
+from scripted_server import Script
 from test_proxy_cli import rt_record
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from cli.record import write_error_line
 from recorder.errors import SessionFormatError
 from recorder.proxy import UPSTREAM_LOST_CODE, UPSTREAM_LOST_REASON, RecordingProxy
-from recorder.scripted_server import Script
 from recorder.store import FELL_BEHIND, create_session_file, iter_records
 
 GA_PATH = "/v1/realtime?model=gpt-realtime"

@@ -33,12 +33,12 @@ from click.testing import CliRunner, Result
 from conftest import scaled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rt_cli.main import cli
+from scripted_server import Script, ScriptedRealtimeServer
 from websockets.asyncio.client import connect
 
-from cli.main import cli
 from recorder.errors import SessionFormatError
 from recorder.replay import load_session
-from recorder.scripted_server import Script, ScriptedRealtimeServer
 from recorder.serve import playbook_from
 from recorder.session import decode_line
 
@@ -612,7 +612,16 @@ def test_rt_serve_process_warns_about_each_bad_line_and_serves_the_rest(tmp_path
     path = tmp_path / "served.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", str(path), "--listen", "127.0.0.1:0", "--fast"],
+        [
+            sys.executable,
+            "-m",
+            "rt_cli.main",
+            "serve",
+            str(path),
+            "--listen",
+            "127.0.0.1:0",
+            "--fast",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from rt_cli.main import cli
 from stats_fixtures import SessionFile, ga_session_created, ga_usage
 
-from cli.main import cli
 from recorder.analytics import SESSION_LIST_KEYS, list_sessions
 from recorder.analytics.listing import sort_rows
 from recorder.errors import InputError

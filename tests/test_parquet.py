@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 import pytest
 from click.testing import CliRunner
+from rt_cli.main import cli
 
-from cli.main import cli
 from recorder import vocabulary
 from recorder.analytics import collect_stats
 from recorder.errors import InputError

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import trustme
 from conftest import ProxyStack, scaled
+from scripted_server import Script, sine_pcm16
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -35,7 +36,6 @@ from recorder.proxy import (
     presented_token,
     without_token,
 )
-from recorder.scripted_server import Script, sine_pcm16
 
 GA_PATH = "/v1/realtime?model=gpt-realtime"
 FAST = Script(created_delay=0, first_delta_delay=0, response_audio_ms=300)

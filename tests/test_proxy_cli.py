@@ -22,14 +22,14 @@ import pytest
 from click.testing import CliRunner
 from conftest import scaled
 from rich.console import Console
+from rt_cli.main import cli
+from rt_cli.record import session_line
+from scripted_server import Script, ScriptedRealtimeServer
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from cli.main import cli
-from cli.record import session_line
 from recorder.errors import SessionFormatError
 from recorder.proxy import ProxySessionSummary
-from recorder.scripted_server import Script, ScriptedRealtimeServer
 from recorder.store import iter_records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,7 +173,7 @@ async def rt_record(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "cli.main",
+        "rt_cli.main",
         "record",
         "--proxy",
         "--listen",

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import scaled
+from scripted_server import Script, ScriptedRealtimeServer
 from test_replay_support import (
     AZURE_PATH,
     QUICK,
@@ -33,7 +34,6 @@ from recorder.replay import (
     replay_schedule,
     run_replay,
 )
-from recorder.scripted_server import Script, ScriptedRealtimeServer
 
 SLOW = Script(created_delay=0.005, first_delta_delay=0.4, response_audio_ms=200, delta_ms=100)
 

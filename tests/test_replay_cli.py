@@ -16,12 +16,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import scaled
 from rich.console import Console
+from rt_cli.main import cli
+from rt_cli.replay import render_summary
+from scripted_server import ScriptedRealtimeServer
 from test_replay_schedule import CONVERSATION, write_session
 from test_replay_support import QUICK, push_to_talk, record_through
 from websockets.asyncio.server import ServerConnection, serve
 
-from cli.main import cli
-from cli.replay import render_summary
 from recorder.recording import RecordingSummary
 from recorder.replay import (
     RecordingFacts,
@@ -31,7 +32,6 @@ from recorder.replay import (
     load_session,
     replay_schedule,
 )
-from recorder.scripted_server import ScriptedRealtimeServer
 from recorder.serve import playbook_from
 
 SAMPLES = sorted((Path(__file__).parent.parent / "sample_sessions").glob("*.jsonl"))

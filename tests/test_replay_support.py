@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from conftest import ProxyStack, scaled
+from scripted_server import Script, sine_pcm16
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from recorder.scripted_server import Script, sine_pcm16
 from recorder.store import iter_records
 from recorder.vocabulary import canonical
 

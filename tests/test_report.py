@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
+from rt_cli.main import cli
 from stats_fixtures import SessionFile, ga_session_created, ga_usage
 
-from cli.main import cli
 from recorder.analytics import collect_stats
 from recorder.report import ReportOptions, format_size, write_report
 from recorder.report.audio_embed import downmix, embed_mix, resample, waveform

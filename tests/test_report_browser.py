@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from rt_cli.main import cli
 from test_report import HOSTILE_ERROR, HOSTILE_SAID, HOSTILE_TYPED, SAMPLES, hostile_session
-
-from cli.main import cli
 
 CHROMIUM = os.environ.get("RT_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM) and os.environ.get("RT_REQUIRE_CHROMIUM"):

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
+from rt_cli.main import cli
 
-from cli.main import cli
 from recorder.proxy import RecordingProxy
 from recorder.replay import connection_plan, load_session, replay_schedule, run_replay
 from recorder.serve import MockRealtimeServer, playbook_from

@@ -28,16 +28,16 @@ import pytest
 import trustme
 from click.testing import CliRunner
 from conftest import ProxyStack, scaled
+from rt_cli.main import cli
+from rt_cli.record import banner
+from scripted_server import Script
 from test_proxy import bare_upstream, free_port, secret_free
 from test_proxy_cli import rt_record
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
-from cli.main import cli
-from cli.record import banner
 from recorder.proxy import RecordingProxy
-from recorder.scripted_server import Script
 from recorder.session import REDACTED, redact_event, scrub, secret_values
 from recorder.store import iter_records
 

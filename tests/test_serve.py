@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from conftest import scaled
 from openai import AsyncOpenAI
+from scripted_server import sine_pcm16
 from test_replay import replay_to
 from test_replay_support import (
     BETA_PATH,
@@ -29,7 +30,6 @@ from websockets.typing import Subprotocol
 
 from recorder.errors import InputError
 from recorder.replay import load_session
-from recorder.scripted_server import sine_pcm16
 from recorder.serve import (
     ClientConnected,
     ClientFinished,

@@ -28,7 +28,7 @@ def recording(run, proxied) -> Path:
 def start(*args: str) -> tuple[subprocess.Popen[str], str, list[str]]:
     """Start `rt serve`; return the process, its URL and the banner lines (stderr)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", *args],
+        [sys.executable, "-m", "rt_cli.main", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

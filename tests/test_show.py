@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
+from rt_cli.main import cli
+from rt_cli.timeline_view import TimelinePrinter
 
-from cli.main import cli
-from cli.timeline_view import TimelinePrinter
 from recorder.session import (
     close_record,
     encode_record,
@@ -508,7 +508,7 @@ def test_a_reader_that_stops_early_ends_show_quietly(tmp_path):
         b.append(i * 0.04, 40)
     path = b.write(tmp_path / "long.jsonl")
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "show", str(path), "--all"],
+        [sys.executable, "-m", "rt_cli.main", "show", str(path), "--all"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=Path(__file__).resolve().parent.parent,

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from rt_cli.main import cli
 from stats_fixtures import SessionFile, ga_session_created, ga_usage
 from test_sql_views import documented_columns
-
-from cli.main import cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_sessions"
 ANSI = re.compile(r"\x1b\[")

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from rt_cli.main import cli
 from stats_fixtures import SessionFile, ga_session_created, ga_usage
-
-from cli.main import cli
 
 RESPONSE_KEYS = [
     "session", "file", "response_id", "model", "status", "trigger", "trigger_t", "ttfb_ms",

@@ -6,8 +6,7 @@ import io
 
 import pytest
 from rich.console import Console
-
-from cli.output import (
+from rt_cli.output import (
     Column,
     Table,
     cell_text,
@@ -17,6 +16,7 @@ from cli.output import (
     write_csv,
     write_markdown,
 )
+
 from recorder.analytics import resolve_session_files
 from recorder.errors import InputError
 
@@ -100,7 +100,7 @@ def test_json_values_for_every_duckdb_type():
     import decimal
     import uuid
 
-    from cli.output import json_value
+    from rt_cli.output import json_value
 
     utc = dt.timezone.utc
     assert json_value(dt.datetime(2026, 11, 26, 10, 0, 4, 10000, tzinfo=utc)) == (

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import scaled
+from rt_cli.main import cli
+from scripted_server import Script
 from test_show import EXPECTED_VOICE_TURN, voice_turn
 from websockets.asyncio.client import connect
 
-from cli.main import cli
 from recorder.errors import InputError
 from recorder.follow import GrowingFile, NewLine, Switched, follow_sessions, newest_session
-from recorder.scripted_server import Script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -288,7 +288,7 @@ async def rt_tail(*args: str) -> AsyncIterator[TailProcess]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "cli.main",
+        "rt_cli.main",
         "tail",
         *args,
         stdout=asyncio.subprocess.PIPE,
