@@ -37,7 +37,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))  # the scripted stand-in server
 
+from scripted_server import Script, ScriptedRealtimeServer, sine_pcm16  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 
@@ -49,7 +51,6 @@ from recorder.replay import (  # noqa: E402
     replay_schedule,
     run_replay,
 )
-from recorder.scripted_server import Script, ScriptedRealtimeServer, sine_pcm16  # noqa: E402
 from recorder.serve import MockRealtimeServer, playbook_from  # noqa: E402
 from recorder.session import encode_record, frame_line, open_record, session_record  # noqa: E402
 

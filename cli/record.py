@@ -24,13 +24,7 @@ from rich.console import Console
 from rich.text import Text
 
 from recorder.errors import InputError
-from recorder.object_store import (
-    SessionUploader,
-    Uploaded,
-    UploadFailed,
-    default_spool_root,
-    is_url,
-)
+from recorder.object_store import is_url
 from recorder.proxy import (
     AUTH_HEADER,
     AUTH_QUERY_PARAM,
@@ -40,6 +34,7 @@ from recorder.proxy import (
     parse_listen_address,
 )
 from recorder.session import redact_url
+from recorder.upload_spool import SessionUploader, Uploaded, UploadFailed, default_spool_root
 from recorder.upstream import DEFAULT_UPSTREAM
 
 

@@ -28,8 +28,10 @@ import soundfile as sf
 from websockets.asyncio.client import ClientConnection, connect
 
 from recorder.proxy import RecordingProxy
-from recorder.scripted_server import Script, ScriptedRealtimeServer, encode_audio
 from recorder.vocabulary import PCM16, ULAW, AudioFormat, canonical
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from scripted_server import Script, ScriptedRealtimeServer, encode_audio  # noqa: E402  (a test double)
 
 HERE = Path(__file__).resolve().parent
 SPEECH = HERE / "speech"

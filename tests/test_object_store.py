@@ -21,24 +21,21 @@ from typing import Any
 import duckdb
 import pytest
 from conftest import run_bounded, scaled
+from scripted_server import Script, ScriptedRealtimeServer
 from websockets.asyncio.client import connect
 
 from recorder.errors import InputError
-from recorder.object_store import (
+from recorder.object_store import StorageError, is_url, list_files, register_filesystems
+from recorder.proxy import RecordingProxy
+from recorder.store import iter_records
+from recorder.upload_spool import (
     RetryPolicy,
     SessionUploader,
-    StorageError,
     Uploaded,
     UploadFailed,
     default_spool_root,
-    is_url,
-    list_files,
     object_name,
-    register_filesystems,
 )
-from recorder.proxy import RecordingProxy
-from recorder.scripted_server import Script, ScriptedRealtimeServer
-from recorder.store import iter_records
 
 s3fs = pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -484,8 +481,7 @@ def test_uploader_threads_stop(s3: LocalS3, tmp_path: Path) -> None:
 def record_uploads() -> bool:
     """Whether `rt record` takes an object store URL yet (the CLI side of this feature)."""
     from click.testing import CliRunner
-
-    from cli.main import cli
+    from rt_cli.main import cli
 
     return "--spool" in CliRunner().invoke(cli, ["record", "--help"]).output
 
@@ -506,7 +502,7 @@ def test_rt_record_uploads_each_session_and_flushes_on_ctrl_c(s3: LocalS3, tmp_p
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "cli.main",
+                "rt_cli.main",
                 "record",
                 "--proxy",
                 "--listen",

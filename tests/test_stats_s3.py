@@ -11,12 +11,13 @@ from typing import Any
 import duckdb
 import pytest
 from click.testing import CliRunner
+from rt_cli.main import cli
 from test_object_store import BUCKET, ONE_ATTEMPT, LocalS3, local_s3
 from test_parquet import SAMPLES, needs_stats_support
 
-from cli.main import cli
-from recorder.object_store import SessionUploader, register_filesystems
+from recorder.object_store import register_filesystems
 from recorder.parquet import TABLES, export_parquet
+from recorder.upload_spool import SessionUploader
 
 pytest.importorskip("s3fs")
 
