@@ -1,0 +1,207 @@
+"""A recording read for re-sending: its request, open and close, and its frames in order,
+each with its payload exactly as recorded (`load_session`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from recorder import vocabulary as vocab
+from recorder.errors import InputError
+from recorder.session import (
+    Direction,
+    frame_payload,
+)
+from recorder.store import WarningHandler, iter_raw_records
+
+_TYPE_FIRST = re.compile(r'\s*\{\s*"type"\s*:\s*"([^"\\]*)"')
+
+
+# -- a recording, read for re-sending -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedFrame:
+    """One recorded frame. `payload` is the data exactly as recorded (None if not kept)."""
+
+    seq: int
+    t: float
+    direction: Direction
+    line: int
+    kind: Literal["event", "text", "binary"]
+    event_type: str | None  # canonical type of a JSON event
+    payload: str | bytes | None
+    audio_bytes: int = 0  # decoded size of an `input_audio_buffer.append`'s audio
+
+    @property
+    def label(self) -> str:
+        """What the frame is, for messages: its event type, or `text`/`binary`."""
+        return self.event_type or self.kind
+
+
+@dataclass(frozen=True)
+class RecordedClose:
+    t: float
+    by: str
+    code: int | None
+    reason: str
+
+
+@dataclass
+class RecordedSession:
+    """The parts of a session file that replay and serve need."""
+
+    path: Path
+    header: Mapping[str, Any] | None = None
+    opened: Mapping[str, Any] | None = None
+    close: RecordedClose | None = None
+    frames: list[RecordedFrame] = field(default_factory=list)
+
+    @property
+    def upstream(self) -> str | None:
+        value = (self.header or {}).get("upstream")
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def request_path(self) -> str | None:
+        value = self._request.get("path")
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def request_headers(self) -> list[tuple[str, str]]:
+        pairs = self._request.get("headers") or []
+        return [(str(p[0]), str(p[1])) for p in pairs if isinstance(p, list) and len(p) == 2]
+
+    @property
+    def request_subprotocols(self) -> list[str]:
+        return [str(s) for s in self._request.get("subprotocols") or [] if isinstance(s, str)]
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the server chose, as recorded."""
+        value = (self.opened or {}).get("subprotocol")
+        return value if isinstance(value, str) else None
+
+    @property
+    def start_t(self) -> float:
+        """When the connection opened, on the recording's clock."""
+        if self.opened is not None:
+            return float(self.opened["t"])
+        return self.frames[0].t if self.frames else 0.0
+
+    @property
+    def client_frames(self) -> list[RecordedFrame]:
+        return [f for f in self.frames if f.direction == "client"]
+
+    @property
+    def _request(self) -> Mapping[str, Any]:
+        request = (self.header or {}).get("request")
+        return request if isinstance(request, Mapping) else {}
+
+
+def load_session(
+    path: str | Path,
+    keep_payloads: Iterable[Direction] = ("client", "server"),
+    on_warning: WarningHandler | None = None,
+) -> RecordedSession:
+    """Read a session file, skipping bad lines with a warning each (like `iter_records`).
+
+    Payloads are kept only for the directions asked for: replay needs the client's, serve the
+    server's. A JSON event is kept as the very text recorded, not re-serialised.
+    """
+    path = Path(path)
+    keep = frozenset(keep_payloads)
+    session = RecordedSession(path)
+    try:
+        lines = list(iter_raw_records(path, on_warning))
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for number, raw, record in lines:
+        kind = record["kind"]
+        if kind == "frame":
+            session.frames.append(_frame(number, raw, record, keep, len(session.frames)))
+        elif kind == "session" and session.header is None:
+            session.header = record
+        elif kind == "open" and session.opened is None:
+            session.opened = record
+        elif kind == "close" and session.close is None:
+            code = record.get("code")
+            session.close = RecordedClose(
+                float(record["t"]),
+                str(record.get("by", "")),
+                code if isinstance(code, int) and not isinstance(code, bool) else None,
+                str(record.get("reason") or ""),
+            )
+    return session
+
+
+def _frame(
+    number: int, raw: bytes, record: dict[str, Any], keep: frozenset[str], index: int
+) -> RecordedFrame:
+    direction: Direction = record["from"]
+    seq = record.get("seq")
+    kind: Literal["event", "text", "binary"] = (
+        "event" if "event" in record else "text" if "text" in record else "binary"
+    )
+    event_type = None
+    audio_bytes = 0
+    if kind == "event":
+        value = record["event"].get("type")
+        event_type = vocab.canonical(value) if isinstance(value, str) else None
+        if event_type == vocab.AUDIO_APPEND:
+            audio_bytes = base64_size(record["event"].get("audio"))
+    payload: str | bytes | None = None
+    if direction in keep:
+        payload = _verbatim_event(raw, record) if kind == "event" else frame_payload(record)
+    return RecordedFrame(
+        seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else index,
+        t=float(record["t"]),
+        direction=direction,
+        line=number,
+        kind=kind,
+        event_type=event_type,
+        payload=payload,
+        audio_bytes=audio_bytes,
+    )
+
+
+def _verbatim_event(raw: bytes, record: Mapping[str, Any]) -> str:
+    # The writer splices the wire text after a fixed head (session.frame_line); when the line has
+    # exactly that shape the text between head and final brace is what went over the wire.
+    if len(record) == 5:
+        head = (
+            f'{{"kind":"frame","seq":{record.get("seq")!r},"t":{record["t"]!r},'
+            f'"from":"{record["from"]}","event":'
+        )
+        text = raw.decode("utf-8", "surrogatepass").rstrip()
+        if text.startswith(head) and text.endswith("}"):
+            return text[len(head) : -1]
+    return str(frame_payload(record))
+
+
+def base64_size(value: object) -> int:
+    """Decoded size of a base64 string, without decoding it (0 for anything else)."""
+    if not isinstance(value, str) or not value:
+        return 0
+    return len(value) * 3 // 4 - (len(value) - len(value.rstrip("=")))
+
+
+def event_type_of(payload: str | bytes) -> str | None:
+    """The canonical type of a JSON event frame, read cheaply when `type` comes first."""
+    if isinstance(payload, bytes):
+        return None
+    match = _TYPE_FIRST.match(payload)
+    if match is not None:
+        return vocab.canonical(match.group(1))
+    if not payload.lstrip().startswith("{"):
+        return None
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    return vocab.canonical(kind) if isinstance(kind, str) else None
