@@ -42,6 +42,7 @@ Record = dict[str, Any]
 Migration = Callable[[Record], Record]
 
 CHUNK_BYTES = 8 * 2**20
+_BUFFER_BYTES = 2**20
 _SNIFF_BYTES = 64 * 1024
 _BLANK = b" \t\r\n\f\v"
 _FORMAT_NAME = re.compile(r"^rt-session/(\d+)$")
@@ -150,7 +151,7 @@ def open_session_file(path: str | os.PathLike[str]) -> IO[bytes]:
         fs, inner = open_filesystem(name)
         return fs.open(inner, "rb")  # type: ignore[no-any-return]
     try:
-        return open(name, "rb")  # noqa: SIM115 - the caller closes it
+        return open(name, "rb", buffering=_BUFFER_BYTES)  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
         raise InputError(f"{name}: no such session file") from None
     except IsADirectoryError:
@@ -159,9 +160,24 @@ def open_session_file(path: str | os.PathLike[str]) -> IO[bytes]:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
 
 
-def iter_lines(file: IO[bytes]) -> Iterator[tuple[int, memoryview, bool]]:
-    """`(line number, line without its ending, whether it lacked one)` for each non-blank line,
-    read in chunks; each line is a view into the chunk (no copy)."""
+def iter_lines(file: IO[bytes]) -> Iterator[tuple[int, bytes | memoryview, bool]]:
+    """`(line number, line, whether it lacked a line ending)` for each non-blank line. A line
+    may keep its `\n` (JSON readers ignore it)."""
+    peek = getattr(file, "peek", None)
+    sniff = peek(_SNIFF_BYTES)[:_SNIFF_BYTES] if peek is not None else None
+    if sniff is None or (b"\n" not in sniff and b"\r" in sniff):
+        yield from _split_lines(file)
+        return
+    number = 0
+    for line in file:  # the C line iterator: several times faster than splitting by hand
+        number += 1
+        if line[0] in _BLANK and not line.strip():
+            continue
+        yield number, line, line[-1] != 0x0A
+
+
+def _split_lines(file: IO[bytes]) -> Iterator[tuple[int, bytes | memoryview, bool]]:
+    """`iter_lines` for files that cannot peek (object storage) or end lines with `\r` alone."""
     buffer = b""
     number = 0
     separator: bytes | None = None

@@ -43,6 +43,9 @@ from recorder.warning_log import FileWarning
 OnWarning = Callable[[FileWarning], None]
 _INT64 = 2**63
 _MAX_SEQ = 2**53  # a frame number every reader (JSON, DuckDB, JavaScript) holds exactly
+# what makes an event belong to a response or an item (see responses.py); an append without
+# any of these takes the short way
+_NAMES_SOMETHING = frozenset({"response_id", "item_id", "item", "response"})
 
 
 def _str(value: object) -> str | None:
@@ -104,6 +107,7 @@ class Interpreter:
         return None
 
     def _time(self, line: int, t: float) -> float:
+        """`t`, or the latest `t` seen when `t` is earlier (reported once per file)."""
         if t < self.max_t:
             self._warn_once(
                 "time",
@@ -116,27 +120,35 @@ class Interpreter:
         return self.max_t
 
     def _frame(self, line: int, record: Mapping[str, Any]) -> Frame:
-        t = self._time(line, record["t"])
+        t = record["t"]
+        if t < self.max_t:
+            t = self._time(line, t)
+        else:
+            self.max_t = t = float(t)
         seq = record.get("seq")
-        if isinstance(seq, int) and not isinstance(seq, bool) and self._number < seq < _MAX_SEQ:
-            self._number = seq
+        if type(seq) is int and self._number < seq < _MAX_SEQ:
+            self._number = number = seq
         else:
             if seq is not None:
                 self._warn_once(
                     "seq", line, f"seq {seq!r} does not follow {self._number}; frames renumbered"
                 )
-            self._number += 1
+            self._number = number = self._number + 1
         direction = record["from"]
         self.frames += 1
+        event = record.get("event")
         if direction == "client":
             self.client_frames += 1
+            if event is not None:
+                raw_type = event.get("type")
+                if raw_type == vocab.AUDIO_APPEND and not _NAMES_SOMETHING.intersection(event):
+                    return self._append(line, number, t, event)
         else:
             self.server_frames += 1
-        event = record.get("event")
         if event is None:
             return Frame(
                 line,
-                self._number,
+                number,
                 t,
                 direction,
                 None,
@@ -148,13 +160,24 @@ class Interpreter:
         raw_type = _str(event.get("type"))
         ctype = canonical(raw_type) if raw_type is not None else NO_TYPE
         response_id, item_id = self.responses.attribute(direction, ctype, event)
-        frame = Frame(line, self._number, t, direction, ctype, raw_type, event)
-        frame.response_id = response_id
-        frame.item_id = item_id
+        frame = Frame(line, number, t, direction, ctype, raw_type, event, response_id, item_id)
         if direction == "client":
             self._client(frame, ctype, event)
         else:
             self._server(line, frame, ctype, event)
+        return frame
+
+    def _append(self, line: int, number: int, t: float, event: Mapping[str, Any]) -> Frame:
+        """The hot path: a client append (most frames of a call), which names no response."""
+        fmt = self.formats.input
+        size = base64_size(event.get("audio"))
+        frame = Frame(line, number, t, "client", vocab.AUDIO_APPEND, vocab.AUDIO_APPEND, event)
+        frame.audio_format = fmt
+        frame.audio_bytes = size
+        ms = size / fmt.bytes_per_ms
+        self.input_audio_bytes += size
+        self.input_audio_ms += ms
+        self.responses.appended(t, ms)
         return frame
 
     def _client(self, frame: Frame, ctype: str, event: Mapping[str, Any]) -> None:
@@ -163,6 +186,7 @@ class Interpreter:
             frame.audio_bytes = base64_size(event.get("audio"))
             self.input_audio_bytes += frame.audio_bytes
             self.input_audio_ms += frame.audio_ms
+            self.responses.appended(frame.t, frame.audio_ms)
         elif ctype == "session.update":
             self.formats.client_update(event)
         self.connection.client_event(ctype, event, first=self.client_frames == 1)

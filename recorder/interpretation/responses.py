@@ -185,15 +185,17 @@ class ResponseTracker:
 
     # -- client frames ---------------------------------------------------------------------------
 
+    def appended(self, t: float, ms: float) -> None:
+        """A client append of `ms` milliseconds of audio at `t` (the input audio timeline)."""
+        self.appended_ms += ms
+        self._append_ends.append(self.appended_ms)
+        self._append_ts.append(t)
+
     def client_frame(self, frame: Frame) -> None:
         event = frame.event
         if event is None:
             return
-        if frame.type == vocab.AUDIO_APPEND:
-            self.appended_ms += frame.audio_ms
-            self._append_ends.append(self.appended_ms)
-            self._append_ts.append(frame.t)
-        elif frame.type == vocab.RESPONSE_CREATE:
+        if frame.type == vocab.RESPONSE_CREATE:
             request = event.get("response")
             request = request if isinstance(request, Mapping) else None
             metadata = request.get("metadata") if request is not None else None
