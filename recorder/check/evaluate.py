@@ -26,7 +26,6 @@ from recorder.check.runs import Pair
 
 Outcome = Literal["pass", "fail", "skip"]
 ALL = "all recordings"
-_OFFENDERS = 3  # responses named in a failure's message
 
 _ROW_NAMES: Mapping[RowKind, str] = {
     "responses": "response",
@@ -244,11 +243,9 @@ def _absolute(
                 f"{expectation.op} {expectation.limit_text}"
             )
             if offenders:
-                message += f"; {_offender_title(expectation.metric)}: " + ", ".join(
-                    offenders[:_OFFENDERS]
-                )
-                if len(offenders) > _OFFENDERS:
-                    message += f" (and {len(offenders) - _OFFENDERS} more)"
+                message += f"; {_offender_title(expectation.metric)}: {offenders[0]}"
+                if len(offenders) > 1:
+                    message += f" (and {len(offenders) - 1} more)"
             verdicts.append(
                 base(
                     outcome="fail",
@@ -278,9 +275,9 @@ def _nothing(rule: Rule, scope: str) -> str:
 
 
 def _offender_title(metric: Metric) -> str:
-    return {"responses": "responses", "sessions": "sessions", "errors": "errors"}[metric.rows] + (
-        "" if metric.field is None else " beyond the limit"
-    )
+    if metric.field is None:
+        return metric.rows
+    return "worst" if metric.aggregate in ("max", "min", "mean") else f"worst {metric.rows}"
 
 
 def _offenders(

@@ -36,10 +36,13 @@ from recorder.replay import (
     DEFAULT_TIMEOUT,
     connection_plan,
     load_session,
+    parse_header,
     replay_schedule,
     run_replay,
 )
 from recorder.store import iter_records
+
+__all__ = ["DEFAULT_TIMEOUT", "observe", "parse_header", "replay_recordings", "session_files"]
 
 _KNOWN_FIELDS: Mapping[RowKind, tuple[str, ...]] = {
     "responses": RESPONSE_KEYS,
