@@ -175,9 +175,13 @@ def _toml(text: str, source: str) -> dict[str, Any]:
     except toml.TOMLDecodeError as exc:
         message = str(exc)
         at = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
-        if at is None:
-            reason = re.sub(r"\s*\(at end of document\)$", " at the end", message)
-            return _raise(f"not valid TOML: {_lower_first(reason)}", Origin(source))
+        if at is None:  # "(at end of document)": the last line is where it went wrong
+            reason = re.sub(r"\s*\(at end of document\)$", "", message)
+            last = max(1, len(text.splitlines()))
+            return _raise(
+                f"not valid TOML: {_lower_first(reason)} at the end of the file",
+                Origin(source, last),
+            )
         reason = message[: at.start()]
         return _raise(
             f"not valid TOML: {_lower_first(reason)} (column {at[2]})",
@@ -213,10 +217,9 @@ def _group(group: Mapping[str, Any], index: int, lines: _Lines) -> list[Rule]:
             'expect must be a list of expressions, e.g. expect = ["ttfb_ms.p95 <= 800"]', origin
         )
     rules: list[Rule] = []
-    after = lines.key("expect", section).line
+    cursor = lines.cursor(lines.key("expect", section), section)
     for text in expect:
-        origin = lines.find(text, section, after)
-        after = origin.line
+        origin, cursor = lines.find(text, section, cursor)
         try:
             expectation = parse_expression(text)
         except ExpressionError as exc:
@@ -335,9 +338,19 @@ class _Lines:
                 return Origin(self.source, index + 1)
         return self.header(section) if section else Origin(self.source)
 
-    def find(self, text: str, section: range, after: int | None) -> Origin:
-        start = section.start if after is None else max(section.start, after - 1)
-        for index in range(start, section.stop):
-            if text in self.lines[index]:
-                return Origin(self.source, index + 1)
-        return Origin(self.source, after) if after is not None else self.header(section)
+    def cursor(self, origin: Origin, section: range) -> tuple[int, int]:
+        """Where to start looking for values: the start of `origin`'s line."""
+        return (origin.line - 1 if origin.line is not None else section.start, 0)
+
+    def find(
+        self, text: str, section: range, cursor: tuple[int, int]
+    ) -> tuple[Origin, tuple[int, int]]:
+        """The line of `text` at or after `cursor` within `section`, and the cursor after it
+        (so the same text written twice is found twice)."""
+        line, column = cursor
+        for index in range(max(line, section.start), section.stop):
+            found = self.lines[index].find(text, column if index == line else 0)
+            if found >= 0:
+                return Origin(self.source, index + 1), (index, found + len(text))
+        fallback = Origin(self.source, line + 1) if section else Origin(self.source)
+        return fallback, cursor

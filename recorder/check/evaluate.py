@@ -337,7 +337,7 @@ def _relative(
         ]
     paired = [p for p in pairs if p.baseline is not None]
     scopes: list[tuple[str, list[Pair]]] = []
-    if rule.scope in ("all", "both") and not (rule.scope == "both" and len(paired) == 1):
+    if rule.scope in ("all", "both") and len(paired) > (1 if rule.scope == "both" else 0):
         scopes.append((ALL, paired))
     if rule.scope in ("recording", "both"):
         scopes += [(name(p.candidate), [p]) for p in paired]

@@ -36,7 +36,7 @@ PER_SESSION = "per_session"
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _SHAPE = re.compile(
-    rf"^\s*(?P<metric>{_NAME}(?:\.{_NAME})*)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<limit>\S.*?)\s*$"
+    rf"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<limit>\S.*?)\s*$"
 )
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _ABSOLUTE = re.compile(rf"^[+-]?{_NUMBER}$")

@@ -3,9 +3,12 @@ comment): the verdict, one table row per check, then every failure with its reas
 
 from __future__ import annotations
 
+import re
+
 from recorder.check.evaluate import CheckReport
 from recorder.check.summary import by_check, facts, headline, printable, value_range
 
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # what would open an HTML tag; `<= 800` stays as it is
 _RESULT = {"pass": "✅ pass", "fail": "❌ FAIL", "skip": "⏭️ skip"}
 
 
@@ -48,6 +51,6 @@ def markdown_summary(report: CheckReport) -> str:
 def _md(text: str) -> str:
     """Text in a table cell or list item: no pipes breaking the table, no HTML, one line."""
     flat = " ".join(printable(text).split())
-    for char in "\\|<>*_`[]":
+    for char in "\\|*`[]":
         flat = flat.replace(char, "\\" + char)
-    return flat
+    return _TAG.sub("&lt;", flat)
