@@ -419,10 +419,13 @@ def render(report: CheckReport, verbose: bool) -> None:
     console = make_console(sys.stdout)
     print_tables([Table("", columns, rows)], console)
     for verdict in report.failures:
-        console.print(f"[bold red]FAIL[/] {_escape(verdict.check)} · {_escape(verdict.message)}")
-    console.print(" · ".join(_escape(f) for f in facts(report)))
+        console.print(
+            f"[bold red]FAIL[/] {_escape(verdict.check)} · {_escape(verdict.message)}",
+            soft_wrap=True,  # one line each, however long: CI logs and grep read them
+        )
+    console.print(" · ".join(_escape(f) for f in facts(report)), soft_wrap=True)
     style = "bold red" if not report.passed else "bold green"
-    console.print(f"[{style}]{_escape(headline(report))}[/]")
+    console.print(f"[{style}]{_escape(headline(report))}[/]", soft_wrap=True)
 
 
 def _escape(text: str) -> str:
