@@ -216,18 +216,23 @@ def test_the_ci_recipe_with_rt_serve_passes_the_example_config(tmp_path):
         async with MockRealtimeServer(playbook, fast=True) as mock:
             yield mock.url
 
-    with contextlib.chdir(ROOT), in_thread(serve) as url:
-        result = rt(
-            sample,
-            "--config",
-            "examples/rt-check.toml",
-            "--target",
-            url,
-            "--out",
-            tmp_path / "run",
-            "--markdown",
-            tmp_path / "summary.md",
-        )
+    here = os.getcwd()
+    os.chdir(ROOT)  # the paths as the recipe writes them
+    try:
+        with in_thread(serve) as url:
+            result = rt(
+                sample,
+                "--config",
+                "examples/rt-check.toml",
+                "--target",
+                url,
+                "--out",
+                tmp_path / "run",
+                "--markdown",
+                tmp_path / "summary.md",
+            )
+    finally:
+        os.chdir(here)
     assert result.exit_code == 0, result.output
     summary = (tmp_path / "summary.md").read_text()
     assert summary.startswith("## rt check: PASSED")
