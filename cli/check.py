@@ -389,7 +389,8 @@ def render(report: CheckReport, verbose: bool) -> None:
         if summary.overall is not None:
             v = summary.overall
             lines.append((ALL, v.expected, v.got, v.outcome))
-        shown = summary.recordings if verbose else summary.failed
+        alone = len(summary.recordings) == 1  # one recording: its own row, not a tally
+        shown = summary.recordings if verbose or alone else summary.failed
         lines += [(v.scope, v.expected, v.got, v.outcome) for v in shown]
         rest = [v for v in summary.recordings if v not in shown]
         if rest:

@@ -6,7 +6,7 @@ inner apostrophes, case-folded; punctuation and spacing are ignored), and their 
 difflib's Ratcliff/Obershelp ratio over the two word sequences, 2·M / T, where M is the number
 of words in the longest matching blocks and T the number of words in both. 1.0 means the same
 words in the same order, 0.0 no word in common; two empty transcripts are 1.0. Dropping a
-word from a 20-word answer gives about 0.97, rewording half of it about 0.5.
+word from a 15-word answer gives about 0.97, rewording half of it about 0.5.
 """
 
 from __future__ import annotations
