@@ -34,9 +34,8 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 PER_SESSION = "per_session"
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _SHAPE = re.compile(
-    rf"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<limit>\S.*?)\s*$"
+    r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<limit>\S.*?)\s*$"
 )
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _ABSOLUTE = re.compile(rf"^[+-]?{_NUMBER}$")
