@@ -23,7 +23,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from recorder.check import (
     ALL,
     CONFIG_NAME,
-    DEFAULT_TIMEOUT,
     MANIFEST,
     CheckConfig,
     CheckReport,
@@ -38,7 +37,6 @@ from recorder.check import (
     observe,
     origins_of,
     pair_recordings,
-    parse_header,
     read_origins,
     replay_recordings,
     session_files,
@@ -47,8 +45,9 @@ from recorder.check import (
 )
 from recorder.check.summary import by_check, facts, headline, printable, value_range
 from recorder.errors import InputError, RecorderError
-from recorder.pricing import PriceTable, builtin_prices, load_price_file
+from recorder.pricing import PriceTable, load_price_file
 
+from .options import header_option, timeout_option
 from .output import (
     Column,
     Table,
@@ -59,6 +58,7 @@ from .output import (
     reading_progress,
     write_json,
 )
+from .stats import prices_with, pricing_option
 
 RUNS_DIR = "rt-check-runs"
 
@@ -68,15 +68,6 @@ class CannotCheck(click.ClickException):
     failed check (1)."""
 
     exit_code = 2
-
-
-def _headers(
-    ctx: click.Context, param: click.Parameter, values: Sequence[str]
-) -> list[tuple[str, str]]:
-    try:
-        return [parse_header(value) for value in values]
-    except InputError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()
@@ -112,34 +103,15 @@ def _headers(
     type=click.Path(file_okay=False, path_type=Path),
     help=f"Directory for the new recordings (with --target).  [default: {RUNS_DIR}/<UTC time>]",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait for the handshake and for each awaited server event of a replay.",
-)
-@click.option(
-    "--header",
-    "headers",
-    multiple=True,
-    metavar='"NAME: VALUE"',
-    callback=_headers,
-    help="Send this header with each replay (repeatable). Without credentials here, "
-    "OPENAI_API_KEY (AZURE_OPENAI_API_KEY for Azure) is used.",
-)
+@timeout_option(" of a replay")
+@header_option("with each replay")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML.")
 @click.option(
     "--markdown",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a Markdown summary (for $GITHUB_STEP_SUMMARY or a merge request).",
 )
-@click.option(
-    "--pricing",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Price file (JSON or TOML) replacing or adding to the built-in prices (after the "
-    "config's `pricing`).",
-)
+@pricing_option
 @click.option("-v", "--verbose", is_flag=True, help="List every recording's verdict.")
 @format_option(("table", "json"), help="table (plain text when not on a terminal), json.")
 def check(
@@ -277,11 +249,9 @@ def _config(path: Path | None) -> CheckConfig:
 
 
 def _prices(config: CheckConfig, pricing: str | None) -> PriceTable:
-    prices = builtin_prices()
-    for file in (config.pricing, pricing):
-        if file is not None:
-            prices = prices.merged(load_price_file(file))
-    return prices
+    """The built-in prices, the config's `pricing` over them, then `--pricing`."""
+    prices = prices_with(None if config.pricing is None else str(config.pricing))
+    return prices if pricing is None else prices.merged(load_price_file(pricing))
 
 
 def _observe(files: Sequence[str | os.PathLike[str]], prices: PriceTable) -> Observations:
