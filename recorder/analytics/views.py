@@ -29,6 +29,7 @@ from recorder.analytics.loading import ProgressCallback, interpret_files
 from recorder.analytics.report import StatsWarning, UnknownModel
 from recorder.analytics.sources import resolve_sources
 from recorder.analytics.tables import BASE_TABLES, TableBuilder
+from recorder.interpretation import SessionFacts
 from recorder.pricing import PriceTable, builtin_prices
 
 VIEW_NAMES = ("events", "sessions", "responses", "rate_limits", "errors")
@@ -44,6 +45,7 @@ class Views:
     files: Sequence[str]
     prices: PriceTable
     warnings: list[StatsWarning] = field(default_factory=list)
+    facts: list[SessionFacts] = field(default_factory=list)  # each file's, in `files` order
 
 
 @contextmanager
@@ -75,6 +77,7 @@ def open_views(
             on_warning(warning)
 
     builder = TableBuilder(table)
+    facts: list[SessionFacts] = []
     loaded = interpret_files(
         sources.files,
         sources.sizes,
@@ -86,6 +89,7 @@ def open_views(
         for problem in session.warnings:
             warn(problem)
         builder.add(ordinal, session)
+        facts.append(session.facts)
     for model, sessions in sorted(
         builder.sessions_by_model.items(), key=lambda item: (item[0] is None, item[0] or "")
     ):
@@ -103,4 +107,4 @@ def open_views(
             first_ordinal += load_dataset(db, dataset, first_ordinal)
         for view in VIEW_NAMES:
             db.execute(view)
-        yield Views(db, sources.files, table, warnings)
+        yield Views(db, sources.files, table, warnings, facts)
