@@ -29,8 +29,10 @@ from recorder.analytics.loading import ProgressCallback, interpret_files
 from recorder.analytics.report import StatsWarning, UnknownModel
 from recorder.analytics.sources import resolve_sources
 from recorder.analytics.tables import BASE_TABLES, TableBuilder
+from recorder.errors import InputError
 from recorder.interpretation import SessionFacts
 from recorder.pricing import PriceTable, builtin_prices
+from recorder.warning_log import FileWarning
 
 VIEW_NAMES = ("events", "sessions", "responses", "rate_limits", "errors")
 
@@ -62,7 +64,8 @@ def open_views(
     """Read the session files named by `paths` (files, directories, globs, object store URLs,
     Parquet datasets written by `rt export parquet`) and build the views.
 
-    Raises InputError when a path names no session file. Bad lines never raise: they are
+    Raises InputError when a path names no session file, or when none of the files holds a
+    session record (all empty, or not session files). Bad lines never raise: they are
     skipped and reported in `Views.warnings` (and to `on_warning` as they are found), with the
     models that have no price. `with_events` fills the `event` column of `events` (without
     base64 audio unless `with_audio`).
@@ -85,11 +88,15 @@ def open_views(
         with_audio=with_audio,
         on_progress=on_progress,
     )
+    readable = 0
     for ordinal, session in enumerate(loaded):
         for problem in session.warnings:
             warn(problem)
         builder.add(ordinal, session)
         facts.append(session.facts)
+        readable += session.records > 0
+    if sources.files and not readable and not sources.datasets:
+        raise InputError(_nothing_readable(sources.files, warnings))
     for model, sessions in sorted(
         builder.sessions_by_model.items(), key=lambda item: (item[0] is None, item[0] or "")
     ):
@@ -108,3 +115,11 @@ def open_views(
         for view in VIEW_NAMES:
             db.execute(view)
         yield Views(db, sources.files, table, warnings, facts)
+
+
+def _nothing_readable(files: Sequence[str], warnings: Sequence[StatsWarning]) -> str:
+    """The error for inputs of which none holds a session record."""
+    if len(files) == 1:
+        said = [w for w in warnings if isinstance(w, FileWarning) and w.line is None]
+        return str(said[-1]) if said else f"{files[0]}: no session records"
+    return f"none of the {len(files)} files holds a session record (empty, or not session files)"
