@@ -235,6 +235,7 @@ def read_everything(path: Path, tmp_path: Path) -> Readings:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("session_file", list(cases()), indirect=True)
 def test_every_reader_says_the_same(session_file: Path, tmp_path: Path) -> None:
     r = read_everything(session_file, tmp_path)
@@ -279,6 +280,7 @@ def test_every_reader_says_the_same(session_file: Path, tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("session_file", list(cases()), indirect=True)
 def test_the_wav_holds_the_audio_the_other_readers_count(
     session_file: Path, tmp_path: Path

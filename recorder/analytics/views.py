@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import duckdb
+
 from recorder.analytics.datasets import load_dataset
 from recorder.analytics.db import DEFAULT_MEMORY_LIMIT, AnalyticsDB
 from recorder.analytics.loading import ProgressCallback, interpret_files
@@ -36,7 +38,7 @@ from recorder.warning_log import FileWarning
 
 VIEW_NAMES = ("events", "sessions", "responses", "rate_limits", "errors")
 
-__all__ = ["VIEW_NAMES", "ProgressCallback", "Views", "open_views"]
+__all__ = ["VIEW_NAMES", "ProgressCallback", "Views", "open_sessions", "open_views"]
 
 
 @dataclass
@@ -48,6 +50,11 @@ class Views:
     prices: PriceTable
     warnings: list[StatsWarning] = field(default_factory=list)
     facts: list[SessionFacts] = field(default_factory=list)  # each file's, in `files` order
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        """The user's SQL over the views, as a DuckDB relation (`.df()`, `.arrow()`,
+        `.fetchall()`, …) valid while the views are open. Raises SQLError."""
+        return self.db.relation(query)
 
 
 @contextmanager
@@ -123,3 +130,6 @@ def _nothing_readable(files: Sequence[str], warnings: Sequence[StatsWarning]) ->
         said = [w for w in warnings if isinstance(w, FileWarning) and w.line is None]
         return str(said[-1]) if said else f"{files[0]}: no session records"
     return f"none of the {len(files)} files holds a session record (empty, or not session files)"
+
+
+open_sessions = open_views  # the public name (recorder.open_sessions)
