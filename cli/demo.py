@@ -15,6 +15,7 @@ from recorder.demo import LoopResult, replay_all
 from recorder.errors import InputError
 from recorder.wav import export_wav
 
+from .options import out_option
 from .output import Column, Table, make_console, number_column, print_tables
 
 DEFAULT_SAMPLES = Path("sample_sessions")
@@ -29,18 +30,11 @@ LISTEN_TO = "ga-server-vad-barge-in"
     type=click.Path(file_okay=False, path_type=Path),
     metavar="[DIR]",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    default=Path("rt-demo"),
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where the new recordings and the WAV files go.",
-)
+@out_option("Where the new recordings and the WAV files go.", default="rt-demo")
 @click.option(
     "--fast", is_flag=True, help="Replay without the recorded pauses (about 1 s instead of 15 s)."
 )
-def demo(samples: Path, out_dir: Path, fast: bool) -> None:
+def demo(samples: Path, out: Path, fast: bool) -> None:
     """Run the whole loop offline on the sample sessions, with no API key.
 
     Each recording in DIR (default sample_sessions/) is played back by a mock Realtime API
@@ -61,8 +55,8 @@ def demo(samples: Path, out_dir: Path, fast: bool) -> None:
             "or give a directory of recordings"
         )
     err = make_console(stderr=True)
-    out = make_console()
-    sessions_dir = out_dir / "sessions"
+    console = make_console()
+    sessions_dir = out / "sessions"
     err.print(
         f"[bold]rt demo[/]: {len(originals)} recordings from {samples}/, each served by a mock "
         "Realtime API on 127.0.0.1, replayed through a recording proxy into "
@@ -78,14 +72,14 @@ def demo(samples: Path, out_dir: Path, fast: bool) -> None:
 
     before = collect_stats([str(p) for p in recorded])
     after = collect_stats([str(p) for p in recorded.values()])
-    print_tables([_comparison(recorded, before.to_json(), after.to_json())], out)
+    print_tables([_comparison(recorded, before.to_json(), after.to_json())], console)
 
     listen = next((p for p in recorded if p.stem == LISTEN_TO), next(iter(recorded)))
-    audio_dir = out_dir / "audio"
+    audio_dir = out / "audio"
     exported = export_wav(recorded[listen], audio_dir, on_warning=lambda w: None)
-    out.print(f"\nThe replayed {listen.stem} call, as WAV:")
+    console.print(f"\nThe replayed {listen.stem} call, as WAV:")
     for wav in exported.written:
-        out.print(f"  {wav.path}  {wav.duration_s:.1f} s")
+        console.print(f"  {wav.path}  {wav.duration_s:.1f} s")
     hints = [
         (f"rt show {recorded[listen]}", "the call as a timeline"),
         (f"rt stats {sessions_dir}/", "latency, tokens, cost, rate limits, errors"),
@@ -93,9 +87,9 @@ def demo(samples: Path, out_dir: Path, fast: bool) -> None:
         ("rt record --proxy", 'then AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")'),
     ]
     width = max(len(command) for command, _ in hints)
-    out.print("\nNext:")
+    console.print("\nNext:")
     for command, what in hints:
-        out.print(f"  {command.ljust(width)}  # {what}")
+        console.print(f"  {command.ljust(width)}  # {what}")
     if failed:
         raise InputError(f"{len(failed)} of {len(results)} replays did not finish")
 

@@ -13,19 +13,19 @@ from rich.text import Text
 
 from recorder.diff import RESPONSE_METRICS, EventStep, SessionDiff
 from recorder.diff import diff_session_files as compare_files
+from recorder.pricing import PriceTable
 
+from .options import format_option, pricing_option
 from .output import (
     Column,
     Table,
     echo_warnings,
-    format_option,
     make_console,
     number_column,
     print_tables,
     write_json,
     write_markdown,
 )
-from .stats import prices_with, pricing_option
 from .timeline_view import ARROWS
 
 OP_MARKS = {"equal": "", "changed": "|", "removed": "<", "added": ">"}
@@ -52,7 +52,7 @@ DIFF_STYLES = {"+": "green", "-": "red", "@": "cyan"}
     "markdown (for a pull request or an issue).",
 )
 @pricing_option
-def diff(a: Path, b: Path, fmt: str, pricing: str | None) -> None:
+def diff(a: Path, b: Path, fmt: str, prices: PriceTable) -> None:
     """Compare two recorded sessions, such as a call and its replay.
 
     Four sections, Δ always B − A:
@@ -86,7 +86,7 @@ def diff(a: Path, b: Path, fmt: str, pricing: str | None) -> None:
       $ rt diff a.jsonl b.jsonl --format json | jq '.responses[].delta.ttfb_ms'
       $ rt diff a.jsonl b.jsonl --format markdown > diff.md
     """
-    result = compare_files(a, b, prices_with(pricing))
+    result = compare_files(a, b, prices)
     echo_warnings(result.warnings)
     out = sys.stdout
     if fmt == "json":

@@ -10,12 +10,13 @@ import click
 
 from recorder.analytics import SESSION_LIST_KEYS, SessionList, list_sessions
 from recorder.analytics.listing import DEFAULT_SORT
+from recorder.pricing import PriceTable
 
+from .options import format_option, pricing_option
 from .output import (
     Column,
     Table,
     echo_warnings,
-    format_option,
     make_console,
     number_column,
     print_tables,
@@ -24,7 +25,7 @@ from .output import (
     write_json,
     write_markdown,
 )
-from .stats import THRESHOLDS_MS, prices_with, pricing_option, threshold_style
+from .stats import THRESHOLDS_MS, threshold_style
 
 DEFAULT_PATH = "sessions/"
 
@@ -47,7 +48,7 @@ DEFAULT_PATH = "sessions/"
 )
 @format_option()
 @pricing_option
-def ls(paths: tuple[str, ...], sort: str, reverse: bool, fmt: str, pricing: str | None) -> None:
+def ls(paths: tuple[str, ...], sort: str, reverse: bool, fmt: str, prices: PriceTable) -> None:
     """List recorded sessions: when, which model, how long, how fast, how much.
 
     One row per session file: start time, file, model, duration, turns (the
@@ -72,7 +73,7 @@ def ls(paths: tuple[str, ...], sort: str, reverse: bool, fmt: str, pricing: str 
     with reading_progress() as on_progress:
         listing = list_sessions(
             paths or (DEFAULT_PATH,),
-            prices_with(pricing),
+            prices,
             sort=sort,
             reverse=reverse,
             on_progress=on_progress,

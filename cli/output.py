@@ -3,8 +3,8 @@
 Every cell goes through `cell_text`, so a value reads the same in the terminal, in CSV and in
 Markdown; every value bound for JSON goes through `json_value` (which `cell_text` also uses for
 dates, decimals and nested values). Colour is only a style on top (and rich drops it when the
-output is not a terminal). `format_option` gives every command the same `--format`, and
-`reading_progress` the same progress bar on stderr.
+output is not a terminal). `reading_progress` gives every command the same progress bar on
+stderr (the options themselves are in `options.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal
 
 import click
 from rich import box
@@ -29,12 +29,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table as RichTable
 from rich.text import Text
 
-FORMATS = ("table", "json", "csv", "markdown")
 PLAIN_WIDTH = 250  # rich would squeeze tables into 80 columns when writing to a pipe
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 Row = Mapping[str, Any]
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -124,19 +122,7 @@ def sparkline(values: Sequence[float | None], low: float = 0.0, high: float = 10
     return "".join(bars)
 
 
-# -- options and progress -----------------------------------------------------------------------
-
-
-def format_option(choices: Sequence[str] = FORMATS, help: str | None = None) -> Callable[[F], F]:
-    """`--format`, the same name, default and wording in every command."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(list(choices)),
-        default=choices[0],
-        show_default=True,
-        help=help or "table (plain text when not on a terminal), " + ", ".join(choices[1:]) + ".",
-    )
+# -- progress -----------------------------------------------------------------------------------
 
 
 @contextmanager

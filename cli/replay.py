@@ -36,6 +36,8 @@ from recorder.replay import (
     summarise_file,
 )
 
+from .options import out_option, pacing_options
+
 
 def _headers(
     ctx: click.Context, param: click.Parameter, values: Sequence[str]
@@ -56,22 +58,11 @@ def _headers(
     help="Where to send: a full URL is dialled as given; a bare ws[s]://HOST gets the recorded "
     "path and query.  [default: the recorded upstream]",
 )
-@click.option(
-    "--speed",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Divide recorded gaps by this (audio appends keep real time: server VAD hears them).",
-)
-@click.option(
-    "--fast", is_flag=True, help="No gaps at all, appends included (reactive still waits)."
-)
-@click.option(
-    "--pace",
-    type=click.Choice(PACES),
-    default="reactive",
-    show_default=True,
-    help="reactive: keep the gaps and, before each frame, wait for the server events that "
+@pacing_options(
+    speed_help="Divide recorded gaps by this (audio appends keep real time: server VAD hears them).",
+    fast_help="No gaps at all, appends included (reactive still waits).",
+    paces=PACES,
+    pace_help="reactive: keep the gaps and, before each frame, wait for the server events that "
     "preceded it (response.done, …); timed: keep the gaps only.",
 )
 @click.option(
@@ -90,13 +81,7 @@ def _headers(
     help="Send this header too (repeatable); replaces a recorded one of the same name. "
     "Without credentials here, OPENAI_API_KEY (AZURE_OPENAI_API_KEY for Azure) is used.",
 )
-@click.option(
-    "--out",
-    default="sessions",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the new session file.",
-)
+@out_option("Directory for the new session file.", default="sessions")
 def replay(
     session: Path,
     target: str | None,
@@ -124,8 +109,6 @@ def replay(
       rt replay sessions/call.jsonl --target ws://127.0.0.1:8765 --pace timed --speed 2
       rt stats sessions/call.jsonl sessions/<new file>.jsonl --by session
     """
-    if fast and _given(click.get_current_context(), "speed"):
-        raise click.UsageError("--speed and --fast cannot be used together")
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out_console = Console(highlight=False, soft_wrap=True)
 
@@ -161,10 +144,6 @@ def replay(
     out_console.print(render_summary(result, original, replayed))
     if result.stopped is not None:
         raise result.stopped
-
-
-def _given(ctx: click.Context, name: str) -> bool:
-    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
 
 
 def _pace(pace: str, speed: float, fast: bool) -> str:

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.text import Text
 
 from recorder.analytics import collect_stats
-from recorder.pricing import builtin_prices, load_price_file
+from recorder.pricing import PriceTable
 from recorder.report import (
     DEFAULT_AUDIO_MINUTES,
     ReportOptions,
@@ -21,18 +21,17 @@ from recorder.report import (
     write_report,
 )
 
+from .options import out_option, pricing_option
 from .stats import THRESHOLDS_MS
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("report.html"),
-    show_default=True,
-    help="The HTML file to write (replaced whole; missing directories are created).",
+@out_option(
+    "The HTML file to write (replaced whole; missing directories are created).",
+    default="report.html",
+    metavar="FILE",
+    file=True,
 )
 @click.option(
     "--no-audio",
@@ -48,18 +47,14 @@ from .stats import THRESHOLDS_MS
     "(about 2.6 MB per minute at 16 kHz).",
 )
 @click.option("--title", default="rt report", show_default=True, help="The page's title.")
-@click.option(
-    "--pricing",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Price file (JSON, or TOML on Python 3.11+) replacing or adding to the built-in prices.",
-)
+@pricing_option
 def report(
     paths: tuple[str, ...],
-    output: Path,
+    out: Path,
     no_audio: bool,
     audio_minutes: float,
     title: str,
-    pricing: str | None,
+    prices: PriceTable,
 ) -> None:
     """Write one HTML file with the latency, tokens, cost, rate limits, errors and audio
     of recorded sessions.
@@ -75,14 +70,11 @@ def report(
 
     \b
     Example:
-      rt report sessions/ -o report.html
-      rt report 'sessions/2026-11-*.jsonl' --no-audio -o november.html
+      rt report sessions/ --out report.html
+      rt report 'sessions/202611*.jsonl' --no-audio -o november.html
       rt report sessions/call.jsonl --audio-minutes 20 --title "Call with ACME"
     """
-    prices = builtin_prices()
-    if pricing is not None:
-        prices = prices.merged(load_price_file(pricing))
-    out = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def warn(message: object) -> None:
@@ -99,9 +91,9 @@ def report(
         for warning in stats.warnings:
             warn(warning)
         written = write_report(
-            stats, output, options, on_progress=bars.track("writing"), on_warning=warn
+            stats, out, options, on_progress=bars.track("writing"), on_warning=warn
         )
-    out.print(_summary_line(written, no_audio))
+    console.print(_summary_line(written, no_audio))
 
 
 def _summary_line(written: WrittenReport, no_audio: bool) -> Text:

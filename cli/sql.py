@@ -10,12 +10,13 @@ from typing import Any
 import click
 
 from recorder.analytics import ResultColumn, SQLResult, run_sql
+from recorder.pricing import PriceTable
 
+from .options import format_option, pricing_option
 from .output import (
     Column,
     Table,
     echo_warnings,
-    format_option,
     json_value,
     make_console,
     print_tables,
@@ -24,7 +25,6 @@ from .output import (
     write_json,
     write_markdown,
 )
-from .stats import prices_with, pricing_option
 
 DEFAULT_PATH = "sessions/"
 TABLE_CELL_WIDTH = 60  # the table view cuts longer cells; csv, json and markdown keep them
@@ -42,7 +42,7 @@ _NUMERIC_TYPES = (
     "objects; JSON columns as objects), csv, markdown."
 )
 @pricing_option
-def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> None:
+def sql(query: str, paths: tuple[str, ...], fmt: str, prices: PriceTable) -> None:
     """Run SQL (DuckDB's dialect) over recorded sessions, through ready views.
 
     PATH is a session file, a directory (every *.jsonl under it) or a glob;
@@ -84,9 +84,7 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> No
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'
     """
     with reading_progress() as on_progress:
-        result = run_sql(
-            query, paths or (DEFAULT_PATH,), prices_with(pricing), on_progress=on_progress
-        )
+        result = run_sql(query, paths or (DEFAULT_PATH,), prices, on_progress=on_progress)
     echo_warnings(result.warnings)
     render(result, fmt)
 

@@ -10,13 +10,13 @@ import click
 
 from recorder.analytics import StatsReport, collect_stats
 from recorder.analytics.report import LATENCY_METRICS
-from recorder.pricing import PriceTable, builtin_prices, load_price_file
+from recorder.pricing import PriceTable
 
+from .options import format_option, pricing_option
 from .output import (
     Column,
     Table,
     echo_warnings,
-    format_option,
     make_console,
     number_column,
     print_tables,
@@ -35,18 +35,6 @@ THRESHOLDS_MS = {
 }
 TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "speech_stopped"}
 
-pricing_option = click.option(
-    "--pricing",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Price file (JSON, or TOML on Python 3.11+) replacing or adding to the built-in prices.",
-)
-
-
-def prices_with(pricing: str | None) -> PriceTable:
-    """The built-in prices, merged with the `--pricing` file if one was given."""
-    prices = builtin_prices()
-    return prices if pricing is None else prices.merged(load_price_file(pricing))
-
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
@@ -61,7 +49,7 @@ def prices_with(pricing: str | None) -> PriceTable:
     help="table (plain text when not on a terminal), json (the contract's object), csv, markdown."
 )
 @pricing_option
-def stats(paths: tuple[str, ...], by: str, fmt: str, pricing: str | None) -> None:
+def stats(paths: tuple[str, ...], by: str, fmt: str, prices: PriceTable) -> None:
     """Latency, tokens, cost, rate limits and errors of recorded sessions.
 
     PATH is a session file, a directory (every *.jsonl under it) or a glob.
@@ -76,7 +64,7 @@ def stats(paths: tuple[str, ...], by: str, fmt: str, pricing: str | None) -> Non
       rt stats sessions/ --pricing azure-prices.toml --format markdown
     """
     with reading_progress() as on_progress:
-        report = collect_stats(paths, prices_with(pricing), on_progress=on_progress)
+        report = collect_stats(paths, prices, on_progress=on_progress)
     echo_warnings(report.warnings)
     render(report, fmt, by)
 

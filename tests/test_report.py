@@ -404,8 +404,9 @@ def test_user_errors_are_one_line(tmp_path, args, message):
 def test_help_has_an_example():
     result = CliRunner().invoke(cli, ["report", "--help"])
     assert result.exit_code == 0
-    assert "Example:\n    rt report sessions/ -o report.html\n" in result.stdout
-    assert "-o, --output FILE" in result.stdout and "--no-audio" in result.stdout
+    assert "Example:\n    rt report sessions/ --out report.html\n" in result.stdout
+    assert "-o, --out FILE" in result.stdout
+    assert "--output" not in result.stdout and "--no-audio" in result.stdout
 
 
 def test_library_call_writes_the_same_page(tmp_path):
