@@ -21,6 +21,7 @@ from rich.text import Text
 from recorder.audio import AudioWarning
 from recorder.pricing import PriceTable
 from recorder.wav import TRACKS, WrittenWav, export_wav
+from recorder.wording import counted
 
 from .options import out_option, pricing_option
 
@@ -187,13 +188,13 @@ def parquet(paths: tuple[str, ...], out: str, with_audio: bool, prices: PriceTab
         err.print(
             Text.assemble(
                 ("note: ", "cyan"),
-                f"{count} session file{'s' if count != 1 else ''} already in the dataset, skipped",
+                f"{counted(count, 'session file')} already in the dataset, skipped",
             )
         )
     if not result.sessions:
         console.print(f"nothing to export: {out} already holds every session")
         return
-    sessions = f"{result.sessions} session{'s' if result.sessions != 1 else ''}"
+    sessions = counted(result.sessions, "session")
     console.print(
         Text.assemble("exported ", (sessions, "bold"), f" to {out} (run {result.run_id})")
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -11,8 +11,10 @@ import click
 from recorder.analytics import SESSION_LIST_KEYS, SessionList, list_sessions
 from recorder.analytics.listing import DEFAULT_SORT
 from recorder.pricing import PriceTable
+from recorder.session_labels import session_labels
+from recorder.wording import counted
 
-from .options import format_option, pricing_option
+from .options import format_option, pricing_option, wide_option
 from .output import (
     Column,
     Table,
@@ -47,8 +49,11 @@ DEFAULT_PATH = "sessions/"
     help="Largest (or newest) first. Sessions without a value sort last either way.",
 )
 @format_option()
+@wide_option
 @pricing_option
-def ls(paths: tuple[str, ...], sort: str, reverse: bool, fmt: str, prices: PriceTable) -> None:
+def ls(
+    paths: tuple[str, ...], sort: str, reverse: bool, fmt: str, wide: bool, prices: PriceTable
+) -> None:
     """List recorded sessions: when, which model, how long, how fast, how much.
 
     One row per session file: start time, file, model, duration, turns (the
@@ -79,10 +84,10 @@ def ls(paths: tuple[str, ...], sort: str, reverse: bool, fmt: str, prices: Price
             on_progress=on_progress,
         )
     echo_warnings(listing.warnings)
-    render(listing, fmt)
+    render(listing, fmt, wide=wide)
 
 
-def render(listing: SessionList, fmt: str) -> None:
+def render(listing: SessionList, fmt: str, *, wide: bool = False) -> None:
     out = sys.stdout
     if fmt == "json":
         rows = [{key: row.get(key) for key in SESSION_LIST_KEYS} for row in listing.rows]
@@ -92,21 +97,29 @@ def render(listing: SessionList, fmt: str) -> None:
     elif fmt == "markdown":
         write_markdown([sessions_table(listing, full=False)], out)
     else:
-        print_tables([sessions_table(listing, full=False)], make_console(out))
+        print_tables([sessions_table(listing, full=False)], make_console(out), wide=wide)
 
 
 def sessions_table(listing: SessionList, *, full: bool) -> Table:
+    """One row per session; the table and Markdown views name it by its label (as rt stats,
+    rt show and rt report do), CSV by its file and id."""
+    rows: Sequence[Mapping[str, Any]] = listing.rows
+    if full:
+        first = [Column("file"), Column("session")]
+    else:
+        labels = session_labels([str(row["file"]) for row in rows])
+        rows = [{**row, "label": labels[str(row["file"])]} for row in rows]
+        first = [Column("label", "session", min_width=16)]
     columns = [
-        Column("started_at", "started at"),
-        Column("file"),
-        *([Column("session")] if full else []),
-        Column("model"),
-        number_column("duration_s", "duration s", 1),
+        Column("started_at", "started at", priority=4),
+        *first,
+        Column("model", priority=1, min_width=12),
+        number_column("duration_s", "duration s", 1, priority=3),
         number_column("turns"),
         number_column(
             "ttfb_p50_ms", "ttfb p50 ms", 1, style=threshold_style(THRESHOLDS_MS["ttfb_ms"])
         ),
-        number_column("tokens"),
+        number_column("tokens", priority=2),
         *(
             [number_column("input_tokens", "in tok"), number_column("output_tokens", "out tok")]
             if full
@@ -116,7 +129,7 @@ def sessions_table(listing: SessionList, *, full: bool) -> Table:
         number_column("errors", style=_errors_style),
         *([number_column("frames")] if full else []),
     ]
-    return Table("", columns, listing.rows, caption=_caption(listing.rows))
+    return Table("", columns, rows, caption=_caption(listing.rows))
 
 
 def _caption(rows: Sequence[Any]) -> str:
@@ -126,8 +139,10 @@ def _caption(rows: Sequence[Any]) -> str:
     cost = f"${sum(costs):.4f}" if costs else "unknown"
     if costs and len(costs) < len(rows):
         cost += f" ({len(rows) - len(costs)} unknown)"
-    sessions = f"{len(rows)} session{'s' if len(rows) != 1 else ''}"
-    return f"{sessions}, {turns} turns, {errors} errors, cost {cost}"
+    return (
+        f"{counted(len(rows), 'session')}, {counted(turns, 'turn')}, "
+        f"{counted(errors, 'error')}, cost {cost}"
+    )
 
 
 def _errors_style(value: Any) -> str | None:

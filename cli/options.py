@@ -207,3 +207,12 @@ def out_option(
         metavar=metavar,
         help=help,
     )
+
+
+wide_option = click.option(
+    "--wide",
+    is_flag=True,
+    help="On a terminal, show every column of the table view, however wide (by default the "
+    "columns that do not fit are left out, and named under the table).",
+)
+"""`--wide`: the table view keeps every column on a terminal too (`wide`)."""

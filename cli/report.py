@@ -20,6 +20,7 @@ from recorder.report import (
     format_size,
     write_report,
 )
+from recorder.wording import counted
 
 from .options import out_option, pricing_option
 from .stats import THRESHOLDS_MS
@@ -97,7 +98,7 @@ def report(
 
 
 def _summary_line(written: WrittenReport, no_audio: bool) -> Text:
-    sessions = f"{written.sessions} session{'s' if written.sessions != 1 else ''}"
+    sessions = counted(written.sessions, "session")
     line = Text.assemble(
         ("wrote ", ""), (str(written.path), "bold"), f"  {format_size(written.size)}"
     )

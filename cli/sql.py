@@ -11,6 +11,7 @@ import click
 
 from recorder.analytics import ResultColumn, SQLResult, run_sql
 from recorder.pricing import PriceTable
+from recorder.wording import counted
 
 from .options import format_option, pricing_option
 from .output import (
@@ -124,7 +125,7 @@ def result_table(
         for key, column in zip(keys, result.columns, strict=True)
     ]
     count = len(rows)
-    return Table("", columns, rows, caption=f"{count} row{'s' if count != 1 else ''}")
+    return Table("", columns, rows, caption=counted(count, "row"))
 
 
 def json_rows(result: SQLResult, keys: Sequence[str]) -> list[dict[str, Any]]:

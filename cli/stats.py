@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -11,10 +11,13 @@ import click
 from recorder.analytics import StatsReport, collect_stats
 from recorder.analytics.report import LATENCY_METRICS
 from recorder.pricing import PriceTable
+from recorder.session_labels import session_labels
+from recorder.wording import counted
 
-from .options import format_option, pricing_option
+from .options import format_option, pricing_option, wide_option
 from .output import (
     Column,
+    Row,
     Table,
     echo_warnings,
     make_console,
@@ -48,8 +51,9 @@ TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "speech_stopped"}
 @format_option(
     help="table (plain text when not on a terminal), json (the contract's object), csv, markdown."
 )
+@wide_option
 @pricing_option
-def stats(paths: tuple[str, ...], by: str, fmt: str, prices: PriceTable) -> None:
+def stats(paths: tuple[str, ...], by: str, fmt: str, wide: bool, prices: PriceTable) -> None:
     """Latency, tokens, cost, rate limits and errors of recorded sessions.
 
     PATH is a session file, a directory (every *.jsonl under it) or a glob.
@@ -66,10 +70,10 @@ def stats(paths: tuple[str, ...], by: str, fmt: str, prices: PriceTable) -> None
     with reading_progress() as on_progress:
         report = collect_stats(paths, prices, on_progress=on_progress)
     echo_warnings(report.warnings)
-    render(report, fmt, by)
+    render(report, fmt, by, wide=wide)
 
 
-def render(report: StatsReport, fmt: str, by: str) -> None:
+def render(report: StatsReport, fmt: str, by: str, *, wide: bool = False) -> None:
     out = sys.stdout
     if fmt == "json":
         write_json(report.to_json(), out, indent=2 if out.isatty() else None)
@@ -78,48 +82,52 @@ def render(report: StatsReport, fmt: str, by: str) -> None:
     elif fmt == "markdown":
         write_markdown(report_tables(report, by, full=True), out)
     else:
-        print_tables(report_tables(report, by, full=False), make_console(out))
+        print_tables(report_tables(report, by, full=False), make_console(out), wide=wide)
 
 
 # -- the tables ---------------------------------------------------------------------------------
 
 
 def report_tables(report: StatsReport, by: str, *, full: bool) -> list[Table]:
-    """The sections of the table and Markdown views, the main one first."""
-    tables = [main_table(report, by, full=full), summary_table(report)]
+    """The sections of the table and Markdown views, the main one first; sessions are named
+    by their label (`session_labels`), as in rt ls, rt show and rt report."""
+    labels = session_labels([str(row["file"]) for row in report.sessions])
+    tables = [main_table(report, by, full=full, labels=labels), summary_table(report)]
     if by == "response":
-        tables.append(_sessions_table(report, "Tokens and cost per session", full=False))
+        tables.append(_sessions_table(report, "Tokens and cost per session", False, labels))
     if report.trends:
         tables.append(trend_table(report))
     if report.errors:
-        tables.append(errors_table(report))
+        tables.append(errors_table(report, labels))
     if report.unfinished:
-        tables.append(unfinished_table(report))
+        tables.append(unfinished_table(report, labels))
     return tables
 
 
-def main_table(report: StatsReport, by: str, *, full: bool) -> Table:
+def main_table(
+    report: StatsReport, by: str, *, full: bool, labels: Mapping[str, str] | None = None
+) -> Table:
+    """The responses (or sessions) table; without `labels` (CSV) sessions are named by id."""
     if by == "session":
-        return _sessions_table(report, "Sessions", full=full)
-    return _responses_table(report, full=full)
+        return _sessions_table(report, "Sessions", full, labels)
+    return _responses_table(report, full, labels)
 
 
-def _responses_table(report: StatsReport, *, full: bool) -> Table:
+def _responses_table(report: StatsReport, full: bool, labels: Mapping[str, str] | None) -> Table:
     columns = [
-        Column("session"),
-        *([Column("file")] if full else []),
-        Column("response_id", "response"),
+        *_session_columns(full, labels),
+        Column("response_id", "response", min_width=14),
         *([Column("model")] if full else []),
         Column("status"),
         Column("trigger", text=_trigger_label),
-        number_column("trigger_t", "trigger t", 3),
+        number_column("trigger_t", "trigger t", 3, priority=7),
         _latency_column("ttfb_ms", "ttfb ms"),
-        _latency_column("ttft_ms", "ttft ms"),
-        number_column("duration_ms", "duration ms", 1),
-        _latency_column("voice_to_voice_ms", "voice→voice ms"),
-        number_column("audio_out_ms", "audio out ms", 1),
-        number_column("input_tokens", "in tok"),
-        number_column("output_tokens", "out tok"),
+        _latency_column("ttft_ms", "ttft ms", priority=3),
+        number_column("duration_ms", "duration ms", 1, priority=4),
+        _latency_column("voice_to_voice_ms", "voice→voice ms", priority=1),
+        number_column("audio_out_ms", "audio out ms", 1, priority=6),
+        number_column("input_tokens", "in tok", priority=5),
+        number_column("output_tokens", "out tok", priority=5),
     ]
     if full:
         columns += [
@@ -129,23 +137,37 @@ def _responses_table(report: StatsReport, *, full: bool) -> Table:
             number_column("output_text_tokens", "out text tok"),
             number_column("output_audio_tokens", "out audio tok"),
         ]
-    columns.append(number_column("cost_usd", "cost $", 6))
-    return Table("Responses", columns, report.responses)
+    columns.append(number_column("cost_usd", "cost $", 6, priority=2))
+    return Table("Responses", columns, with_labels(report.responses, labels))
 
 
-def _sessions_table(report: StatsReport, title: str, *, full: bool) -> Table:
+def _sessions_table(
+    report: StatsReport, title: str, full: bool, labels: Mapping[str, str] | None
+) -> Table:
     columns = [
-        Column("session"),
-        *([Column("file")] if full else []),
-        Column("started_at", "started at"),
-        number_column("duration_s", "duration s", 1),
+        *_session_columns(full, labels),
+        Column("started_at", "started at", priority=4),
+        number_column("duration_s", "duration s", 1, priority=2),
         number_column("responses"),
-        number_column("input_tokens", "in tok"),
-        number_column("output_tokens", "out tok"),
+        number_column("input_tokens", "in tok", priority=1),
+        number_column("output_tokens", "out tok", priority=1),
         number_column("cost_usd", "cost $", 6),
-        Column("model"),
+        Column("model", priority=3, min_width=12),
     ]
-    return Table(title, columns, report.sessions)
+    return Table(title, columns, with_labels(report.sessions, labels))
+
+
+def _session_columns(full: bool, labels: Mapping[str, str] | None) -> list[Column]:
+    """The session's label (table and Markdown), or its id (CSV), and its file when `full`."""
+    first = Column("session") if labels is None else Column("label", "session", min_width=16)
+    return [first, *([Column("file")] if full else [])]
+
+
+def with_labels(rows: Sequence[Row], labels: Mapping[str, str] | None) -> Sequence[Row]:
+    """`rows` with each one's session label under `label` (found by its `file`)."""
+    if labels is None:
+        return rows
+    return [{**row, "label": labels.get(str(row.get("file")), row.get("session"))} for row in rows]
 
 
 def summary_table(report: StatsReport) -> Table:
@@ -154,13 +176,17 @@ def summary_table(report: StatsReport) -> Table:
     cost = "unknown" if s["cost_usd"] is None else f"${s['cost_usd']:.4f}"
     as_of = f" (prices as of {report.prices_as_of})" if report.prices_as_of else ""
     caption = (
-        f"{s['responses']} responses in {s['sessions']} sessions, {s['errors']} errors, "
-        f"cost {cost}{as_of}"
+        f"{counted(s['responses'], 'response')} in {counted(s['sessions'], 'session')}, "
+        f"{counted(s['errors'], 'error')}, cost {cost}{as_of}"
     )
+    priorities = {"mean": 1, "p99": 2}  # what a narrow terminal leaves out first
     columns = [
         Column("metric"),
         number_column("count"),
-        *(number_column(key, digits=1) for key in ("mean", "p50", "p90", "p95", "p99", "max")),
+        *(
+            number_column(key, digits=1, priority=priorities.get(key, 0))
+            for key in ("mean", "p50", "p90", "p95", "p99", "max")
+        ),
     ]
     return Table("Summary (ms)", columns, rows, caption=caption)
 
@@ -180,43 +206,44 @@ def trend_table(report: StatsReport) -> Table:
     ]
     columns = [
         Column("name", "limit"),
-        number_column("updates"),
-        number_column("first", "first remaining"),
-        number_column("min", "min remaining"),
-        number_column("last", "last remaining"),
+        number_column("updates", priority=3),
+        number_column("first", "first remaining", priority=4),
+        number_column("min", "min remaining", priority=2),
+        number_column("last", "last remaining", priority=1),
         number_column("min_percent", "min %", 1, style=_percent_style),
-        Column("trend", "lowest % remaining over time"),
+        Column("trend", "lowest % left over time"),  # never cut: the columns around it give way
     ]
     return Table("Rate limits", columns, rows)
 
 
-def errors_table(report: StatsReport) -> Table:
+def errors_table(report: StatsReport, labels: Mapping[str, str]) -> Table:
     columns = [
-        Column("session"),
+        Column("label", "session", min_width=12),
         number_column("t", "t", 3),
-        Column("source"),
-        Column("type"),
-        Column("code"),
-        Column("message"),
+        Column("source", priority=2),
+        Column("type", priority=1, min_width=12),
+        Column("code", min_width=12),
+        Column("message", min_width=24, wrap=True),
     ]
-    return Table("Errors", columns, report.errors)
+    return Table("Errors", columns, with_labels(report.errors, labels))
 
 
-def unfinished_table(report: StatsReport) -> Table:
+def unfinished_table(report: StatsReport, labels: Mapping[str, str]) -> Table:
     columns = [
-        Column("session"),
-        Column("response_id", "response"),
+        Column("label", "session", min_width=12),
+        Column("response_id", "response", min_width=12),
         Column("status", style=lambda v: "red" if v == "failed" else "yellow"),
-        Column("reason"),
+        Column("reason", min_width=12),
     ]
-    return Table("Responses that did not complete", columns, report.unfinished)
+    return Table("Responses that did not complete", columns, with_labels(report.unfinished, labels))
 
 
 # -- formatting helpers -------------------------------------------------------------------------
 
 
-def _latency_column(key: str, header: str) -> Column:
-    return number_column(key, header, 1, style=threshold_style(THRESHOLDS_MS.get(key)))
+def _latency_column(key: str, header: str, priority: int = 0) -> Column:
+    style = threshold_style(THRESHOLDS_MS.get(key))
+    return number_column(key, header, 1, style=style, priority=priority)
 
 
 def threshold_style(
