@@ -14,7 +14,9 @@ from recorder.timeline import EntryFilter
 from .output import make_console
 from .timeline_view import (
     JSON_RECORD_HELP,
+    filtering,
     make_printer,
+    no_match_note,
     quiet_broken_pipe,
     timeline_options,
     warn,
@@ -71,10 +73,15 @@ def show(
         if newest is None:
             raise InputError(f"{session}: no session files (*.jsonl) in this directory")
         path = newest
+        click.echo(f"rt show: the newest session in {session}/ is {path}", err=True)
     entry_filter = EntryFilter.build(types, grep)
     console = make_console()
-    printer = make_printer(console, entry_filter, every_frame=every_frame, as_json=as_json)
+    printer = make_printer(
+        console, entry_filter, every_frame=every_frame, as_json=as_json, source=str(path)
+    )
     with quiet_broken_pipe():
         for _, record in iter_records(path, on_warning=warn):
             printer.feed(record)
         printer.finish()
+    if filtering(entry_filter) and not printer.matched:
+        click.echo(no_match_note(types, grep), err=True)

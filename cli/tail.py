@@ -116,7 +116,9 @@ def _print_events(
     for event in events:
         if not isinstance(event, NewLine):
             if event.previous is not None:
-                printer.restart(f"{event.path}")
+                printer.restart(f"{event.path}", source=str(event.path))
+            else:
+                printer.source = str(event.path)
             click.echo(f"following {event.path}", err=True)
             continue
         try:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from recorder.errors import SessionFormatError
+from recorder.session_labels import session_labels
 from recorder.timeline import Entry, EntryFilter, FrameStream, SessionHeader, Timeline, TimelineItem
 
 TYPE_WIDTH = 33  # fits input_audio_buffer.speech_started; longer types push the details
@@ -100,10 +101,15 @@ class TimelineView:
     def __init__(self, console: Console) -> None:
         self.console = console
         self._plain = not console.is_terminal
+        self.source: str | None = None  # the file being shown, named in the header
 
     def header(self, header: SessionHeader) -> None:
-        rows = [
-            ("session", header.session_id or "?"),
+        rows = [("session", header.session_id or "?")]
+        if self.source is not None:
+            rows.append(("file", self.source))
+            # how rt stats, rt ls and rt report name this session
+            rows.append(("label", session_labels([self.source])[self.source]))
+        rows += [
             ("started", header.started_at or "?"),
             ("upstream", header.upstream or "?"),
             ("path", header.path or "?"),
@@ -185,10 +191,28 @@ def entry_cells(entry: Entry) -> list[tuple[str, str]]:
 class TimelinePrinter:
     """Feeds records to a Timeline and prints what comes out (the default output)."""
 
-    def __init__(self, console: Console, entry_filter: EntryFilter, *, collapse: bool) -> None:
+    def __init__(
+        self,
+        console: Console,
+        entry_filter: EntryFilter,
+        *,
+        collapse: bool,
+        source: str | None = None,
+    ) -> None:
         self.view = TimelineView(console)
+        self.view.source = source
         self.filter = entry_filter
         self.timeline = Timeline(collapse=collapse)
+        self.matched = 0  # events printed (the connection's own lines not counted)
+
+    @property
+    def source(self) -> str | None:
+        """The file shown, named in the header."""
+        return self.view.source
+
+    @source.setter
+    def source(self, path: str | None) -> None:
+        self.view.source = path
 
     def feed(self, record: Mapping[str, Any]) -> None:
         self._print(self.timeline.feed(record))
@@ -199,10 +223,11 @@ class TimelinePrinter:
             self.view.note(NO_CLOSE_NOTE)
         self.view.flush()
 
-    def restart(self, separator: str) -> None:
+    def restart(self, separator: str, source: str | None = None) -> None:
         """A new session begins (`rt tail` switched files)."""
         self.finish(note_missing_close=False)
         self.view.separator(separator)
+        self.view.source = source
         self.timeline = Timeline(collapse=self.timeline.collapse)
 
     def flush(self) -> None:
@@ -214,6 +239,7 @@ class TimelinePrinter:
                 self.view.header(item)
             elif self.filter.accepts(item):
                 self.view.entry(item)
+                self.matched += item.source != "proxy"
 
 
 class JsonPrinter:
@@ -223,6 +249,8 @@ class JsonPrinter:
         self.stream = stream
         self.filter = entry_filter
         self.frames = FrameStream()
+        self.matched = 0  # frames printed
+        self.source: str | None = None  # not shown: each line is a frame of its own
         self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
     def feed(self, record: Mapping[str, Any]) -> None:
@@ -232,11 +260,12 @@ class JsonPrinter:
         line = self._dumps(frame)
         if self.filter.accepts_frame(frame["type"], line):
             self.stream.write(line + "\n")
+            self.matched += 1
 
     def finish(self, *, note_missing_close: bool = True) -> None:
         self.stream.flush()
 
-    def restart(self, separator: str) -> None:
+    def restart(self, separator: str, source: str | None = None) -> None:
         self.frames = FrameStream()
 
     def flush(self) -> None:
@@ -247,11 +276,27 @@ Printer = TimelinePrinter | JsonPrinter
 
 
 def make_printer(
-    console: Console, entry_filter: EntryFilter, *, every_frame: bool, as_json: bool
+    console: Console,
+    entry_filter: EntryFilter,
+    *,
+    every_frame: bool,
+    as_json: bool,
+    source: str | None = None,
 ) -> Printer:
     if as_json:
         return JsonPrinter(console.file, entry_filter)
-    return TimelinePrinter(console, entry_filter, collapse=not every_frame)
+    return TimelinePrinter(console, entry_filter, collapse=not every_frame, source=source)
+
+
+def filtering(entry_filter: EntryFilter) -> bool:
+    """Whether `--type` or `--grep` was given."""
+    return bool(entry_filter.types) or entry_filter.grep is not None
+
+
+def no_match_note(types: tuple[str, ...], grep: str | None) -> str:
+    """What `rt show` says on stderr when its filters left no event."""
+    given = [f"--type {t}" for t in types] + ([f"--grep {grep}"] if grep is not None else [])
+    return f"no events matched {' '.join(given)}"
 
 
 def warn(problem: SessionFormatError) -> None:

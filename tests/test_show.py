@@ -28,6 +28,7 @@ from recorder.session import (
     open_record,
     session_record,
 )
+from recorder.session_labels import session_labels
 from recorder.timeline import EntryFilter
 
 STARTED = dt.datetime(2026, 11, 26, 10, 0, 0, tzinfo=dt.timezone.utc)
@@ -208,6 +209,13 @@ subprotocol none  (handshake done at 0.120 s)
 """
 
 
+def with_file(expected: str, path: Path | str) -> str:
+    """An expected timeline with the header lines naming the file shown and its label."""
+    session, rest = expected.split("\n", 1)
+    label = session_labels([str(path)])[str(path)]
+    return f"{session}\nfile        {path}\nlabel       {label}\n{rest}"
+
+
 def show(*args: str) -> Any:
     return CliRunner().invoke(cli, ["show", *args], catch_exceptions=False)
 
@@ -227,7 +235,7 @@ def test_the_timeline_of_a_small_session_exactly(tmp_path):
     result = show(str(path))
     assert result.exit_code == 0
     assert result.stderr == ""
-    assert result.stdout == EXPECTED_VOICE_TURN
+    assert result.stdout == with_file(EXPECTED_VOICE_TURN, path)
     assert not ANSI.search(result.stdout)
 
 
@@ -279,9 +287,11 @@ def test_colours_only_on_a_terminal(tmp_path):
 
 
 def test_beta_and_ga_recordings_render_the_same(tmp_path):
-    ga = show(str(voice_turn().write(tmp_path / "ga.jsonl")))
-    beta = show(str(voice_turn(beta=True).write(tmp_path / "beta.jsonl")))
-    assert beta.stdout == ga.stdout
+    ga_path = voice_turn().write(tmp_path / "ga.jsonl")
+    beta_path = voice_turn(beta=True).write(tmp_path / "beta.jsonl")
+    ga, beta = show(str(ga_path)), show(str(beta_path))
+    assert beta.stdout == with_file(EXPECTED_VOICE_TURN, beta_path)
+    assert ga.stdout == with_file(EXPECTED_VOICE_TURN, ga_path)
     ga_json = [
         json.loads(line) for line in show(str(tmp_path / "ga.jsonl"), "--json").stdout.splitlines()
     ]
@@ -416,7 +426,7 @@ def test_corrupt_lines_are_skipped_with_a_warning_and_the_rest_renders(tmp_path)
         f"warning: {path}:10: frame has no numeric 't'",
         f"warning: {path}:26: incomplete last line (cut off)",
     ]
-    assert result.stdout == EXPECTED_VOICE_TURN
+    assert result.stdout == with_file(EXPECTED_VOICE_TURN, path)
     assert show(str(path), "--json").stdout.count("\n") == 20
 
 
@@ -438,7 +448,7 @@ def test_proxy_errors_and_an_abnormal_close_are_shown(tmp_path):
     b.proxy_error(3.0, "write failed: [Errno 28] No space left on device")
     b.closed(3.1, by="proxy", code=1011, reason="rt proxy: session file write failed")
     lines = show(str(b.write(tmp_path / "s.jsonl"))).stdout.splitlines()
-    assert lines[5] == "subprotocol realtime  (handshake done at 0.010 s)"
+    assert lines[7] == "subprotocol realtime  (handshake done at 0.010 s)"
     assert lines[-2:] == [
         "    3.000 ·     proxy error                       write failed: [Errno 28] No space left on device",
         '    3.100 ·     close                             by proxy · code 1011 · "rt proxy: session file write failed"',
