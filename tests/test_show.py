@@ -462,12 +462,30 @@ def test_a_directory_shows_its_newest_session(tmp_path):
     new = voice_turn(session_id="new").write(tmp_path / "b.jsonl")
     os.utime(old, (2_000_000_000, 2_000_000_000))
     os.utime(new, (1_000_000_000, 1_000_000_000))
-    assert show(str(tmp_path)).stdout.startswith("session     old\n")
+    result = show(str(tmp_path))
+    assert result.stdout.startswith(f"session     old\nfile        {old}\nlabel       a\n")
+    assert result.stderr == f"rt show: the newest session in {tmp_path}/ is {old}\n"
     empty = tmp_path / "empty"
     empty.mkdir()
     result = CliRunner().invoke(cli, ["show", str(empty)])
     assert result.exit_code == 1
     assert result.stderr == f"Error: {empty}: no session files (*.jsonl) in this directory\n"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_filters_that_match_nothing_say_so(tmp_path, as_json):
+    path = voice_turn().write(tmp_path / "call.jsonl")
+    json_flag = ["--json"] if as_json else []
+    result = show(str(path), "--type", "response.nothing", "--grep", "x", *json_flag)
+    assert result.exit_code == 0
+    assert result.stderr == "no events matched --type response.nothing --grep x\n"
+    if as_json:
+        assert result.stdout == ""
+    else:  # the header and how the connection ended, nothing else
+        assert body(result.stdout) == [
+            "    2.500 ·     close                             by client · code 1000"
+        ]
+    assert show(str(path), "--type", "error", *json_flag).stderr == ""
 
 
 def test_a_missing_file_is_a_usage_error():
