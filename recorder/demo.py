@@ -43,7 +43,13 @@ async def replay_through_proxy(
         ):
             plan = connection_plan(session, target=proxy.url, environ={})
             schedule = replay_schedule(session, pace="reactive", fast=fast)
-            result = await run_replay(schedule, plan, replay_copy, source=original)
+            try:
+                result = await run_replay(schedule, plan, replay_copy, source=original)
+            except RecorderError as exc:  # could not connect: nothing was recorded
+                outcome = LoopResult(original, None, 0, 0, str(exc))
+                if on_done is not None:
+                    on_done(outcome)
+                return outcome
             summaries = await proxy.wait_for_sessions(1)
     outcome = LoopResult(
         original=original,
