@@ -20,10 +20,18 @@ from recorder.report import (
     format_size,
     write_report,
 )
+from recorder.session_labels import parse_name_option
 from recorder.wording import counted
 
 from .options import out_option, pricing_option
 from .stats import THRESHOLDS_MS
+
+
+def _names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return parse_name_option(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()
@@ -48,6 +56,16 @@ from .stats import THRESHOLDS_MS
     "(about 2.6 MB per minute at 16 kHz).",
 )
 @click.option("--title", default="rt report", show_default=True, help="The page's title.")
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    metavar="FILE=LABEL",
+    callback=_names,
+    help="Call the session in FILE (its path, file name or stem) LABEL on the page "
+    "(repeatable). Without it a session is named by the `name` in its session line, if any, "
+    "else as rt stats names it: its file's stem, or start time and id for rt's own file names.",
+)
 @pricing_option
 def report(
     paths: tuple[str, ...],
@@ -55,6 +73,7 @@ def report(
     no_audio: bool,
     audio_minutes: float,
     title: str,
+    names: dict[str, str],
     prices: PriceTable,
 ) -> None:
     """Write one HTML file with the latency, tokens, cost, rate limits, errors and audio
@@ -74,6 +93,7 @@ def report(
       rt report sessions/ --out report.html
       rt report 'sessions/202611*.jsonl' --no-audio -o november.html
       rt report sessions/call.jsonl --audio-minutes 20 --title "Call with ACME"
+      rt report sessions/ --name call.jsonl="ACME, first call"
     """
     console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -86,6 +106,7 @@ def report(
         audio=not no_audio,
         audio_max_seconds=audio_minutes * 60,
         thresholds=THRESHOLDS_MS,
+        names=names,
     )
     with _progress(err) as bars:
         stats = collect_stats(paths, prices, on_progress=bars.track("reading"))

@@ -102,13 +102,15 @@ class TimelineView:
         self.console = console
         self._plain = not console.is_terminal
         self.source: str | None = None  # the file being shown, named in the header
+        self.name: str | None = None  # the readable name its session line gives it, if any
 
     def header(self, header: SessionHeader) -> None:
         rows = [("session", header.session_id or "?")]
         if self.source is not None:
             rows.append(("file", self.source))
             # how rt stats, rt ls and rt report name this session
-            rows.append(("label", session_labels([self.source])[self.source]))
+            names = {self.source: self.name} if self.name else {}
+            rows.append(("label", session_labels([self.source], names)[self.source]))
         rows += [
             ("started", header.started_at or "?"),
             ("upstream", header.upstream or "?"),
@@ -215,6 +217,9 @@ class TimelinePrinter:
         self.view.source = path
 
     def feed(self, record: Mapping[str, Any]) -> None:
+        if record.get("kind") == "session":
+            name = record.get("name")
+            self.view.name = " ".join(name.split()) if isinstance(name, str) else None
         self._print(self.timeline.feed(record))
 
     def finish(self, *, note_missing_close: bool = True) -> None:

@@ -472,6 +472,15 @@ def test_a_directory_shows_its_newest_session(tmp_path):
     assert result.stderr == f"Error: {empty}: no session files (*.jsonl) in this directory\n"
 
 
+def test_a_recorded_name_is_the_label(tmp_path):
+    builder = voice_turn()
+    first = json.loads(builder.lines[0])
+    builder.lines[0] = json.dumps({**first, "name": "Call  with ACME"}) + "\n"
+    path = builder.write(tmp_path / "20261126T100000.000000Z-abcdef12.jsonl")
+    lines = show(str(path)).stdout.splitlines()
+    assert lines[1:3] == [f"file        {path}", "label       Call with ACME"]
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_filters_that_match_nothing_say_so(tmp_path, as_json):
     path = voice_turn().write(tmp_path / "call.jsonl")

@@ -15,7 +15,23 @@ from typing import Any
 from recorder.audio import Track, WarningHandler, collect_audio, mix_track, warn_with_python
 from recorder.errors import InputError, SessionFormatError
 from recorder.report.conversation import Conversation, ConversationCollector
+from recorder.session import decode_line
 from recorder.store import iter_records
+
+NAME_LINE_LIMIT = 1 << 20  # a session line is a few hundred bytes; never read a huge line whole
+
+
+def read_session_name(path: str | os.PathLike[str]) -> str | None:
+    """The readable `name` the session line (the first line) gives its session, if any: an
+    optional field (docs/session-format.md). None when absent, or the file cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(NAME_LINE_LIMIT)
+        record = decode_line(first)
+    except (OSError, SessionFormatError):
+        return None
+    name = record.get("name") if record.get("kind") == "session" else None
+    return " ".join(name.split()) if isinstance(name, str) and name.strip() else None
 
 
 @dataclass(frozen=True)
