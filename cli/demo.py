@@ -11,14 +11,15 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from recorder.analytics import collect_stats
-from recorder.demo import LoopResult, replay_all
+from recorder.demo import LoopResult, installed_samples, replay_all
 from recorder.errors import InputError
+from recorder.store import ensure_directory
 from recorder.wav import export_wav
+from recorder.wording import counted
 
 from .options import out_option
 from .output import Column, Table, make_console, number_column, print_tables
 
-DEFAULT_SAMPLES = Path("sample_sessions")
 LISTEN_TO = "ga-server-vad-barge-in"
 
 
@@ -26,18 +27,18 @@ LISTEN_TO = "ga-server-vad-barge-in"
 @click.argument(
     "samples",
     required=False,
-    default=DEFAULT_SAMPLES,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     metavar="[DIR]",
 )
 @out_option("Where the new recordings and the WAV files go.", default="rt-demo")
 @click.option(
     "--fast", is_flag=True, help="Replay without the recorded pauses (about 1 s instead of 15 s)."
 )
-def demo(samples: Path, out: Path, fast: bool) -> None:
+def demo(samples: Path | None, out: Path, fast: bool) -> None:
     """Run the whole loop offline on the sample sessions, with no API key.
 
-    Each recording in DIR (default sample_sessions/) is played back by a mock Realtime API
+    Each recording in DIR (default: the sample sessions installed with rt, the files of
+    sample_sessions/ in the repository) is played back by a mock Realtime API
     (`rt serve`); a recording proxy (`rt record --proxy`) sits in front of it, and the
     recording's client side is replayed through the proxy (`rt replay`) at its recorded pace.
     Then the new recordings are compared with the originals (`rt stats`) and one call is
@@ -48,18 +49,20 @@ def demo(samples: Path, out: Path, fast: bool) -> None:
       rt demo                       # about 15 s; writes rt-demo/sessions/ and rt-demo/audio/
       rt demo --fast --out /tmp/demo
     """
+    source = "the samples installed with rt, in " if samples is None else ""
+    samples = installed_samples() if samples is None else samples
     originals = sorted(samples.glob("*.jsonl"))
     if not originals:
         raise InputError(
-            f"no session files in {samples}/: run rt demo from the project's directory, "
-            "or give a directory of recordings"
+            f"no session files (*.jsonl) in {samples}/: give a directory of recordings"
         )
     err = make_console(stderr=True)
     console = make_console()
+    ensure_directory(out)  # owner-only, like rt record's directory: recordings hold voices
     sessions_dir = out / "sessions"
     err.print(
-        f"[bold]rt demo[/]: {len(originals)} recordings from {samples}/, each served by a mock "
-        "Realtime API on 127.0.0.1, replayed through a recording proxy into "
+        f"[bold]rt demo[/]: {counted(len(originals), 'recording')} from {source}{samples}/, each "
+        "served by a mock Realtime API on 127.0.0.1, replayed through a recording proxy into "
         f"{sessions_dir}/"
     )
     results = _run_loop(originals, sessions_dir, fast, err)
@@ -72,7 +75,7 @@ def demo(samples: Path, out: Path, fast: bool) -> None:
 
     before = collect_stats([str(p) for p in recorded])
     after = collect_stats([str(p) for p in recorded.values()])
-    print_tables([_comparison(recorded, before.to_json(), after.to_json())], console)
+    print_tables([_comparison(recorded, before.to_json(), after.to_json(), fast)], console)
 
     listen = next((p for p in recorded if p.stem == LISTEN_TO), next(iter(recorded)))
     audio_dir = out / "audio"
@@ -111,7 +114,9 @@ def _run_loop(originals: list[Path], out: Path, fast: bool, err: Any) -> list[Lo
         )
 
 
-def _comparison(recorded: dict[Path, Path], before: dict[str, Any], after: dict[str, Any]) -> Table:
+def _comparison(
+    recorded: dict[Path, Path], before: dict[str, Any], after: dict[str, Any], fast: bool
+) -> Table:
     """One row per recording: its responses, p50 time to first audio and cost, before and after."""
 
     def per_file(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -158,5 +163,16 @@ def _comparison(recorded: dict[Path, Path], before: dict[str, Any], after: dict[
         ],
         rows=rows,
         caption="ttfb: from what triggered a response (response.create or speech_stopped) to its "
-        "first audio delta, as rt stats computes it.",
+        "first audio delta, as rt stats computes it." + (_fast_note(rows) if fast else ""),
+    )
+
+
+def _fast_note(rows: list[dict[str, Any]]) -> str:
+    """Why replayed ttfb is a few ms with --fast: the mock API does not wait before answering."""
+    replayed = [row["ttfb_after"] for row in rows if row["ttfb_after"] is not None]
+    span = f" ({min(replayed):.0f}–{max(replayed):.0f} ms here)" if replayed else ""
+    return (
+        "\n--fast: the mock API answered at once instead of after the recorded delays, so the "
+        f"replays' ttfb{span} is only the proxy and loopback's own time. Without --fast each "
+        "answer keeps its recorded delay and the replay's ttfb comes close to the original's."
     )

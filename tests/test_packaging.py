@@ -3,6 +3,7 @@ distribution could overwrite), with the data files the library reads at run time
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -50,3 +51,48 @@ def test_runtime_data_files_are_packaged(wheel: zipfile.ZipFile) -> None:
         assert f"recorder/analytics/queries/{sql.name}" in names
     for module in (ROOT / "cli").glob("*.py"):
         assert f"rt_cli/{module.name}" in names
+
+
+def test_the_sample_sessions_are_packaged(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    samples = sorted((ROOT / "sample_sessions").glob("*.jsonl"))
+    assert samples
+    for sample in samples:
+        assert f"recorder/samples/{sample.name}" in names
+    assert "recorder/samples/README.md" in names
+    assert not any(name.startswith("recorder/samples/speech/") for name in names)
+
+
+def test_rt_demo_runs_from_anywhere_after_a_plain_install(
+    wheel: zipfile.ZipFile, tmp_path: Path
+) -> None:
+    """The wheel installed on its own (its dependencies from this environment), run from a
+    directory with no sample_sessions/ in it."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
+        + [str(wheel.filename)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    probe = "import recorder, sys; print(recorder.__file__, file=sys.stderr)"
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    where = subprocess.run(
+        [sys.executable, "-c", probe], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
+    assert where.stderr.startswith(str(target)), where.stderr  # the installed copy, not ours
+    done = subprocess.run(
+        [sys.executable, "-m", "rt_cli.main", "demo", "--fast"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"from the samples installed with rt, in {target}" in done.stderr
+    assert len(list((elsewhere / "rt-demo" / "sessions").glob("*.jsonl"))) == 7
+    assert (elsewhere / "rt-demo" / "sessions").stat().st_mode & 0o777 == 0o700
