@@ -96,3 +96,33 @@ def test_rt_demo_runs_from_anywhere_after_a_plain_install(
     assert f"from the samples installed with rt, in {target}" in done.stderr
     assert len(list((elsewhere / "rt-demo" / "sessions").glob("*.jsonl"))) == 7
     assert (elsewhere / "rt-demo" / "sessions").stat().st_mode & 0o777 == 0o700
+
+
+def test_test_constraints_fit_the_declared_requirements() -> None:
+    """tests/constraints.txt pins what pip would backtrack through; each pin must satisfy what
+    pyproject.toml asks of that package, or installing the test extras fails."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    declared = {}
+    for line in pyproject.splitlines():
+        text = line.strip().rstrip(",")
+        if text.startswith('"') and text.endswith('"') and " " not in text.strip('"'):
+            try:
+                requirement = Requirement(text.strip('"'))
+            except ValueError:
+                continue
+            declared[canonicalize_name(requirement.name)] = requirement
+    pins = [
+        Requirement(line)
+        for line in (ROOT / "tests" / "constraints.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert pins and {"s3fs", "moto"} <= declared.keys()
+    for pin in pins:
+        (spec,) = pin.specifier
+        assert spec.operator == "==", pin
+        wanted = declared.get(canonicalize_name(pin.name))
+        if wanted is not None:
+            assert wanted.specifier.contains(spec.version), f"{pin} vs {wanted}"
