@@ -85,9 +85,9 @@ def wav(session: Path, out: Path, track: str, split: bool, heard: bool) -> None:
     \b
     Example:
       $ rt export wav sessions/call.jsonl --out audio/
-      audio/call.user.wav       0:41.280  24000 Hz  mono
-      audio/call.assistant.wav  0:23.520  24000 Hz  mono
-      audio/call.mix.wav        1:02.913  24000 Hz  stereo (user left, assistant right)
+      audio/call.user.wav       0:05.562  24000 Hz  mono
+      audio/call.assistant.wav  0:06.831  24000 Hz  mono
+      audio/call.mix.wav        0:13.209  24000 Hz  stereo (user left, assistant right)
     """
     console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -165,12 +165,12 @@ def parquet(paths: tuple[str, ...], out: str, with_audio: bool, prices: PriceTab
     \b
     Example:
       $ rt export parquet sessions/ --out warehouse/rt/
-      exported 412 sessions to warehouse/rt/ (run 20261126T031500Z-3f9a1c)
-      events       1,204,311 rows   38 files   61.2 MB
-      sessions           412 rows   38 files    1.1 MB
-      responses        5,120 rows   38 files    2.0 MB
-      rate_limits      5,120 rows   38 files    0.4 MB
-      errors              17 rows    9 files    0.1 MB
+      exported 7 sessions to warehouse/rt/ (run …)
+      events              1,729 rows     4 files       0.1 MB
+      sessions                7 rows     4 files       0.0 MB
+      responses              15 rows     4 files       0.0 MB
+      rate_limits            30 rows     4 files       0.0 MB
+      errors                  2 rows     1 file        0.0 MB
       $ duckdb -c "SELECT model, count(*) FROM 'warehouse/rt/responses/**/*.parquet' GROUP BY ALL"
     """
     from recorder.parquet import export_parquet

@@ -56,24 +56,29 @@ def ls(
 ) -> None:
     """List recorded sessions: when, which model, how long, how fast, how much.
 
-    One row per session file: start time, file, model, duration, turns (the
-    responses), median time to first audio (ttfb p50, from the trigger to
-    the first audio delta), tokens (in + out), cost and errors; oldest
-    first. PATH is a session file, a directory (every *.jsonl under it) or a
-    glob; the default is sessions/. csv and json have every column, also
-    the session id, input and output tokens apart, and frames.
+    One row per session file: start time, session (its label, as rt stats,
+    rt show and rt report name it: the file's stem, or for rt's own file
+    names the start time and the first characters of the id), model,
+    duration, turns (the responses), median time to first audio (ttfb p50,
+    from the trigger to the first audio delta), tokens (in + out), cost and
+    errors; oldest first. PATH is a session file, a directory (every *.jsonl
+    under it) or a glob; the default is sessions/. On a narrow terminal the
+    columns that do not fit are left out and named (--wide keeps them). csv
+    and json have every column, also the file, the session id, input and
+    output tokens apart, and frames.
 
     \b
     Example:
       $ rt ls
-      started at                    file                                    model               duration s   turns   ttfb p50 ms   tokens     cost $   errors
-      ───────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────
-      2026-11-26T02:58:39.002772Z   sessions/ga-push-to-talk.jsonl          gpt-realtime              10.7       2         423.3      555   0.012515        0
-      2026-11-26T02:58:39.011651Z   sessions/ga-text-only.jsonl             gpt-realtime-mini          4.0       2                    334   0.000171        0
-      2026-11-26T02:58:39.015381Z   sessions/errors-and-rate-limits.jsonl   gpt-realtime-mini         15.2       4         503.8     2318   0.005694        2
-      3 sessions, 8 turns, 2 errors, cost $0.0184
+      started at                    session               model                                duration s   turns   ttfb p50 ms   tokens     cost $   errors
+      ──────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────
+      2026-11-26T02:58:39.002772Z   call                  gpt-realtime                               10.7       2         423.3      555   0.012515        0
+      2026-11-26T02:58:39.006783Z   11-26 02:58:39 ede4   gpt-realtime                               11.3       2         383.8      566   0.012211        0
+      …
+      2026-11-26T02:58:39.015381Z   11-26 02:58:39 0ceb   gpt-realtime-mini                          15.2       4         503.8     2318   0.005694        2
+      7 sessions, 15 turns, 2 errors, cost $0.0887
       $ rt ls sessions/ --sort cost_usd --reverse
-      $ rt ls 'sessions/2026-11-*.jsonl' --format csv > sessions.csv
+      $ rt ls 'sessions/202611*.jsonl' --format csv > november.csv
     """
     with reading_progress() as on_progress:
         listing = list_sessions(

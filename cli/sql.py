@@ -75,11 +75,13 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, prices: PriceTable) -> Non
     Example:
       $ rt sql "SELECT model, count(*) AS turns, round(quantile_cont(ttfb_ms, 0.95)) AS p95
                 FROM responses GROUP BY model ORDER BY p95 DESC"
-      model               turns     p95
-      ─────────────────────────────────
-      gpt-realtime-mini       6   507.0
-      gpt-realtime            2   423.0
-      2 rows
+      model                                turns     p95
+      ──────────────────────────────────────────────────
+      gpt-4o-realtime-preview                  1   603.0
+      gpt-4o-realtime-preview-2024-10-01       2   553.0
+      gpt-realtime-mini                        6   507.0
+      gpt-realtime                             6   449.0
+      4 rows
       $ rt sql "SELECT type, count(*) FROM events GROUP BY ALL ORDER BY 2 DESC" --format csv
       $ rt sql "SELECT event->>'$.error.message' FROM events WHERE type = 'error'"
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'

@@ -57,13 +57,16 @@ def stats(paths: tuple[str, ...], by: str, fmt: str, wide: bool, prices: PriceTa
     """Latency, tokens, cost, rate limits and errors of recorded sessions.
 
     PATH is a session file, a directory (every *.jsonl under it) or a glob.
-    Warnings (skipped lines, models without a price) go to stderr, so stdout
-    stays clean for pipes.
+    Sessions are named by their label, as in rt ls, rt show and rt report.
+    On a terminal each table keeps the columns that fit (session, response,
+    status, trigger and ttfb always) and names those it leaves out; --wide
+    keeps them all. Warnings (skipped lines, models without a price) go to
+    stderr, so stdout stays clean for pipes.
 
     \b
     Example:
       rt stats sessions/
-      rt stats 'sessions/2026-11-*.jsonl' --by session --format csv > sessions.csv
+      rt stats 'sessions/202611*.jsonl' --by session --format csv > november.csv
       rt stats sessions/ --format json | jq .summary.ttfb_ms.p95
       rt stats sessions/ --pricing azure-prices.toml --format markdown
     """
