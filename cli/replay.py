@@ -19,7 +19,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from recorder.errors import InputError, SessionFormatError
+from recorder.errors import InputError
 from recorder.replay import (
     DEFAULT_TIMEOUT,
     PACES,
@@ -35,8 +35,10 @@ from recorder.replay import (
     run_replay,
     summarise_file,
 )
+from recorder.warning_log import WarningLog
 
 from .options import out_option, pacing_options
+from .output import echo_warning
 
 
 def _headers(
@@ -112,8 +114,7 @@ def replay(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out_console = Console(highlight=False, soft_wrap=True)
 
-    def warn(problem: SessionFormatError) -> None:
-        err.print(Text.assemble(("warning: ", "yellow"), f"skipped {problem}"))
+    warn = WarningLog(echo_warning)
 
     recorded = load_session(session, keep_payloads=("client",), on_warning=warn)
     schedule = replay_schedule(recorded, pace=cast(Pace, pace), speed=speed, fast=fast)
@@ -141,6 +142,7 @@ def replay(
         raise click.Abort() from None
     original = summarise_file(session, lambda problem: None)  # already warned while loading
     replayed = summarise_file(result.recording.path, warn)
+    warn.close()
     out_console.print(render_summary(result, original, replayed))
     if result.stopped is not None:
         raise result.stopped

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from recorder.errors import InputError
+from recorder.escaping import escape_control
 from recorder.follow import newest_session
-from recorder.store import iter_records
+from recorder.reading import RecordChecker, iter_records
 from recorder.timeline import EntryFilter
 
 from .output import make_console
@@ -19,7 +20,6 @@ from .timeline_view import (
     no_match_note,
     quiet_broken_pipe,
     timeline_options,
-    warn,
 )
 
 
@@ -81,15 +81,18 @@ def show(
         if newest is None:
             raise InputError(f"{session}: no session files (*.jsonl) in this directory")
         path = newest
-        click.echo(f"rt show: the newest session in {session}/ is {path}", err=True)
+        click.echo(escape_control(f"rt show: the newest session in {session}/ is {path}"), err=True)
     entry_filter = EntryFilter.build(types, grep)
     console = make_console()
     printer = make_printer(
-        console, entry_filter, every_frame=every_frame, as_json=as_json, source=str(path)
+        console, entry_filter, every_frame=every_frame, as_json=as_json, path=str(path)
     )
     with quiet_broken_pipe():
-        for _, record in iter_records(path, on_warning=warn):
-            printer.feed(record)
-        printer.finish()
-    if filtering(entry_filter) and not printer.matched:
+        checker = RecordChecker(path, printer.warnings)
+        for line, record in iter_records(path, on_warning=printer.warnings, checker=checker):
+            printer.feed(line, record)
+        printer.finish(note_missing_close=checker.records > 0)
+    if not checker.records:
+        raise InputError(f"{path}: no session records to show")
+    if filtering(entry_filter) and not printer.shown:
         click.echo(no_match_note(types, grep), err=True)

@@ -20,9 +20,12 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from recorder.errors import SessionFormatError
+from recorder.escaping import escape_control, json_line_safe
 from recorder.session_labels import session_labels
 from recorder.timeline import Entry, EntryFilter, FrameStream, SessionHeader, Timeline, TimelineItem
+from recorder.warning_log import WarningLog
+
+from .output import echo_warning
 
 TYPE_WIDTH = 33  # fits input_audio_buffer.speech_started; longer types push the details
 MIN_DETAILS_WIDTH = 30
@@ -31,6 +34,7 @@ SOURCE_STYLES = {"client": "cyan", "server": "green", "proxy": "magenta"}
 TYPE_STYLES = {"client": "cyan", "server": "", "proxy": "magenta"}
 SEVERITY_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
 NO_CLOSE_NOTE = "(no close line: the session is still being recorded, or the recorder stopped)"
+UNNAMED = "<session>"  # the path of a session read from elsewhere than a file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,18 +102,18 @@ collapsing; session, open, close and error lines are not included."""
 class TimelineView:
     """Writes header, entries and separators to a console."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, source: str = UNNAMED) -> None:
         self.console = console
         self._plain = not console.is_terminal
-        self.source: str | None = None  # the file being shown, named in the header
+        self.source = source  # the file shown, named in the header
         self.name: str | None = None  # the readable name its session line gives it, if any
 
     def header(self, header: SessionHeader) -> None:
         rows = [("session", header.session_id or "?")]
-        if self.source is not None:
+        if self.source != UNNAMED:
+            names = {self.source: self.name} if self.name else {}
             rows.append(("file", self.source))
             # how rt stats, rt ls and rt report name this session
-            names = {self.source: self.name} if self.name else {}
             rows.append(("label", session_labels([self.source], names)[self.source]))
         rows += [
             ("started", header.started_at or "?"),
@@ -122,8 +126,10 @@ class TimelineView:
         else:
             opened = f"  (handshake done at {header.opened_t:.3f} s)"
             rows.append(("subprotocol", (header.subprotocol or "none") + opened))
+        if header.protocol != "realtime" or header.transport != "websocket":
+            rows.append(("protocol", f"{header.protocol} over {header.transport}"))
         for key, value in rows:
-            self._emit(Text.assemble((f"{key:<12}", "dim"), (value, "bold")))
+            self._emit(Text.assemble((f"{key:<12}", "dim"), (escape_control(value), "bold")))
         self._emit(Text())
 
     def entry(self, entry: Entry) -> None:
@@ -182,8 +188,8 @@ def entry_cells(entry: Entry) -> list[tuple[str, str]]:
         (f"{entry.t:9.3f} ", "dim"),
         (ARROWS[entry.source] + " ", SOURCE_STYLES[entry.source]),
         (f"{response:<3} ", "bold blue"),
-        (f"{entry.type:<{TYPE_WIDTH}} ", type_style),
-        (entry.summary, severity or ("italic" if entry.collapsed else "")),
+        (f"{escape_control(entry.type):<{TYPE_WIDTH}} ", type_style),
+        (escape_control(entry.summary), severity or ("italic" if entry.collapsed else "")),
     ]
 
 
@@ -199,41 +205,37 @@ class TimelinePrinter:
         entry_filter: EntryFilter,
         *,
         collapse: bool,
-        source: str | None = None,
+        path: str = UNNAMED,
     ) -> None:
-        self.view = TimelineView(console)
-        self.view.source = source
+        self.view = TimelineView(console, path)
         self.filter = entry_filter
-        self.timeline = Timeline(collapse=collapse)
-        self.matched = 0  # events printed (the connection's own lines not counted)
+        self.warnings = WarningLog(echo_warning)
+        self.timeline = Timeline(collapse=collapse, path=path, on_warning=self.warnings)
+        self.shown = 0
 
-    @property
-    def source(self) -> str | None:
-        """The file shown, named in the header."""
-        return self.view.source
-
-    @source.setter
-    def source(self, path: str | None) -> None:
-        self.view.source = path
-
-    def feed(self, record: Mapping[str, Any]) -> None:
+    def feed(self, line: int, record: Mapping[str, Any]) -> None:
         if record.get("kind") == "session":
             name = record.get("name")
             self.view.name = " ".join(name.split()) if isinstance(name, str) else None
-        self._print(self.timeline.feed(record))
+        self._print(self.timeline.feed(line, record))
 
     def finish(self, *, note_missing_close: bool = True) -> None:
         self._print(self.timeline.finish())
         if note_missing_close and not self.timeline.closed:
             self.view.note(NO_CLOSE_NOTE)
         self.view.flush()
+        self.warnings.close()
 
-    def restart(self, separator: str, source: str | None = None) -> None:
-        """A new session begins (`rt tail` switched files)."""
-        self.finish(note_missing_close=False)
-        self.view.separator(separator)
-        self.view.source = source
-        self.timeline = Timeline(collapse=self.timeline.collapse)
+    def restart(self, separator: str | None, path: str) -> None:
+        """A session begins (`rt tail` found its first file, or switched to a newer one: then
+        the separator goes between them)."""
+        if separator is not None:
+            self.finish(note_missing_close=False)
+            self.view.separator(separator)
+        self.view.source = path
+        self.timeline = Timeline(
+            collapse=self.timeline.collapse, path=path, on_warning=self.warnings
+        )
 
     def flush(self) -> None:
         self.view.flush()
@@ -244,34 +246,35 @@ class TimelinePrinter:
                 self.view.header(item)
             elif self.filter.accepts(item):
                 self.view.entry(item)
-                self.matched += item.source != "proxy"
+                self.shown += item.source != "proxy"
 
 
 class JsonPrinter:
     """`--json`: one object per frame (see FrameStream), filtered, one line each."""
 
-    def __init__(self, stream: IO[str], entry_filter: EntryFilter) -> None:
+    def __init__(self, stream: IO[str], entry_filter: EntryFilter, path: str = UNNAMED) -> None:
         self.stream = stream
         self.filter = entry_filter
-        self.frames = FrameStream()
-        self.matched = 0  # frames printed
-        self.source: str | None = None  # not shown: each line is a frame of its own
+        self.warnings = WarningLog(echo_warning)
+        self.frames = FrameStream(path, self.warnings)
+        self.shown = 0
         self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-    def feed(self, record: Mapping[str, Any]) -> None:
-        frame = self.frames.feed(record)
+    def feed(self, line: int, record: Mapping[str, Any]) -> None:
+        frame = self.frames.feed(line, record)
         if frame is None:
             return
-        line = self._dumps(frame)
-        if self.filter.accepts_frame(frame["type"], line):
-            self.stream.write(line + "\n")
-            self.matched += 1
+        text = json_line_safe(self._dumps(frame))
+        if self.filter.accepts_frame(frame["type"], text):
+            self.stream.write(text + "\n")
+            self.shown += 1
 
     def finish(self, *, note_missing_close: bool = True) -> None:
         self.stream.flush()
+        self.warnings.close()
 
-    def restart(self, separator: str, source: str | None = None) -> None:
-        self.frames = FrameStream()
+    def restart(self, separator: str | None, path: str) -> None:
+        self.frames = FrameStream(path, self.warnings)
 
     def flush(self) -> None:
         self.stream.flush()
@@ -286,11 +289,11 @@ def make_printer(
     *,
     every_frame: bool,
     as_json: bool,
-    source: str | None = None,
+    path: str = UNNAMED,
 ) -> Printer:
     if as_json:
-        return JsonPrinter(console.file, entry_filter)
-    return TimelinePrinter(console, entry_filter, collapse=not every_frame, source=source)
+        return JsonPrinter(console.file, entry_filter, path)
+    return TimelinePrinter(console, entry_filter, collapse=not every_frame, path=path)
 
 
 def filtering(entry_filter: EntryFilter) -> bool:
@@ -301,12 +304,7 @@ def filtering(entry_filter: EntryFilter) -> bool:
 def no_match_note(types: tuple[str, ...], grep: str | None) -> str:
     """What `rt show` says on stderr when its filters left no event."""
     given = [f"--type {t}" for t in types] + ([f"--grep {grep}"] if grep is not None else [])
-    return f"no events matched {' '.join(given)}"
-
-
-def warn(problem: SessionFormatError) -> None:
-    """A skipped line, on stderr so stdout stays clean."""
-    click.echo(f"warning: {problem}", err=True)
+    return escape_control(f"no events matched {' '.join(given)}")
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Session files on disk: the batching writer and the tolerant streaming reader.
+"""Session files on disk: the batching writer (reading is `recorder.reading`).
 
 The writer is made for the proxy's hot path: `frame()` encodes nothing and never touches the
 disk; it appends a tuple to a list. One background thread for all sessions turns each file's
@@ -17,14 +17,12 @@ from __future__ import annotations
 import errno
 import os
 import threading
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from recorder.errors import SessionFormatError
-from recorder.session import Direction, decode_line, encode_record, error_record, frame_line
+from recorder.session import Direction, encode_record, error_record, frame_line
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -33,10 +31,6 @@ DEFAULT_MAX_PENDING_BYTES = 256 * 2**20
 WRITE_CHUNK_BYTES = 128 * 1024
 _RECORD_SIZE = 256  # a rough size for non-frame records when cutting a batch into pieces
 _WAKE_BYTES = 4 * 2**20  # write before the flush interval once this much is waiting
-
-
-class SessionWarning(UserWarning):
-    """A line of a session file was skipped."""
 
 
 def ensure_directory(directory: str | os.PathLike[str]) -> Path:
@@ -419,46 +413,3 @@ def _last_t(batch: list[_Pending], default: float) -> float:
         if isinstance(t, (int, float)) and not isinstance(t, bool):
             return float(t)
     return default
-
-
-# -- reading -----------------------------------------------------------------------------------
-
-WarningHandler = Callable[[SessionFormatError], None]
-
-
-def _default_warning(error: SessionFormatError) -> None:
-    warnings.warn(str(error), SessionWarning, stacklevel=4)
-
-
-def iter_records(
-    path: str | os.PathLike[str], on_warning: WarningHandler | None = None
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield `(line_number, record)` for every valid line of a session file, streaming.
-
-    An invalid or cut-off line is skipped and reported once through `on_warning` (by default
-    a `SessionWarning`) with the file and line number; reading goes on with the next line.
-    """
-    for number, _raw, record in iter_raw_records(path, on_warning):
-        yield number, record
-
-
-def iter_raw_records(
-    path: str | os.PathLike[str], on_warning: WarningHandler | None = None
-) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
-    """`iter_records` with each line's bytes as well (to re-send an event exactly as recorded)."""
-    warn = on_warning or _default_warning
-    name = os.fspath(path)
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = decode_line(raw)
-            except SessionFormatError as exc:
-                problem = exc
-                if not raw.endswith(b"\n"):
-                    problem = SessionFormatError("incomplete last line (cut off)")
-                problem.path, problem.line = name, number
-                warn(problem)
-                continue
-            yield number, raw, record

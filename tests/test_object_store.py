@@ -27,7 +27,7 @@ from websockets.asyncio.client import connect
 from recorder.errors import InputError
 from recorder.object_store import StorageError, is_url, list_files, register_filesystems
 from recorder.proxy import RecordingProxy
-from recorder.store import iter_records
+from recorder.reading import iter_records
 from recorder.upload_spool import (
     RetryPolicy,
     SessionUploader,

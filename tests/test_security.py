@@ -38,8 +38,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from recorder.proxy import RecordingProxy
+from recorder.reading import iter_records
 from recorder.session import REDACTED, redact_event, scrub, secret_values
-from recorder.store import iter_records
 
 GA_PATH = "/v1/realtime?model=gpt-realtime"
 EPHEMERAL_BETA = "ek_68af296e8e408191a1120ab6383263c2"

@@ -15,7 +15,6 @@ from recorder.analytics.db import QueryError, QueryResult, ResultColumn, SQLErro
 from recorder.analytics.listing import SESSION_LIST_KEYS, SessionList, list_sessions
 from recorder.analytics.report import (
     RateLimitTrend,
-    SkippedLines,
     StatsReport,
     StatsWarning,
     UnknownModel,
@@ -36,7 +35,6 @@ __all__ = [
     "SQLError",
     "SQLResult",
     "SessionList",
-    "SkippedLines",
     "Sources",
     "StatsReport",
     "StatsWarning",
