@@ -1,7 +1,8 @@
 """The README and every `--help` Example: run as shown.
 
 Each `$ rt …` example in a README code block, and each command in a command's `Example:`
-block, is run by bash in a directory laid out as the examples assume:
+block, is run (by bash when it pipes or redirects) in a directory laid out as the examples
+assume:
 
     sample_sessions/   the samples, as in the repository
     sessions/          the same recordings as rt names its files (<session id>.jsonl),
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 from rt_cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,10 +170,19 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def run(command: str, place: Path) -> tuple[int, str, str]:
-    """`command` in bash at `place`; returns (status, stdout, stderr)."""
+def run(command: str, place: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    """`command` at `place`; returns (status, stdout, stderr). A plain `rt …` runs in this
+    process (as `rt` would: click parses the same words); one with pipes or redirections in
+    bash, with this environment's `rt` first on PATH."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    words = shlex.split(command, comments=True)
+    if not any(word in ("|", ">", "&", "&&", ";") for word in words):
+        monkeypatch.chdir(place)
+        result = CliRunner().invoke(cli, words[1:], prog_name="rt")
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.stdout, result.stderr
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("OPENAI_API_KEY", None)
     if "| jq" in command and shutil.which("jq") is None:
         command = command.split("| jq", 1)[0]  # the rt part still runs
     done = subprocess.run(
@@ -250,7 +261,9 @@ EXAMPLES = readme_examples() + help_examples()
 
 @pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: f"{e.where}: {e.command[:60]}")
-def test_example_runs_as_shown(example: Example, place: Path) -> None:
+def test_example_runs_as_shown(
+    example: Example, place: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if not example.command.startswith("rt "):
         reason = _reason(example)
         assert reason, f"{example.where}: only rt commands run here: {example.command}"
@@ -258,7 +271,7 @@ def test_example_runs_as_shown(example: Example, place: Path) -> None:
     parses(example.command)
     if _reason(example) is not None:
         return
-    status, stdout, stderr = run(example.command, place)
+    status, stdout, stderr = run(example.command, place, monkeypatch)
     assert status == 0, f"{example.where}: `{example.command}` failed:\n{stdout}{stderr}"
     # what it shows is stdout, or (status lines first) stderr and stdout
     assert shows(example.shown, stdout) or shows(example.shown, stderr + stdout), (
