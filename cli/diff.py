@@ -13,10 +13,9 @@ from rich.text import Text
 
 from recorder.diff import RESPONSE_METRICS, EventStep, SessionDiff
 from recorder.diff import diff_session_files as compare_files
-from recorder.pricing import PriceTable
 from recorder.wording import counted
 
-from .options import format_option, pricing_option
+from .options import format_option, prices_with, pricing_option
 from .output import (
     Column,
     Table,
@@ -53,7 +52,7 @@ DIFF_STYLES = {"+": "green", "-": "red", "@": "cyan"}
     "markdown (for a pull request or an issue).",
 )
 @pricing_option
-def diff(a: Path, b: Path, fmt: str, prices: PriceTable) -> None:
+def diff(a: Path, b: Path, fmt: str, pricing: str | None) -> None:
     """Compare two recorded sessions, such as a call and its replay.
 
     Four sections, Δ always B − A:
@@ -87,7 +86,7 @@ def diff(a: Path, b: Path, fmt: str, prices: PriceTable) -> None:
       $ rt diff a.jsonl b.jsonl --format json | jq '.responses[].delta.ttfb_ms'
       $ rt diff a.jsonl b.jsonl --format markdown > diff.md
     """
-    result = compare_files(a, b, prices)
+    result = compare_files(a, b, prices_with(pricing))
     echo_warnings(result.warnings)
     out = sys.stdout
     if fmt == "json":

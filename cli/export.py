@@ -19,11 +19,10 @@ from rich.progress import (
 from rich.text import Text
 
 from recorder.audio import AudioWarning
-from recorder.pricing import PriceTable
 from recorder.wav import TRACKS, WrittenWav, export_wav
 from recorder.wording import counted
 
-from .options import out_option, pricing_option
+from .options import out_option, prices_with, pricing_option
 
 _ProgressCallback = Callable[[str, int, int], None]
 
@@ -151,7 +150,7 @@ def format_duration(seconds: float) -> str:
     "in audio_bytes).",
 )
 @pricing_option
-def parquet(paths: tuple[str, ...], out: str, with_audio: bool, prices: PriceTable) -> None:
+def parquet(paths: tuple[str, ...], out: str, with_audio: bool, pricing: str | None) -> None:
     """Write session files as a Parquet dataset for DuckDB, Spark, Trino, BigQuery, ClickHouse.
 
     PATH is a session file, a directory (every *.jsonl under it), a glob, or an object store
@@ -179,7 +178,11 @@ def parquet(paths: tuple[str, ...], out: str, with_audio: bool, prices: PriceTab
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     with _export_progress(err) as on_progress:
         result = export_parquet(
-            paths, out, with_audio=with_audio, prices=prices, on_progress=on_progress
+            paths,
+            out,
+            with_audio=with_audio,
+            prices=prices_with(pricing),
+            on_progress=on_progress,
         )
     for warning in result.warnings:
         err.print(Text.assemble(("warning: ", "yellow"), str(warning)))

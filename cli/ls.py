@@ -10,11 +10,10 @@ import click
 
 from recorder.analytics import SESSION_LIST_KEYS, SessionList, list_sessions
 from recorder.analytics.listing import DEFAULT_SORT
-from recorder.pricing import PriceTable
 from recorder.session_labels import session_labels
 from recorder.wording import counted
 
-from .options import format_option, pricing_option, wide_option
+from .options import format_option, prices_with, pricing_option, wide_option
 from .output import (
     Column,
     Table,
@@ -52,7 +51,7 @@ DEFAULT_PATH = "sessions/"
 @wide_option
 @pricing_option
 def ls(
-    paths: tuple[str, ...], sort: str, reverse: bool, fmt: str, wide: bool, prices: PriceTable
+    paths: tuple[str, ...], sort: str, reverse: bool, fmt: str, wide: bool, pricing: str | None
 ) -> None:
     """List recorded sessions: when, which model, how long, how fast, how much.
 
@@ -83,7 +82,7 @@ def ls(
     with reading_progress() as on_progress:
         listing = list_sessions(
             paths or (DEFAULT_PATH,),
-            prices,
+            prices_with(pricing),
             sort=sort,
             reverse=reverse,
             on_progress=on_progress,

@@ -14,6 +14,11 @@ from recorder.errors import RecorderError
 # `rt --help` lists the commands without importing any of them (numpy, DuckDB, websockets…);
 # tests/test_cli_main.py checks that each line matches the command's own help.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "check": (
+        "rt_cli.check:check",
+        "Check recorded calls against limits; with --target, replay them and check for "
+        "regressions.",
+    ),
     "demo": (
         "rt_cli.demo:demo",
         "Run the whole loop offline on the sample sessions, with no API key.",

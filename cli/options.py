@@ -2,9 +2,11 @@
 
     listen_options(exposes=...)     --listen HOST:PORT and --allow-remote, with the loopback rule
     pacing_options(...)             --speed and --fast (never both), and --pace where it applies
-    pricing_option                  --pricing FILE, read into a PriceTable
+    pricing_option, prices_with     --pricing FILE, and the built-in prices with it over them
+    header_option, timeout_option   --header "NAME: VALUE" and --timeout for replays
     format_option(...)              --format table|json|csv|markdown
     out_option(...)                 --out/-o, the one spelling of "where to write"
+    wide_option                     --wide: every column of the table view
 
 A bundle is a decorator; where a rule spans two options (an address needs --allow-remote, a
 speed excludes --fast) the bundle checks it before the command runs, so every command says
@@ -16,11 +18,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from recorder.errors import InputError, RecorderError
+from recorder.errors import InputError
+
+if TYPE_CHECKING:
+    from recorder.pricing import PriceTable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -140,27 +145,62 @@ def pacing_options(
 # -- pricing ----------------------------------------------------------------------------------
 
 
-def _read_prices(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    from recorder.pricing import builtin_prices, load_price_file
-
-    prices = builtin_prices()
-    if value is None:
-        return prices
-    try:
-        return prices.merged(load_price_file(value))
-    except RecorderError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 pricing_option = click.option(
     "--pricing",
-    "prices",
     type=click.Path(exists=True, dir_okay=False),
-    callback=_read_prices,
     metavar="FILE",
     help="Price file (JSON, or TOML on Python 3.11+) replacing or adding to the built-in prices.",
 )
-"""`--pricing FILE`: the command receives `prices`, the built-in PriceTable merged with FILE."""
+"""`--pricing FILE` (the value is `pricing`, the path); `prices_with` reads it."""
+
+
+def prices_with(pricing: str | None) -> PriceTable:
+    """The built-in prices, with the `--pricing` file over them if one was given (a bad file
+    is an InputError naming it)."""
+    from recorder.pricing import builtin_prices, load_price_file
+
+    prices = builtin_prices()
+    return prices if pricing is None else prices.merged(load_price_file(pricing))
+
+
+# -- replays ----------------------------------------------------------------------------------
+
+
+def _headers(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> list[tuple[str, str]]:
+    from recorder.replay import parse_header
+
+    try:
+        return [parse_header(value) for value in values]
+    except InputError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def header_option(what: str) -> Callable[[F], F]:
+    """`--header "NAME: VALUE"` (repeatable) for the connections a command dials."""
+    return click.option(
+        "--header",
+        "headers",
+        multiple=True,
+        metavar='"NAME: VALUE"',
+        callback=_headers,
+        help=f"Send this header {what} (repeatable); replaces a recorded one of the same name. "
+        "Without credentials here, OPENAI_API_KEY (AZURE_OPENAI_API_KEY for Azure) is used.",
+    )
+
+
+def timeout_option(what: str = "") -> Callable[[F], F]:
+    """`--timeout SECONDS` for the handshake and each awaited server event of a replay."""
+    from recorder.replay import DEFAULT_TIMEOUT
+
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        help=f"Seconds to wait for the handshake and for each awaited server event{what}.",
+    )
 
 
 # -- output -----------------------------------------------------------------------------------

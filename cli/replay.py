@@ -19,9 +19,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from recorder.errors import InputError
 from recorder.replay import (
-    DEFAULT_TIMEOUT,
     PACES,
     Pace,
     RecordingFacts,
@@ -30,24 +28,14 @@ from recorder.replay import (
     compare_responses,
     connection_plan,
     load_session,
-    parse_header,
     replay_schedule,
     run_replay,
     summarise_file,
 )
 from recorder.warning_log import WarningLog
 
-from .options import out_option, pacing_options
+from .options import header_option, out_option, pacing_options, timeout_option
 from .output import echo_warning
-
-
-def _headers(
-    ctx: click.Context, param: click.Parameter, values: Sequence[str]
-) -> list[tuple[str, str]]:
-    try:
-        return [parse_header(value) for value in values]
-    except InputError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()
@@ -67,22 +55,8 @@ def _headers(
     pace_help="reactive: keep the gaps and, before each frame, wait for the server events that "
     "preceded it (response.done, …); timed: keep the gaps only.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait for the handshake and for each awaited server event.",
-)
-@click.option(
-    "--header",
-    "headers",
-    multiple=True,
-    metavar='"NAME: VALUE"',
-    callback=_headers,
-    help="Send this header too (repeatable); replaces a recorded one of the same name. "
-    "Without credentials here, OPENAI_API_KEY (AZURE_OPENAI_API_KEY for Azure) is used.",
-)
+@timeout_option()
+@header_option("too")
 @out_option("Directory for the new session file.", default="sessions")
 def replay(
     session: Path,

@@ -12,7 +12,6 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.text import Text
 
 from recorder.analytics import collect_stats
-from recorder.pricing import PriceTable
 from recorder.report import (
     DEFAULT_AUDIO_MINUTES,
     ReportOptions,
@@ -23,7 +22,7 @@ from recorder.report import (
 from recorder.session_labels import parse_name_option
 from recorder.wording import counted
 
-from .options import out_option, pricing_option
+from .options import out_option, prices_with, pricing_option
 from .stats import THRESHOLDS_MS
 
 
@@ -74,7 +73,7 @@ def report(
     audio_minutes: float,
     title: str,
     names: dict[str, str],
-    prices: PriceTable,
+    pricing: str | None,
 ) -> None:
     """Write one HTML file with the latency, tokens, cost, rate limits, errors and audio
     of recorded sessions.
@@ -109,7 +108,7 @@ def report(
         names=names,
     )
     with _progress(err) as bars:
-        stats = collect_stats(paths, prices, on_progress=bars.track("reading"))
+        stats = collect_stats(paths, prices_with(pricing), on_progress=bars.track("reading"))
         for warning in stats.warnings:
             warn(warning)
         written = write_report(

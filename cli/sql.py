@@ -10,10 +10,9 @@ from typing import Any
 import click
 
 from recorder.analytics import ResultColumn, SQLResult, run_sql
-from recorder.pricing import PriceTable
 from recorder.wording import counted
 
-from .options import format_option, pricing_option
+from .options import format_option, prices_with, pricing_option
 from .output import (
     Column,
     Table,
@@ -43,7 +42,7 @@ _NUMERIC_TYPES = (
     "objects; JSON columns as objects), csv, markdown."
 )
 @pricing_option
-def sql(query: str, paths: tuple[str, ...], fmt: str, prices: PriceTable) -> None:
+def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> None:
     """Run SQL (DuckDB's dialect) over recorded sessions, through ready views.
 
     PATH is a session file, a directory (every *.jsonl under it) or a glob;
@@ -95,7 +94,9 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, prices: PriceTable) -> Non
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'
     """
     with reading_progress() as on_progress:
-        result = run_sql(query, paths or (DEFAULT_PATH,), prices, on_progress=on_progress)
+        result = run_sql(
+            query, paths or (DEFAULT_PATH,), prices_with(pricing), on_progress=on_progress
+        )
     echo_warnings(result.warnings)
     render(result, fmt)
 

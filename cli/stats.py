@@ -10,11 +10,10 @@ import click
 
 from recorder.analytics import StatsReport, collect_stats
 from recorder.analytics.report import FINAL_ANSWER_METRICS, LATENCY_METRICS
-from recorder.pricing import PriceTable
 from recorder.session_labels import session_labels
 from recorder.wording import counted
 
-from .options import format_option, pricing_option, wide_option
+from .options import format_option, prices_with, pricing_option, wide_option
 from .output import (
     Column,
     Row,
@@ -53,7 +52,7 @@ TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "speech_stopped"}
 )
 @wide_option
 @pricing_option
-def stats(paths: tuple[str, ...], by: str, fmt: str, wide: bool, prices: PriceTable) -> None:
+def stats(paths: tuple[str, ...], by: str, fmt: str, wide: bool, pricing: str | None) -> None:
     """Latency, tokens, cost, rate limits and errors of recorded sessions.
 
     PATH is a session file, a directory (every *.jsonl under it) or a glob.
@@ -71,7 +70,7 @@ def stats(paths: tuple[str, ...], by: str, fmt: str, wide: bool, prices: PriceTa
       rt stats sessions/ --pricing azure-prices.toml --format markdown
     """
     with reading_progress() as on_progress:
-        report = collect_stats(paths, prices, on_progress=on_progress)
+        report = collect_stats(paths, prices_with(pricing), on_progress=on_progress)
     echo_warnings(report.warnings)
     render(report, fmt, by, wide=wide)
 

@@ -13,6 +13,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "sample_sessions"
 SAMPLE = str(SAMPLES / "ga-push-to-talk.jsonl")
 
 WRITERS = [
+    ["check"],
     ["record"],
     ["replay"],
     ["export", "wav"],

@@ -7,6 +7,7 @@ assume:
     sample_sessions/   the samples, as in the repository
     sessions/          the same recordings as rt names its files (<session id>.jsonl),
                        except ga-push-to-talk, which is sessions/call.jsonl
+    examples/          the repository's example configs
     a.jsonl, b.jsonl   two sessions to compare; azure-prices.toml, a price file
 
 What an example shows below its `$` line must be what prints (stdout, or stderr and stdout): line for line, where a line `…` stands for any number of lines and a `…` inside a
@@ -49,6 +50,7 @@ NOT_RUN = {
     "rt demo": "15 s of replays; `rt demo --fast` runs instead",
     "rt diff sessions/call.jsonl replays/": "needs the replay above",
     "rt stats sessions/call.jsonl sessions/<new file>.jsonl": "needs a replay",
+    "rt check calls/": "replays against a staging deployment or a server that is not here",
 }
 RUN_ANYWAY = ("rt demo --fast", "rt tail sessions/ --exit-on-close")
 
@@ -162,6 +164,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
         session_id = json.loads(sample.read_text().split("\n", 1)[0])["id"]
         name = "call" if sample.stem == "ga-push-to-talk" else session_id
         shutil.copy(sample, sessions / f"{name}.jsonl")
+    shutil.copytree(ROOT / "examples", root / "examples")
     shutil.copy(SAMPLES / "ga-push-to-talk.jsonl", root / "a.jsonl")
     shutil.copy(SAMPLES / "ga-function-call.jsonl", root / "b.jsonl")
     (root / "azure-prices.toml").write_text(

@@ -24,7 +24,7 @@ import orjson
 
 from recorder import vocabulary as vocab
 from recorder.interpretation import Frame, Interpreter, SessionFacts
-from recorder.reading import iter_records
+from recorder.reading import RecordChecker, iter_records
 from recorder.warning_log import FileWarning
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
@@ -52,26 +52,28 @@ class LoadedSession:
     facts: SessionFacts
     warnings: list[FileWarning] = field(default_factory=list)
     events: dict[str, list[Any]] | None = None
+    records: int = 0  # usable records the file held (0: empty, or not a session file)
 
 
 def interpret_file(path: str, with_events: bool = False, with_audio: bool = False) -> LoadedSession:
     """One file, read and interpreted (in this process)."""
     warnings: list[FileWarning] = []
     interpreter = Interpreter(path, warnings.append)
+    checker = RecordChecker(path, warnings.append)
     events: dict[str, list[Any]] | None = None
     if with_events:
         events = {name: [] for name in EVENT_COLUMNS}
         add = _event_adder(events, with_audio)
-        for line, record in iter_records(path, warnings.append):
+        for line, record in iter_records(path, checker=checker):
             frame = interpreter.feed(line, record)
             if frame is not None:
                 add(frame)
     else:
         feed = interpreter.feed
-        for line, record in iter_records(path, warnings.append):
+        for line, record in iter_records(path, checker=checker):
             feed(line, record)
     warnings.sort(key=lambda w: w.line if w.line is not None else float("inf"))
-    return LoadedSession(interpreter.finish(), warnings, events)
+    return LoadedSession(interpreter.finish(), warnings, events, checker.records)
 
 
 def interpret_files(

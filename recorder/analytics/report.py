@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from recorder.interpretation import SessionFacts
 from recorder.warning_log import FileWarning
 from recorder.wording import counted
 
@@ -108,6 +109,8 @@ class StatsReport:
     trends: Sequence[RateLimitTrend] = ()
     unfinished: Sequence[Row] = ()  # responses that did not complete, for the table view
     by_kind: Mapping[str, int] = field(default_factory=dict)  # responses of each kind
+    # each session file's interpretation, in input order (what was said, the calls made)
+    facts: Sequence[SessionFacts] = ()
     warnings: Sequence[StatsWarning] = field(default_factory=list)
     prices_as_of: str | None = None
 

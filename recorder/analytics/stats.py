@@ -52,4 +52,5 @@ def collect_stats(
             by_kind={row["kind"]: row["responses"] for row in db.rows("by_kind")},
             warnings=views.warnings,
             prices_as_of=views.prices.as_of,
+            facts=list(views.facts),
         )
