@@ -221,7 +221,7 @@ def _run(
     write_manifest(
         run_dir, outcomes[0].target if outcomes else target, timestamp.isoformat(), outcomes
     )
-    checked = _observe([o.replay for o in outcomes], prices)
+    checked = _observe([o.replay for o in outcomes if o.replay is not None], prices)
     origins = origins_of(outcomes)
     if baseline is not None:
         origins.update(_origins([baseline]))
@@ -231,7 +231,7 @@ def _run(
         checked,
         pairs=pairs,
         replays=outcomes,
-        names={o.replay: o.original for o in outcomes},
+        names={o.replay: o.original for o in outcomes if o.replay is not None},
         baseline=str(baseline) if baseline is not None else "the recordings replayed",
         target=outcomes[0].target if outcomes else target,
         run_dir=str(run_dir),
@@ -313,7 +313,7 @@ def _replay_progress(total: int) -> Iterator[Callable[[ReplayOutcome], None]]:
             how = "" if outcome.stopped is None else f": stopped: {outcome.stopped}"
             click.echo(
                 printable(
-                    f"replayed {outcome.original} -> {outcome.replay} "
+                    f"replayed {outcome.original} -> {outcome.replay or 'no recording'} "
                     f"in {outcome.seconds:.1f} s{how}"
                 ),
                 err=True,
