@@ -99,9 +99,10 @@ def open_views(
     for ordinal, session in enumerate(loaded):
         for problem in session.warnings:
             warn(problem)
-        builder.add(ordinal, session)
         facts.append(session.facts)
-        readable += session.records > 0
+        if session.records:  # an empty or foreign file is named in a warning, not a session
+            builder.add(ordinal, session)
+            readable += 1
     if sources.files and not readable and not sources.datasets:
         raise InputError(_nothing_readable(sources.files, warnings))
     for model, sessions in sorted(
