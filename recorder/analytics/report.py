@@ -8,6 +8,7 @@ from typing import Any
 
 from recorder.interpretation import SessionFacts
 from recorder.warning_log import FileWarning
+from recorder.wording import counted
 
 Row = Mapping[str, Any]
 
@@ -75,9 +76,10 @@ class UnknownModel:
     sessions: int
 
     def __str__(self) -> str:
-        count = f"{self.sessions} session{'s' if self.sessions != 1 else ''}"
+        count = counted(self.sessions, "session")
         if self.model is None:
-            return f"{count} name no model: cost_usd is null (the model comes from session.created or the URL)"
+            verb = "names" if self.sessions == 1 else "name"
+            return f"{count} {verb} no model: cost_usd is null (the model comes from session.created or the URL)"
         return f"no price for model {self.model!r} ({count}): cost_usd is null; add it with --pricing FILE"
 
 
