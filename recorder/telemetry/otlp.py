@@ -87,8 +87,10 @@ class SpanQueue(SpanProcessor):
         max_queue: int = DEFAULT_MAX_QUEUE,
         batch: int = DEFAULT_BATCH,
         delay: float = DEFAULT_DELAY_S,
+        wait_when_full: float = 0.0,
     ) -> None:
         self.exporter = exporter
+        self.wait_when_full = wait_when_full
         self.max_queue = max_queue
         self.batch = batch
         self.delay = delay
@@ -99,6 +101,7 @@ class SpanQueue(SpanProcessor):
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self._healthy = True  # the last export succeeded
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="rt-otlp-spans", daemon=True)
         self._thread.start()
@@ -107,12 +110,23 @@ class SpanQueue(SpanProcessor):
         pass
 
     def on_end(self, span: Any) -> None:
-        if len(self._queue) >= self.max_queue:
+        if len(self._queue) >= self.max_queue and not self._room_within(self.wait_when_full):
             self.dropped += 1
             return
         self._queue.append(span)
         if len(self._queue) >= self.batch:
             self._wake.set()
+
+    def _room_within(self, seconds: float) -> bool:
+        """Wait up to `seconds` for room in the queue while the collector takes what it is
+        sent (a backfill waits; the live proxy never does)."""
+        deadline = time.monotonic() + seconds
+        while len(self._queue) >= self.max_queue:
+            if not self._healthy or time.monotonic() >= deadline:
+                return False
+            self._wake.set()
+            time.sleep(0.01)
+        return True
 
     def _run(self) -> None:
         while not self._stopping:
@@ -129,7 +143,8 @@ class SpanQueue(SpanProcessor):
                     result = self.exporter.export(batch)
                 except Exception:  # the exporter's own faults count as a refusal
                     result = None
-                if result == SpanExportResult.SUCCESS:
+                self._healthy = result == SpanExportResult.SUCCESS
+                if self._healthy:
                     self.sent += len(batch)
                 else:
                     self.failed += len(batch)
@@ -206,11 +221,14 @@ class OtlpExport:
         batch: int = DEFAULT_BATCH,
         delay: float = DEFAULT_DELAY_S,
         metrics_interval: float = 15.0,
+        wait_when_full: float = 0.0,
     ) -> None:
         self.url = url
         self.timeout = timeout
         exporter = OTLPSpanExporter(endpoint=signal_url(url, "traces"), timeout=timeout)
-        self.spans = SpanQueue(exporter, max_queue=max_queue, batch=batch, delay=delay)
+        self.spans = SpanQueue(
+            exporter, max_queue=max_queue, batch=batch, delay=delay, wait_when_full=wait_when_full
+        )
         self.provider = TracerProvider(
             resource=resource(),
             span_limits=SpanLimits(max_events=MAX_SPAN_EVENTS),
