@@ -102,6 +102,8 @@ class SpanQueue(SpanProcessor):
         self._idle = threading.Event()
         self._idle.set()
         self._healthy = True  # the last export succeeded
+        self._counting = threading.Lock()
+        self._in_flight = 0  # spans of the batch being exported
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="rt-otlp-spans", daemon=True)
         self._thread.start()
@@ -139,15 +141,21 @@ class SpanQueue(SpanProcessor):
         try:
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
+                with self._counting:
+                    self._in_flight = len(batch)
                 try:
                     result = self.exporter.export(batch)
                 except Exception:  # the exporter's own faults count as a refusal
                     result = None
-                self._healthy = result == SpanExportResult.SUCCESS
-                if self._healthy:
-                    self.sent += len(batch)
-                else:
-                    self.failed += len(batch)
+                with self._counting:
+                    if not self._in_flight:
+                        continue  # shutdown gave up on this batch and counted it
+                    self._in_flight = 0
+                    self._healthy = result == SpanExportResult.SUCCESS
+                    if self._healthy:
+                        self.sent += len(batch)
+                    else:
+                        self.failed += len(batch)
         finally:
             self._idle.set()
 
@@ -165,12 +173,16 @@ class SpanQueue(SpanProcessor):
         return True
 
     def shutdown(self, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        """Send what is queued within `timeout`; what is left (or still in flight) is lost."""
+        deadline = time.monotonic() + timeout
         self.force_flush(int(timeout * 1000))
         self._stopping = True
         self._wake.set()
-        self._thread.join(timeout)
-        self.failed += len(self._queue)  # what the time allowed no more
-        self._queue.clear()
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        with self._counting:
+            self.failed += self._in_flight + len(self._queue)
+            self._in_flight = 0
+            self._queue.clear()
         self.exporter.shutdown()
 
 
