@@ -280,7 +280,7 @@ class OtlpExport:
         limit = self.timeout if timeout is None else timeout
         done = self.spans.force_flush(int(limit * 1000))
         if self._meter_provider is not None:
-            done = self._meter_provider.force_flush(int(limit * 1000)) and done
+            done = _within(limit, self._meter_provider.force_flush, int(limit * 1000)) and done
         return bool(done)
 
     def close(self, timeout: float | None = None) -> None:
@@ -288,7 +288,19 @@ class OtlpExport:
         limit = self.timeout if timeout is None else timeout
         self.spans.shutdown(limit)
         if self._meter_provider is not None:
-            self._meter_provider.shutdown(int(limit * 1000))
+            _within(limit, self._meter_provider.shutdown, int(limit * 1000))
+
+
+def _within(seconds: float, call: Any, *args: Any) -> bool:
+    """`call(*args)` on a thread, waited for `seconds` at most: the SDK's metric flush and
+    shutdown wait for an export as long as the exporter's own timeout, whatever they are told."""
+    outcome: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(call(*args)), name="rt-otlp-flush", daemon=True
+    )
+    thread.start()
+    thread.join(seconds)
+    return bool(outcome and outcome[0] is not False)
 
 
 class _CountingMetricExporter(OTLPMetricExporter):
