@@ -4,6 +4,8 @@ with what `rt stats` computes from the same recordings."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -21,10 +23,11 @@ from websockets.asyncio.client import connect
 
 from recorder.pricing import builtin_prices
 from recorder.telemetry import Telemetry
+from recorder.telemetry.attributes import ATTRIBUTES, EVENTS
 from recorder.telemetry.backfill import export_otlp
 from recorder.telemetry.extra import MissingExtra, require
 from recorder.telemetry.live import LiveTelemetry
-from recorder.telemetry.metrics import OTHER, BoundedLabels
+from recorder.telemetry.metrics import METRICS, OTHER, BoundedLabels
 from recorder.telemetry.metrics_server import MetricsServer
 
 FAST_OTLP = {"delay": 0.05, "metrics_interval": 0.2, "timeout": 5.0}
@@ -47,6 +50,10 @@ def check_spans_against_stats(spans: list[ReceivedSpan], stats: dict[str, Any]) 
     same metrics, tokens, cost and kind; errors and rate limits as events."""
     sessions = _session_spans(spans)
     responses = _response_spans(spans)
+    for span in spans:  # every name rt sends is documented (attributes.py, docs/telemetry.md)
+        assert set(span.attributes) <= set(ATTRIBUTES), set(span.attributes) - set(ATTRIBUTES)
+        for name, _, event_attributes in span.events:
+            assert name in EVENTS and set(event_attributes) <= set(ATTRIBUTES)
     assert len(sessions) == len(stats["sessions"])
     assert len({s.trace_id for s in sessions}) == len(sessions)
     assert sorted(responses) == sorted(r["response_id"] for r in stats["responses"])
@@ -347,3 +354,25 @@ def test_a_missing_library_names_the_extra() -> None:
     assert str(missing.value) == (
         "--metrics needs rt_no_such_module: pip install 'rt-recorder[telemetry]'"
     )
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_every_metric_attribute_and_event_is_documented() -> None:
+    text = (DOCS / "telemetry.md").read_text()
+    for spec in METRICS:
+        assert f"`{spec.exposed_name}`" in text, spec.name
+        assert spec.help in text, spec.name
+    for name, meaning in {**ATTRIBUTES, **EVENTS}.items():
+        assert f"| `{name}` | {meaning} |" in text, name
+
+
+def test_the_dashboard_queries_rt_metrics() -> None:
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    names = {spec.exposed_name for spec in METRICS}
+    used = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            used.update(re.findall(r"\b(rt_[a-z_]+?)(?:_bucket|_sum|_count)?\b", target["expr"]))
+    assert used and used <= names | {n + "_bucket" for n in names}, used - names

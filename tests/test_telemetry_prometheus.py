@@ -23,6 +23,7 @@ from recorder.pricing import builtin_prices
 from recorder.telemetry import Telemetry
 
 PROMETHEUS = shutil.which("prometheus")
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 TOKEN = "prometheus-test-token-0123"
 
 pytestmark = pytest.mark.slow
@@ -136,6 +137,11 @@ def test_prometheus_scrapes_what_rt_stats_computes(tmp_path: Path) -> None:
                 api, "histogram_quantile(0.95, sum by (le) (rt_response_ttfb_seconds_bucket))"
             )
             assert p95 is not None and 0 < p95 <= 0.1
+            # every query of the Grafana dashboard is valid PromQL over these series
+            dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+            for panel in dashboard["panels"]:
+                for target in panel["targets"]:
+                    _query(api, target["expr"].replace("$model", ".*"))
         finally:
             server.terminate()
             try:
