@@ -13,6 +13,7 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
@@ -220,15 +221,18 @@ def parquet(
 
 
 @contextlib.contextmanager
-def _export_progress(console: Console) -> Iterator[_ProgressCallback | None]:
-    """A progress bar per phase on stderr, when stderr is a terminal."""
+def _export_progress(
+    console: Console, amount: ProgressColumn | None = None
+) -> Iterator[_ProgressCallback | None]:
+    """A progress bar per phase on stderr, when stderr is a terminal; `amount` shows how far
+    (bytes by default)."""
     if not console.is_terminal:
         yield None
         return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        amount or DownloadColumn(),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
@@ -277,11 +281,11 @@ def otlp(paths: tuple[str, ...], endpoint: str, pricing: str | None, timeout: fl
       sent 412 sessions (5,120 responses) to http://127.0.0.1:4318: 5,532 spans
     """
     from recorder.analytics.sources import resolve_session_files
-    from recorder.pricing import builtin_prices, load_price_file
     from recorder.telemetry.backfill import export_otlp
     from recorder.warning_log import WarningLog
 
     from .output import echo_warning
+    from .stats import prices_with
 
     if not endpoint.startswith(("http://", "https://")):
         raise click.BadParameter(
@@ -289,18 +293,15 @@ def otlp(paths: tuple[str, ...], endpoint: str, pricing: str | None, timeout: fl
             param_hint="--endpoint",
         )
     files = resolve_session_files(paths)
-    prices = builtin_prices()
-    if pricing is not None:
-        prices = prices.merged(load_price_file(pricing))
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     warnings = WarningLog(echo_warning)
-    with _file_progress(err, len(files)) as on_progress:
+    with _export_progress(err, MofNCompleteColumn()) as advance:
         result = export_otlp(
             files,
             endpoint,
-            prices=prices,
-            on_progress=on_progress,
+            prices=prices_with(pricing),
+            on_progress=None if advance is None else lambda _, done, n: advance("sending", done, n),
             on_warning=warnings,
             timeout=timeout,
         )
@@ -318,26 +319,3 @@ def otlp(paths: tuple[str, ...], endpoint: str, pricing: str | None, timeout: fl
             f"the collector at {endpoint} did not take {result.spans_dropped:,} spans "
             "(unreachable, refused or too slow)"
         )
-
-
-@contextlib.contextmanager
-def _file_progress(
-    console: Console, total: int
-) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A progress bar over files on stderr, when stderr is a terminal."""
-    if not console.is_terminal:
-        yield None
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("sending", total=total)
-
-        def advance(path: str, done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield advance

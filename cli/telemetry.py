@@ -14,7 +14,6 @@ import click
 from rich.text import Text
 
 from recorder.errors import InputError
-from recorder.pricing import builtin_prices, load_price_file
 from recorder.proxy import is_loopback, parse_listen_address
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,11 +84,10 @@ def start_telemetry(
         )
     from recorder.telemetry import Telemetry
 
-    prices = builtin_prices()
-    if pricing is not None:
-        prices = prices.merged(load_price_file(pricing))
+    from .stats import prices_with
+
     return Telemetry.start(
-        prices, metrics_address=address, auth_token=auth_token, otlp_url=otlp_url
+        prices_with(pricing), metrics_address=address, auth_token=auth_token, otlp_url=otlp_url
     )
 
 
