@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
@@ -35,6 +37,7 @@ def export() -> None:
     Example:
       rt export wav sessions/call.jsonl --out audio/
       rt export parquet sessions/ --out s3://bucket/rt-parquet/
+      rt export otlp sessions/ --endpoint http://127.0.0.1:4318
     """
 
 
@@ -211,15 +214,18 @@ def parquet(paths: tuple[str, ...], out: str, with_audio: bool, pricing: str | N
 
 
 @contextlib.contextmanager
-def _export_progress(console: Console) -> Iterator[_ProgressCallback | None]:
-    """A progress bar per phase on stderr, when stderr is a terminal."""
+def _export_progress(
+    console: Console, amount: ProgressColumn | None = None
+) -> Iterator[_ProgressCallback | None]:
+    """A progress bar per phase on stderr, when stderr is a terminal; `amount` shows how far
+    (bytes by default)."""
     if not console.is_terminal:
         yield None
         return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        amount or DownloadColumn(),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
@@ -231,3 +237,78 @@ def _export_progress(console: Console) -> Iterator[_ProgressCallback | None]:
             progress.update(tasks[phase], completed=done, total=total)
 
         yield advance
+
+
+@export.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--endpoint",
+    required=True,
+    metavar="URL",
+    help="The OTLP/HTTP collector's base URL, e.g. http://127.0.0.1:4318 (traces go to "
+    "URL/v1/traces). Headers and certificates from the usual OTEL_EXPORTER_OTLP_* variables.",
+)
+@click.option(
+    "--pricing",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Price file for the cost attributes, as for rt stats.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the collector to take each batch (and, at the end, the rest).",
+)
+def otlp(paths: tuple[str, ...], endpoint: str, pricing: str | None, timeout: float) -> None:
+    """Send recordings to an OpenTelemetry collector as traces (backfill).
+
+    One trace per session, a span per response, with the same attributes, events and times
+    as rt record --otlp sends live (docs/telemetry.md). PATH is a session file, a directory
+    (every *.jsonl under it) or a glob. Exit status 1 when the collector did not take every
+    span.
+
+    \b
+    Example:
+      $ rt export otlp sessions/ --endpoint http://127.0.0.1:4318
+      sent 412 sessions (5,120 responses) to http://127.0.0.1:4318: 5,532 spans
+    """
+    from recorder.analytics.sources import resolve_session_files
+    from recorder.telemetry.backfill import export_otlp
+    from recorder.warning_log import WarningLog
+
+    from .output import echo_warning
+    from .stats import prices_with
+
+    if not endpoint.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"an OTLP/HTTP collector URL, e.g. http://127.0.0.1:4318 (got {endpoint!r})",
+            param_hint="--endpoint",
+        )
+    files = resolve_session_files(paths)
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    warnings = WarningLog(echo_warning)
+    with _export_progress(err, MofNCompleteColumn()) as advance:
+        result = export_otlp(
+            files,
+            endpoint,
+            prices=prices_with(pricing),
+            on_progress=None if advance is None else lambda _, done, n: advance("sending", done, n),
+            on_warning=warnings,
+            timeout=timeout,
+        )
+    warnings.close()
+    sessions = f"{result.sessions:,} session{'s' if result.sessions != 1 else ''}"
+    out.print(
+        Text.assemble(
+            "sent ",
+            (sessions, "bold"),
+            f" ({result.responses:,} responses) to {endpoint}: {result.spans_sent:,} spans",
+        )
+    )
+    if result.spans_dropped:
+        raise click.ClickException(
+            f"the collector at {endpoint} did not take {result.spans_dropped:,} spans "
+            "(unreachable, refused or too slow)"
+        )

@@ -38,6 +38,7 @@ from recorder.upload_spool import SessionUploader, Uploaded, UploadFailed, defau
 from recorder.upstream import DEFAULT_UPSTREAM
 
 from .options import listen_options, out_option
+from .telemetry import banner_lines, report_line, start_telemetry, telemetry_options
 
 
 @click.command()
@@ -104,6 +105,7 @@ from .options import listen_options, out_option
     type=click.Path(exists=True, dir_okay=False),
     help="Trust this PEM CA bundle for the upstream's certificate (a private CA).",
 )
+@telemetry_options
 def record(
     proxy_mode: bool,
     listen: str,
@@ -116,6 +118,9 @@ def record(
     certfile: str | None,
     keyfile: str | None,
     ca_file: str | None,
+    metrics_listen: str | None,
+    otlp_url: str | None,
+    pricing: str | None,
 ) -> None:
     """Record Realtime API sessions through a transparent WebSocket proxy.
 
@@ -132,6 +137,8 @@ def record(
       rt record --proxy --upstream wss://RESOURCE.openai.azure.com
       # AsyncAzureOpenAI(..., websocket_base_url="ws://127.0.0.1:8765/openai")
       rt record --proxy --out s3://recordings/rt/    # AWS_* credentials as for the AWS CLI
+      rt record --proxy --metrics 127.0.0.1:9464 --otlp http://127.0.0.1:4318
+      # Prometheus scrapes http://127.0.0.1:9464/metrics; traces go to the collector
     """
     if not proxy_mode:
         raise click.UsageError(
@@ -155,6 +162,9 @@ def record(
     status = Console(stderr=True, highlight=False, soft_wrap=True)
     sessions = Console(highlight=False, soft_wrap=True)
     ssl_context = _server_tls(certfile, keyfile)  # before a spool slot is taken
+    telemetry = start_telemetry(
+        metrics_listen, otlp_url, pricing, allow_remote=allow_remote, auth_token=auth_token
+    )
     uploader = None
     out_dir = Path(out)
     if is_url(out):
@@ -183,14 +193,20 @@ def record(
         upstream_ssl=ssl.create_default_context(cafile=ca_file) if ca_file else None,
         on_session_end=session_ended,
         on_write_error=lambda path, exc: status.print(write_error_line(path, exc, strict)),
+        observer=telemetry,
     )
     try:
         if uploader is not None:
             for line in upload_banner(uploader):
                 status.print(line)
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
-            run_event_loop(_serve(proxy, status, remote=not is_loopback(host)))
+            run_event_loop(
+                _serve(proxy, status, remote=not is_loopback(host), extra=banner_lines(telemetry))
+            )
     finally:
+        lost = report_line(telemetry)
+        if lost is not None:
+            status.print(lost)
         if uploader is not None:
             if uploader.pending:
                 status.print(f"uploading {uploader.pending} session(s)…", style="dim")
@@ -203,14 +219,18 @@ def record(
                 )
 
 
-async def _serve(proxy: RecordingProxy, status: Console, *, remote: bool) -> None:
+async def _serve(
+    proxy: RecordingProxy, status: Console, *, remote: bool, extra: list[Text] | None = None
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises instead
             loop.add_signal_handler(signum, stop.set)
     async with proxy:
-        for line in banner(proxy, remote=remote):
+        lines = banner(proxy, remote=remote)
+        lines[-1:-1] = extra or []  # before "Ctrl-C to stop"
+        for line in lines:
             status.print(line)
         await stop.wait()
         with contextlib.suppress(NotImplementedError):

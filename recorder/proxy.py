@@ -41,7 +41,7 @@ import ssl
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import unquote_plus, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -55,7 +55,7 @@ from websockets.protocol import Event, Side, State
 from websockets.typing import BytesLike, Subprotocol
 
 from recorder.errors import InputError
-from recorder.recording import FileOpener, Recording, RecordingSummary
+from recorder.recording import FileOpener, Recording, RecordingSummary, RecordTap
 from recorder.session import REDACTED, Closer, Direction, redact_url, scrub, secret_values
 from recorder.store import DEFAULT_MAX_PENDING_BYTES, WriteBudget, create_session_file
 from recorder.upstream import (
@@ -103,6 +103,12 @@ _MAX_WAITING_FRAMES = 16  # websockets' own max_queue
 WriteErrorHandler = Callable[[Path, BaseException], None]
 
 
+class SessionObserver(Protocol):
+    """Gives each new session a tap on its records (`recorder.telemetry.LiveTelemetry`)."""
+
+    def session_started(self) -> RecordTap: ...
+
+
 @dataclasses.dataclass(frozen=True)
 class ProxySessionSummary(RecordingSummary):
     """A finished proxied connection: the recording, how it ended and any proxy fault."""
@@ -122,7 +128,9 @@ class RecordingProxy:
     for the n-th. Callbacks run on the event loop: `on_session_end(summary)` after each file is
     complete, `on_write_error(path, exc)` once per file that cannot be written.
     `max_pending_bytes` bounds the frames waiting for the disk across all sessions
-    (`write_budget`); `open_file(out_dir, session_id)` creates each session file.
+    (`write_budget`); `open_file(out_dir, session_id)` creates each session file;
+    `observer.session_started()` gives each session a tap that sees its records (live
+    telemetry: `recorder.telemetry.LiveTelemetry`).
     """
 
     def __init__(
@@ -143,6 +151,7 @@ class RecordingProxy:
         close_timeout: float = 5.0,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
         open_file: FileOpener = create_session_file,
+        observer: SessionObserver | None = None,
     ) -> None:
         self.upstream = normalise_upstream(upstream)
         self.out_dir = Path(out_dir)
@@ -158,6 +167,7 @@ class RecordingProxy:
         self.close_timeout = close_timeout
         self.write_budget = WriteBudget(max_pending_bytes)
         self.open_file = open_file
+        self.observer = observer
         self.finished: list[ProxySessionSummary] = []
         self._fallback_credentials = credentials_from_environment(
             self.upstream, os.environ if environ is None else environ
@@ -343,6 +353,7 @@ class RecordingProxy:
             on_write_error=on_write_error,
             budget=self.write_budget,
             open_file=self.open_file,
+            tap=None if self.observer is None else self.observer.session_started(),
         )
 
     def _refused(self, session: _Session, conn: ServerConnection, refusal: Response) -> Response:

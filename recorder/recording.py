@@ -6,10 +6,10 @@ import asyncio
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from recorder.session import (
     Closer,
@@ -23,6 +23,17 @@ from recorder.session import (
 from recorder.store import SessionWriter, WriteBudget, create_session_file
 
 FileOpener = Callable[[Path, str], tuple[Path, BinaryIO]]
+
+
+class RecordTap(Protocol):
+    """Something that sees a session's records as its file gets them, such as live telemetry
+    (`recorder.telemetry.SessionTap`); it must never block or raise."""
+
+    def record(self, record: Mapping[str, Any]) -> None: ...
+
+    def frame(self, direction: Direction, payload: str | bytes, t: float) -> None: ...
+
+    def ended(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -46,9 +57,10 @@ class Recording:
     `frame()` stamps the time and queues the record; it never blocks and never raises, so the
     caller can call it between receiving a frame and forwarding it. `budget` bounds the memory
     frames may hold while they wait for the disk (shared by all of a proxy's sessions);
-    `open_file(out_dir, session_id)` creates the file (`store.create_session_file`).
-    `began` is when the session began (`clock()` reading, UTC wall clock) if that was before
-    the file was made: a replay dials first and makes a file only once it is connected.
+    `open_file(out_dir, session_id)` creates the file (`store.create_session_file`); `tap`
+    sees every record the file gets, and `ended()` when it is complete. `began` is when the
+    session began (`clock()` reading, UTC wall clock) if that was before the file was made: a
+    replay dials first and makes a file only once it is connected.
     """
 
     def __init__(
@@ -64,13 +76,15 @@ class Recording:
         open_file: FileOpener = create_session_file,
         clock: Callable[[], float] = time.monotonic,
         began: tuple[float, dt.datetime] | None = None,
+        tap: RecordTap | None = None,
     ) -> None:
         self._clock = clock
         self._t0, started_at = began or (clock(), dt.datetime.now(dt.timezone.utc))
         self.session_id = new_session_id(started_at)
         self.path, file = open_file(Path(out_dir), self.session_id)
         self.writer = SessionWriter(file, path=self.path, on_error=on_write_error, budget=budget)
-        self.writer.record(
+        self.tap = tap
+        self._record(
             session_record(self.session_id, started_at, upstream, path, headers, subprotocols)
         )
         self._frames = {"client": 0, "server": 0}
@@ -82,21 +96,29 @@ class Recording:
         return self._clock() - self._t0
 
     def opened(self, subprotocol: str | None, response_headers: Iterable[tuple[str, str]]) -> None:
-        self.writer.record(open_record(self.now(), subprotocol, response_headers))
+        self._record(open_record(self.now(), subprotocol, response_headers))
 
     def frame(self, direction: Direction, payload: str | bytes) -> None:
-        self.writer.frame(direction, payload, self.now())
+        t = self.now()
+        self.writer.frame(direction, payload, t)
+        if self.tap is not None:
+            self.tap.frame(direction, payload, t)
         self._frames[direction] += 1
         self._bytes[direction] += len(payload)
 
     def error(self, message: str, detail: str | None = None) -> None:
-        self.writer.record(error_record(self.now(), message, detail))
+        self._record(error_record(self.now(), message, detail))
 
     def closed(self, by: Closer, code: int | None, reason: str) -> None:
         """Record how the connection ended (only the first call counts)."""
         if not self._closed:
             self._closed = True
-            self.writer.record(close_record(self.now(), by, code, reason))
+            self._record(close_record(self.now(), by, code, reason))
+
+    def _record(self, record: dict[str, Any]) -> None:
+        self.writer.record(record)
+        if self.tap is not None:
+            self.tap.record(record)
 
     @property
     def write_failed(self) -> bool:
@@ -106,6 +128,8 @@ class Recording:
         """Flush and close the file (blocks until written; see `afinish`)."""
         duration = self.now()
         self.writer.close(duration)
+        if self.tap is not None:
+            self.tap.ended()
         failed = self.writer.failed
         return RecordingSummary(
             path=self.path,

@@ -51,6 +51,7 @@ NOT_RUN = {
     "rt diff sessions/call.jsonl replays/": "needs the replay above",
     "rt stats sessions/call.jsonl sessions/<new file>.jsonl": "needs a replay",
     "rt check calls/": "replays against a staging deployment or a server that is not here",
+    "rt export otlp": "sends to an OTLP collector that is not here (tests/test_telemetry.py runs one)",
 }
 RUN_ANYWAY = ("rt demo --fast", "rt tail sessions/ --exit-on-close")
 

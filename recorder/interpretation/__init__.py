@@ -23,7 +23,7 @@ from recorder.interpretation.facts import (
     ToolCall,
 )
 from recorder.interpretation.frame import BINARY_FRAME, NO_TYPE, TEXT_FRAME, Frame, base64_size
-from recorder.interpretation.interpreter import Interpreter, OnWarning
+from recorder.interpretation.interpreter import Interpreter, OnWarning, response_error
 from recorder.interpretation.responses import IDLE_TIMEOUT, KINDS, OUT_OF_BAND, TURN
 from recorder.interpretation.usage import TokenUsage, cost_usd
 
@@ -47,6 +47,7 @@ __all__ = [
     "cost_usd",
     "interpret",
     "interpret_file",
+    "response_error",
 ]
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from recorder import vocabulary as vocab
 from recorder.interpretation.connection import Connection
-from recorder.interpretation.facts import ErrorFacts, RateLimitFacts, SessionFacts
+from recorder.interpretation.facts import ErrorFacts, RateLimitFacts, ResponseFacts, SessionFacts
 from recorder.interpretation.formats import AudioFormats
 from recorder.interpretation.frame import NO_TYPE, Frame, base64_size
 from recorder.interpretation.responses import ResponseTracker
@@ -274,19 +274,7 @@ class Interpreter:
         """Everything the session says, as it stands after the last record fed."""
         connection = self.connection
         responses = self.responses.all_facts()
-        failed = [
-            ErrorFacts(
-                r.done_t if r.done_t is not None else self.max_t,
-                "response",
-                _text((r.error or {}).get("type")) or "response_failed",
-                _text((r.error or {}).get("code")),
-                _text((r.error or {}).get("message")) or f"response {r.response_id} failed",
-                response_id=r.response_id,
-                seq=r.done_seq,
-            )
-            for r in responses
-            if r.status == "failed"
-        ]
+        failed = [error for r in responses if (error := response_error(r, self.max_t)) is not None]
         errors = sorted(
             [*self.errors, *failed],
             key=lambda e: (e.t, e.seq if e.seq is not None else float("inf")),
@@ -317,6 +305,23 @@ class Interpreter:
             errors=tuple(errors),
             rate_limits=tuple(self.rate_limits),
         )
+
+
+def response_error(response: ResponseFacts, last_t: float) -> ErrorFacts | None:
+    """The error a failed response counts as (None for any other status); `last_t`, the
+    session's latest time, dates a failure that never got its `response.done`."""
+    if response.status != "failed":
+        return None
+    error = response.error or {}
+    return ErrorFacts(
+        response.done_t if response.done_t is not None else last_t,
+        "response",
+        _text(error.get("type")) or "response_failed",
+        _text(error.get("code")),
+        _text(error.get("message")) or f"response {response.response_id} failed",
+        response_id=response.response_id,
+        seq=response.done_seq,
+    )
 
 
 def _text(value: object) -> str | None:
