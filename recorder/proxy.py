@@ -4,103 +4,126 @@
         ...  # point clients at proxy.url (e.g. the SDK's websocket_base_url=proxy.url + "/v1")
         summaries = await proxy.wait_for_sessions(1)
 
-One client connection is one `_Session`: the proxy dials the upstream while the client's
-handshake is still open (in `process_request`), so the client gets the upstream's chosen
-subprotocol, or the upstream's own HTTP refusal, exactly as if it had dialled the upstream
-itself. The first leg that closes decides the `close` line and its code and reason are relayed
-to the other leg; an upstream that vanishes without a close frame (reset, crash) gets the client
-a 1014 "upstream connection lost" instead of an anonymous 1006.
+One client connection is one `_Session`. The proxy reads the client's HTTP upgrade request,
+sends the upstream the same request (recorder/handshake.py: `Host` rewritten, the proxy's token
+and `Sec-WebSocket-Extensions` removed, a key from the environment added for a client that sent
+none) and gives the client the upstream's answer byte for byte: its 101 (the accept key is
+computed from the client's own `Sec-WebSocket-Key`), its chosen subprotocol, or its refusal with
+status, headers and body. The client sees what it would have seen dialling the upstream itself.
 
-The hot path has no queue and no task switch per frame. A `_Forwarder` per direction takes each
-data frame where websockets parses it (`data_received`), stamps it and hands it to the session
-file's writer (a list append: never blocks, never raises), and serialises it for the other leg;
-the frames of one read go out in one write. Memory stays bounded however peers behave:
+After the upgrade the proxy relays bytes, not messages (`_Relay`, one per direction): what one
+read brings is written to the other leg as it came, the client's masks and fragmentation
+included, and only then are the frames in it read for the recording (recorder/wire.py finds them,
+recording.py records them). `t` is taken when the read arrives, before forwarding. A frame whose
+end has not arrived yet is held back until it is whole (the receiver could not use it sooner),
+so that the proxy can always put a close frame of its own between two frames; a frame above 1
+MiB goes on in pieces as they come, so that memory stays bounded.
 
-- a slow reader: while a leg's write buffer is above websockets' `write_limit` (32 KiB), the
-  other leg is not read, so TCP holds the sender back (a client that stops reading stalls its
-  upstream, not the proxy's memory); what one read brings is the overshoot;
-- a slow disk: frames wait for the writer thread within one `WriteBudget` shared by every
-  session (`max_pending_bytes`); beyond it frames are not recorded (forwarding goes on) and the
-  file says how many were lost.
+Closes pass through like any frame: the side that sends the first close frame is the one the
+`close` line names, with its code and reason. The proxy speaks itself only when it must: to
+give a client 1014 "upstream connection lost" when the upstream vanished without a close frame
+(reset, crash, FIN), to close both sides with 1001 when it stops, with 1011 under --strict when
+a frame cannot be recorded, and with 1002 when a peer breaks the protocol.
 
-Both legs run without permessage-deflate: the OpenAI SDK does not negotiate it either (it turns
-compression off with max_size=None), and on 6.4 KB audio messages it makes a connection about
-10x slower (bench/proxy.py --compression). Compression is per hop, so the frames themselves are
-unchanged either way. Neither leg has a message size limit (clients send up to 15 MiB).
+Memory stays bounded however peers behave: a leg whose writes back up (a client that stops
+reading) pauses reading of the other leg, so TCP holds the sender back; frames wait for the disk
+within one `WriteBudget` per process, and a message is recorded whole up to `max_frame_bytes`
+(16 MiB by default; OpenAI's limit for a client event is 15 MiB): above it, it is forwarded but
+not recorded, and the file says so. docs/guarantees.md states what each mode promises.
+
+No private API of websockets (or any library) is used: the proxy is asyncio protocols over
+sockets, numpy for unmasking and orjson for the JSON check.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import hmac
 import ipaddress
 import os
+import socket
 import ssl
-import struct
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, cast
-from urllib.parse import unquote_plus, urlsplit
-
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.connection import Connection
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
-from websockets.frames import BINARY, CONT, TEXT, CloseCode, Frame, Opcode, apply_mask
-from websockets.http11 import Request, Response
-from websockets.protocol import Event, Side, State
-from websockets.typing import BytesLike, Subprotocol
+from typing import Any
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from recorder.errors import InputError
-from recorder.recording import FileOpener, Recording, RecordingSummary
-from recorder.session import REDACTED, Closer, Direction, redact_url, scrub, secret_values
-from recorder.store import DEFAULT_MAX_PENDING_BYTES, WriteBudget, create_session_file
+from recorder.handshake import (
+    MAX_HEAD_BYTES,
+    MAX_RESPONSE_HEAD_BYTES,
+    BodyReader,
+    HandshakeError,
+    RequestHead,
+    ResponseHead,
+    forwarded_request_headers,
+    head_end,
+    looks_like_tls,
+    parse_request_head,
+    parse_response_head,
+    proxy_response,
+    request_bytes,
+    response_bytes,
+    websocket_problem,
+)
+from recorder.recording import FileOpener, Recording, RecordingSummary, Unrecorded
+from recorder.redaction import REDACTED, SecretScrubber, redact_url, secret_values
+from recorder.session import Closer, Direction
+from recorder.store import (
+    DEFAULT_MAX_PENDING_BYTES,
+    FELL_BEHIND,
+    WriteBudget,
+    create_session_file,
+)
 from recorder.upstream import (
     DEFAULT_UPSTREAM,
     credentials_from_environment,
-    forwarded_headers,
+    dial_address,
     has_credentials,
     normalise_upstream,
     upstream_url,
 )
+from recorder.wire import (
+    CLOSE,
+    DEFAULT_STREAM_ABOVE,
+    STREAM_FIRST,
+    STREAM_LAST,
+    TEXT,
+    WHOLE,
+    FrameCutter,
+    close_frame,
+    close_payload,
+    unmask,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+DEFAULT_MAX_FRAME_BYTES = 16 * 2**20
+FINISHED_KEPT = 1000  # summaries kept in RecordingProxy.finished (a long run must not grow)
 AUTH_HEADER = "X-Rt-Token"
 AUTH_QUERY_PARAM = "rt_token"
 SHUTDOWN_CODE = 1001
 SHUTDOWN_REASON = "proxy shutting down"
 WRITE_FAILED_CODE = 1011
 WRITE_FAILED_REASON = "rt proxy: session file write failed"
+NOT_RECORDED_REASON = "rt proxy: a frame could not be recorded (--strict)"
+PROTOCOL_ERROR_CODE = 1002
 NO_CLOSE_FRAME = 1006  # what a WebSocket library reports when the TCP connection just ended
-EMPTY_CLOSE_FRAME = 1005
 # The IANA code for "a gateway or proxy received an invalid response from the upstream": what the
 # client gets when the upstream's connection ended without a close frame (reset, crash, FIN).
 UPSTREAM_LOST_CODE = 1014
 UPSTREAM_LOST_REASON = "rt proxy: upstream connection lost without a close frame"
-
-# Headers of the upstream's HTTP response that belong to its own hop or handshake.
-_NOT_RELAYED = frozenset(
-    {
-        "connection",
-        "upgrade",
-        "keep-alive",
-        "transfer-encoding",
-        "content-length",
-        "date",
-        "sec-websocket-accept",
-        "sec-websocket-extensions",
-        "sec-websocket-protocol",
-    }
-)
 _MAX_DETAIL = 2000
-_DATA = frozenset({TEXT, BINARY, CONT})
-_MAX_WAITING_FRAMES = 16  # websockets' own max_queue
 
 WriteErrorHandler = Callable[[Path, BaseException], None]
+NoticeHandler = Callable[[str], None]
+
+
+def too_large_reason(limit: int) -> str:
+    return f"larger than the largest recorded frame ({limit / 2**20:g} MiB)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,11 +141,17 @@ class RecordingProxy:
 
     `async with RecordingProxy(...) as proxy:` listens (port 0 picks a free port; see `url`),
     and on exit closes every connection with 1001 "proxy shutting down" and flushes every file.
-    `finished` lists a `ProxySessionSummary` per ended connection; `wait_for_sessions(n)` waits
-    for the n-th. Callbacks run on the event loop: `on_session_end(summary)` after each file is
-    complete, `on_write_error(path, exc)` once per file that cannot be written.
+    `finished` holds a `ProxySessionSummary` per ended connection (the last `FINISHED_KEPT`;
+    `sessions_finished` counts them all); `wait_for_sessions(n)` waits for the n-th.
+
+    Callbacks run on the event loop: `on_session_end(summary)` after each file is complete,
+    `on_write_error(path, exc)` once per file that cannot be written (or per call that could
+    not get one), `on_notice(line)` for each client turned away before a session began (wrong
+    token, TLS spoken to a plain listener or the reverse, not a WebSocket request).
     `max_pending_bytes` bounds the frames waiting for the disk across all sessions
-    (`write_budget`); `open_file(out_dir, session_id)` creates each session file.
+    (`write_budget`); `max_frame_bytes` is the largest message recorded whole;
+    `open_file(out_dir, session_id)` creates each session file; `reuse_port` lets several
+    processes listen on the same port (recorder/workers.py).
     """
 
     def __init__(
@@ -139,10 +168,13 @@ class RecordingProxy:
         environ: Mapping[str, str] | None = None,
         on_session_end: Callable[[ProxySessionSummary], None] | None = None,
         on_write_error: WriteErrorHandler | None = None,
+        on_notice: NoticeHandler | None = None,
         open_timeout: float = 10.0,
         close_timeout: float = 5.0,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         open_file: FileOpener = create_session_file,
+        reuse_port: bool = False,
     ) -> None:
         self.upstream = normalise_upstream(upstream)
         self.out_dir = Path(out_dir)
@@ -154,18 +186,24 @@ class RecordingProxy:
         self.upstream_ssl = upstream_ssl
         self.on_session_end = on_session_end
         self.on_write_error = on_write_error
+        self.on_notice = on_notice
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
         self.write_budget = WriteBudget(max_pending_bytes)
+        self.max_frame_bytes = max_frame_bytes
         self.open_file = open_file
+        self.reuse_port = reuse_port
         self.finished: list[ProxySessionSummary] = []
+        self.sessions_finished = 0
         self._fallback_credentials = credentials_from_environment(
             self.upstream, os.environ if environ is None else environ
         )
         self._sessions: set[_Session] = set()
-        self._background: set[asyncio.Task[None]] = set()
+        self._clients: set[_ClientLeg] = set()  # connections still in their HTTP handshake
+        self._background: set[asyncio.Task[Any]] = set()
         self._finished_changed: asyncio.Condition | None = None
-        self._server: Server | None = None
+        self._sockets: list[socket.socket] = []
+        self._accepting: list[asyncio.Task[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -203,40 +241,31 @@ class RecordingProxy:
             raise InputError(f"cannot write session files into {self.out_dir}: permission denied")
         self._finished_changed = asyncio.Condition()
         try:
-            self._server = await serve(
-                self._relay,
-                self.host,
-                self.port,
-                process_request=self._process_request,
-                process_response=self._process_response,
-                select_subprotocol=_upstream_subprotocol,
-                create_connection=_ClientLeg,
-                compression=None,
-                max_size=None,
-                server_header=None,
-                # the client's handshake waits for the upstream's
-                open_timeout=self.open_timeout + 5,
-                close_timeout=self.close_timeout,
-                ssl=self.ssl_context,
-            )
+            self._sockets = listening_sockets(self.host, self.port, reuse_port=self.reuse_port)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise InputError(f"cannot listen on {self.host}:{self.port}: {reason}") from None
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = self._sockets[0].getsockname()[1]
+        loop = asyncio.get_running_loop()
+        self._accepting = [loop.create_task(self._accept(sock)) for sock in self._sockets]
 
     async def aclose(self) -> None:
         """Stop listening, close every connection with 1001 and flush every file."""
-        server, self._server = self._server, None
-        if server is None:
+        if not self._sockets:
             return
-        server.close(close_connections=False)
+        for task in self._accepting:
+            task.cancel()
+        await asyncio.gather(*self._accepting, return_exceptions=True)
+        for sock in self._sockets:
+            sock.close()
+        self._sockets = []
+        for client in list(self._clients):
+            client.abort_handshake()
         sessions = list(self._sessions)
+        for session in sessions:
+            session.shutdown(SHUTDOWN_CODE, SHUTDOWN_REASON)
         if sessions:
-            await asyncio.gather(
-                *(s.shutdown(SHUTDOWN_CODE, SHUTDOWN_REASON) for s in sessions),
-                return_exceptions=True,
-            )
-        await server.wait_closed()
+            await asyncio.gather(*(s.ended_event.wait() for s in sessions), return_exceptions=True)
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
@@ -250,148 +279,72 @@ class RecordingProxy:
 
         async def reached() -> None:
             async with condition:
-                await condition.wait_for(lambda: len(self.finished) >= count)
+                await condition.wait_for(lambda: self.sessions_finished >= count)
 
         await asyncio.wait_for(reached(), timeout)
         return list(self.finished)
 
-    # -- the handshake: authenticate, open the file, dial the upstream -------------------------
+    # -- accepting -----------------------------------------------------------------------------
 
-    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        if "websocket" not in request.headers.get("Upgrade", "").lower():
-            return None  # not a WebSocket request: websockets answers 426 itself
-        client = cast(_ClientLeg, conn)
-        headers = list(request.headers.raw_items())
-        if self.auth_token is not None and not _token_matches(
-            presented_token(headers, request.path), self.auth_token
-        ):
-            return conn.respond(401, f"rt proxy: missing or wrong {AUTH_HEADER}\n")
-        path = without_token(request.path)
-        offered = offered_subprotocols(request.headers)
-        url = upstream_url(self.upstream, path)
-        session = _Session(self)
-        try:
-            session.recording = self._new_recording(
-                upstream=url,
-                path=without_token(request.path, replacement=REDACTED),
-                headers=[(n, REDACTED if _is_auth_header(n) else v) for n, v in headers],
-                subprotocols=offered,
-                on_write_error=session.write_failed_from_thread,
-            )
-        except OSError as exc:
-            self._report_write_error(self.out_dir, exc)
-            return conn.respond(503, f"rt proxy: cannot create a session file: {exc}\n")
-        upstream_headers = [(n, v) for n, v in forwarded_headers(headers) if not _is_auth_header(n)]
-        if not has_credentials(upstream_headers, offered, path):
-            upstream_headers += self._fallback_credentials
-        session.secrets = secret_values(upstream_headers + headers, offered, path)
-        try:
-            session.upstream = await self._dial(session, url, upstream_headers, offered)
-        except InvalidStatus as exc:
-            return self._refused(session, conn, exc.response)
-        except (TimeoutError, asyncio.TimeoutError):
-            message = f"the upstream did not answer within {self.open_timeout:g} s"
-            return self._unreachable(session, conn, 504, message, url)
-        except (OSError, WebSocketException, ValueError) as exc:
-            return self._unreachable(session, conn, 502, f"cannot reach the upstream: {exc}", url)
-        except BaseException:  # cancelled: the client's handshake timed out or the proxy stops
-            session.abandon_later("the client's handshake did not complete")
-            raise
-        client.session = session
-        client.forwarder = _Forwarder(session, "client", client)
-        self._sessions.add(session)
-        return None
+    async def _accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, address = await loop.sock_accept(listener)
+            except OSError as exc:  # out of file descriptors: say so, and try again soon
+                self.notice(f"cannot accept a connection: {exc}")
+                await asyncio.sleep(0.1)
+                continue
+            self._spawn(self._welcome(conn, address))
 
-    async def _dial(
-        self,
-        session: _Session,
-        url: str,
-        headers: list[tuple[str, str]],
-        subprotocols: list[str],
-    ) -> ClientConnection:
-        options: dict[str, Any] = {}
-        if self.upstream_ssl is not None and url.startswith("wss:"):
-            options["ssl"] = self.upstream_ssl
-        return await _Dial(
-            url,
-            create_connection=_upstream_leg(session),  # type: ignore[arg-type]
-            additional_headers=headers,
-            subprotocols=[Subprotocol(p) for p in subprotocols] or None,
-            user_agent_header=None,  # the client's own User-Agent is among `headers`
-            compression=None,
-            max_size=None,
-            open_timeout=self.open_timeout,
-            close_timeout=self.close_timeout,
-            **options,
-        )
-
-    def _new_recording(
-        self,
-        *,
-        upstream: str,
-        path: str,
-        headers: Iterable[tuple[str, str]],
-        subprotocols: list[str],
-        on_write_error: Callable[[BaseException], None],
-    ) -> Recording:
-        return Recording(
-            self.out_dir,
-            upstream=upstream,
-            path=path,
-            headers=headers,
-            subprotocols=subprotocols,
-            on_write_error=on_write_error,
-            budget=self.write_budget,
-            open_file=self.open_file,
-        )
-
-    def _refused(self, session: _Session, conn: ServerConnection, refusal: Response) -> Response:
-        status = f"HTTP {refusal.status_code} {refusal.reason_phrase}".rstrip()
-        body = bytes(refusal.body)
-        detail = body.decode("utf-8", "replace")[:_MAX_DETAIL] or None
-        session.error = f"upstream refused the connection: {status}"
-        session.record_error(session.error, detail)
-        session.ended("server", None, status)
-        self._spawn(session.finish())
-        headers = Headers(
-            (n, v) for n, v in refusal.headers.raw_items() if n.lower() not in _NOT_RELAYED
-        )
-        headers["Content-Length"] = str(len(body))
-        headers["Connection"] = "close"
-        return Response(refusal.status_code, refusal.reason_phrase, headers, body)
-
-    def _unreachable(
-        self, session: _Session, conn: ServerConnection, status: int, message: str, url: str
-    ) -> Response:
-        # Some messages quote the URL, and with it the client's query (`api-key=...`).
-        session.error = scrub(message.replace(url, redact_url(url)), session.secrets)
-        session.record_error(session.error, redact_url(url))
-        session.ended("proxy", None, "upstream unreachable")
-        self._spawn(session.finish())
-        return conn.respond(status, f"rt proxy: {session.error}\n")
-
-    def _process_response(
-        self, conn: ServerConnection, request: Request, response: Response
-    ) -> None:
-        session = cast(_ClientLeg, conn).session
-        if session is None or response.status_code != 101:
+    async def _welcome(self, conn: socket.socket, address: Any) -> None:
+        loop = asyncio.get_running_loop()
+        peer = _peer(address)
+        conn.setblocking(False)
+        if self.ssl_context is None:
+            with _closing_on_error(conn):
+                await loop.connect_accepted_socket(lambda: _ClientLeg(self, peer), conn)
             return
-        # The client sees the upstream's response headers (request ids, Server, cookies...).
-        for name, value in _response_headers(session.upstream):
-            if name.lower() not in _NOT_RELAYED:
-                response.headers[name] = value
+        try:
+            first = await asyncio.wait_for(_peek(loop, conn), self.open_timeout)
+        except (OSError, asyncio.TimeoutError):
+            conn.close()
+            return
+        if not first:
+            conn.close()
+            return
+        if not looks_like_tls(first):
+            self.notice(
+                f"refused {peer}: it spoke plain HTTP (ws://) to this TLS listener; "
+                f"the client should dial {self.url}"
+            )
+            with contextlib.suppress(OSError):
+                conn.send(proxy_response(400, f"this proxy speaks TLS: dial {self.url}"))
+            conn.close()
+            return
+        try:
+            await loop.connect_accepted_socket(
+                lambda: _ClientLeg(self, peer),
+                conn,
+                ssl=self.ssl_context,
+                ssl_handshake_timeout=self.open_timeout,
+            )
+        except (OSError, asyncio.TimeoutError) as exc:
+            conn.close()
+            reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            self.notice(
+                f"refused {peer}: the TLS handshake failed ({reason}); the client must trust "
+                "the proxy's certificate"
+            )
 
-    # -- relaying ------------------------------------------------------------------------------
-
-    async def _relay(self, conn: ServerConnection) -> None:
-        session = cast(_ClientLeg, conn).session
-        assert session is not None  # set by _process_request before the handshake completes
-        await session.relay(conn)
+    def notice(self, line: str) -> None:
+        if self.on_notice is not None:
+            self.on_notice(line)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -402,6 +355,9 @@ class RecordingProxy:
     async def _session_finished(self, session: _Session, summary: ProxySessionSummary) -> None:
         self._sessions.discard(session)
         self.finished.append(summary)
+        if len(self.finished) > FINISHED_KEPT:
+            del self.finished[0]
+        self.sessions_finished += 1
         if self.on_session_end is not None:
             self.on_session_end(summary)
         if self._finished_changed is not None:
@@ -409,354 +365,681 @@ class RecordingProxy:
                 self._finished_changed.notify_all()
 
 
-class _Dial(connect):
-    """Dials the upstream without following redirects: the client gets the 3xx and decides."""
+def listening_sockets(host: str, port: int, *, reuse_port: bool = False) -> list[socket.socket]:
+    """Bound, listening, non-blocking sockets for `host` (each address it names) and `port`."""
+    infos = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE | socket.AI_ADDRCONFIG
+    )
+    sockets: list[socket.socket] = []
+    seen = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if address in seen:
+                continue
+            seen.add(address)
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(sockets) > 1:  # the same free port on every address
+                address = (address[0], sockets[0].getsockname()[1], *address[2:])
+            sock.bind(address)
+            sock.listen(1024)
+            sock.setblocking(False)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
-    def process_redirect(self, exc: Exception) -> Exception | str:
-        return exc
+
+async def _peek(loop: asyncio.AbstractEventLoop, conn: socket.socket) -> bytes:
+    """The first bytes a client sent, left in the socket for whoever reads it next."""
+    ready = loop.create_future()
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(conn.fileno(), readable)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(conn.fileno())
+    return conn.recv(8, socket.MSG_PEEK)
 
 
-class _Leg(Connection):
-    """What both legs add to a websockets connection to relay frames without queueing them.
+@contextlib.contextmanager
+def _closing_on_error(conn: socket.socket) -> Any:
+    try:
+        yield
+    except OSError:
+        conn.close()
 
-    A data frame is handed to `forwarder` right where websockets parses it (in
-    `data_received`), never to the connection's message queue: `recv()` on a leg only ever
-    raises ConnectionClosed. Backpressure goes the other way: while this leg's write buffer is
-    above its high-water mark (websockets' `write_limit`, 32 KiB), the leg that feeds it stops
-    reading, so a client that stops reading holds the upstream back through TCP instead of
-    filling the proxy's memory.
-    """
 
-    forwarder: _Forwarder | None = None  # set before the first frame can arrive
-    feeder: Connection | None = None  # the leg whose frames are written into this one
+def _peer(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        host = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
+        return f"{host}:{address[1]}"
+    return str(address) or "a client"
 
-    def process_event(self, event: Event) -> None:
-        if self.forwarder is not None and isinstance(event, Frame) and event.opcode in _DATA:
-            self.forwarder.take(event)
-        else:
-            super().process_event(event)
 
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.forwarder is not None:
-            self.forwarder.flush()
+# -- the two legs --------------------------------------------------------------------------------
+
+
+class _Leg(asyncio.Protocol):
+    """One TCP (or TLS) connection of a session. While its writes back up, the leg that feeds
+    it is not read (so TCP holds that sender back instead of the proxy's memory filling up)."""
+
+    transport: asyncio.Transport
+    relay: _Relay | None = None  # the direction whose frames this leg receives
+    feeder: _Leg | None = None  # the leg whose frames are written into this one
+    lost = False
 
     def pause_writing(self) -> None:
-        super().pause_writing()
-        if self.feeder is not None:
+        if self.feeder is not None and not self.feeder.lost:
             self.feeder.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        super().resume_writing()
-        if self.feeder is not None:
+        if self.feeder is not None and not self.feeder.lost:
             self.feeder.transport.resume_reading()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.lost and not self.transport.is_closing():
+            self.transport.write(data)
+
+
+class _ClientLeg(_Leg):
+    """The client's connection: its HTTP upgrade request, then its frames."""
+
+    def __init__(self, proxy: RecordingProxy, peer: str) -> None:
+        self.proxy = proxy
+        self.peer = peer
+        self.head = bytearray()
+        self.session: _Session | None = None
+        self.early = bytearray()  # bytes sent after the request, before the upgrade completed
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.proxy._clients.add(self)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.proxy.open_timeout + 5, self.abort_handshake)
+
+    def data_received(self, data: bytes) -> None:
+        relay = self.relay
+        if relay is not None:
+            relay.feed(data)
+            return
+        if self.session is not None:  # the upstream has not answered yet
+            self.early += data
+            self.transport.pause_reading()
+            return
+        self.head += data
+        if looks_like_tls(self.head):
+            self.proxy.notice(
+                f"refused {self.peer}: it spoke TLS (wss://) to this plain listener; "
+                f"the client should dial {self.proxy.url}, or start the proxy with --tls"
+            )
+            self._done_with_handshake()
+            self.transport.abort()
+            return
+        end = head_end(self.head)
+        if end < 0:
+            if len(self.head) > MAX_HEAD_BYTES:
+                self.refuse(431, "the request head is too large")
+            return
+        head, self.early = bytes(self.head[:end]), bytearray(self.head[end:])
+        self.head = bytearray()
+        try:
+            request = parse_request_head(head)
+        except HandshakeError as exc:
+            self.refuse(exc.status, exc.reason)
+            return
+        self.transport.pause_reading()
+        self.session = _Session(self.proxy, self, request)
+        self.proxy._spawn(self.session.open())
+
+    def refuse(self, status: int, reason: str, notice: str | None = None) -> None:
+        """Answer the handshake with `status` and close (no session, no file)."""
+        if notice is not None:
+            self.proxy.notice(notice)
+        self.write(proxy_response(status, reason))
+        self._done_with_handshake()
+        self.transport.close()
+
+    def relay_from_now(self, relay: _Relay) -> None:
+        self.relay = relay
+        self._done_with_handshake()
+
+    def _done_with_handshake(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.proxy._clients.discard(self)
+
+    def abort_handshake(self) -> None:
+        """The handshake took too long, or the proxy is stopping before it completed."""
+        if self.relay is None:
+            self._done_with_handshake()
+            if self.session is not None:
+                self.session.cancel_open()
+            else:
+                self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        if self.feeder is not None:  # nothing to wait for any more: read (and record) the rest
-            self.feeder.transport.resume_reading()
+        self.lost = True
+        self._done_with_handshake()
+        if self.session is not None:
+            self.session.leg_lost("client")
 
 
-class _ClientLeg(_Leg, ServerConnection):
-    """The client's connection; carries its session from the handshake to the handler.
+class _UpstreamLeg(_Leg):
+    """The proxy's connection to the upstream: its HTTP response, then its frames."""
 
-    A handshake can still fail after the upstream was dialled (the client went away, the proxy
-    began shutting down, the open timeout expired): then nothing else would close the upstream.
-    """
-
-    session: _Session | None = None
-
-    async def handshake(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            await super().handshake(*args, **kwargs)
-        finally:
-            if self.session is not None and self.protocol.state is not State.OPEN:
-                self.session.abandon_later("the client's handshake did not complete")
-
-
-class _UpstreamLeg(_Leg, ClientConnection):
-    """The proxy's connection to the upstream. The `open` line is written as the handshake
-    response is parsed, so that it comes before any frame that arrived with it."""
-
-    def process_event(self, event: Event) -> None:
-        super().process_event(event)
-        if isinstance(event, Response) and self.protocol.state is State.OPEN:
-            assert self.forwarder is not None
-            self.forwarder.session.recording.opened(self.subprotocol, _response_headers(self))
-
-
-def _upstream_leg(session: _Session) -> Callable[..., ClientConnection]:
-    """A connection factory for `connect` whose frames belong to `session` from the first one:
-    the upstream may send `session.created` in the same packet as its handshake response."""
-
-    def create(*args: Any, **kwargs: Any) -> ClientConnection:
-        leg = _UpstreamLeg(*args, **kwargs)
-        leg.forwarder = _Forwarder(session, "server", leg)
-        return leg
-
-    return create
-
-
-def _upstream_subprotocol(
-    conn: ServerConnection, offered: Iterable[Subprotocol]
-) -> Subprotocol | None:
-    session = cast(_ClientLeg, conn).session
-    return None if session is None else session.upstream.subprotocol
-
-
-class _Forwarder:
-    """One direction of a session: each message is recorded as it arrives on `src` (its time
-    taken then, before forwarding) and its frames go to `dst` at once, as they came (a
-    fragmented message stays fragmented). Until `dst` is open (the upstream can speak before
-    the client's handshake is done), frames wait in order and reading pauses once a few wait.
-    Once `dst` is closed, frames are still read and recorded, so that the closing handshake
-    is not stuck behind them.
-    """
-
-    def __init__(self, session: _Session, direction: Direction, src: Connection) -> None:
+    def __init__(self, session: _Session) -> None:
         self.session = session
+        self.buffer = bytearray()
+        loop = asyncio.get_running_loop()
+        self.head: asyncio.Future[tuple[ResponseHead, bytes]] = loop.create_future()
+        self.body: BodyReader | None = None
+        self.body_done: asyncio.Future[None] = loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        relay = self.relay
+        if relay is not None:
+            relay.feed(data)
+            return
+        if self.body is not None:
+            if self.body.feed(data) and not self.body_done.done():
+                self.body_done.set_result(None)
+            return
+        self.buffer += data
+        if self.head.done():  # frames that came with the 101, before the relay started
+            self.transport.pause_reading()
+            return
+        end = head_end(self.buffer)
+        if end < 0:
+            if len(self.buffer) > MAX_RESPONSE_HEAD_BYTES:
+                self.head.set_exception(ValueError("the upstream's response head is too large"))
+            return
+        try:
+            head = parse_response_head(bytes(self.buffer[:end]))
+        except ValueError as exc:
+            self.head.set_exception(exc)
+            return
+        rest = bytes(self.buffer[end:])
+        self.buffer = bytearray()
+        if head.status != 101:
+            self.body = BodyReader(head)
+            if self.body.feed(rest):
+                self.body_done.set_result(None)
+            rest = b""
+        self.head.set_result((head, rest))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if not self.head.done():
+            self.head.set_exception(ConnectionError("the upstream closed the connection"))
+        if not self.body_done.done():
+            self.body_done.set_result(None)
+        self.session.leg_lost("server")
+
+
+# -- one direction of a session ------------------------------------------------------------------
+
+
+class _Relay:
+    """One direction of a session: forwards what `src` sends to `dst` as it came and records
+    each message it holds (see the module docstring). A message is recorded when its last frame
+    arrives, with the `t` of that read; its size is taken from the write budget as each of its
+    frames starts, before the frame is forwarded, so that --strict can refuse a frame that
+    would go unrecorded before any of it reaches the other side."""
+
+    def __init__(self, session: _Session, direction: Direction, src: _Leg, dst: _Leg) -> None:
+        self.session = session
+        self.recording = session.recording
         self.direction: Direction = direction
         self.src = src
-        self.dst: Connection | None = None
-        self.waiting: list[Frame] = []
-        self.parts: list[BytesLike] = []  # of a fragmented message
-        self.text = False  # whether the message in `parts` is text
-        self.forwarding = True
-        self.unflushed = False
-
-    def start(self, dst: Connection) -> None:
-        """Forward to `dst` from now on, the frames that waited first."""
         self.dst = dst
-        dst.feeder = self.src  # type: ignore[attr-defined]
-        waiting, self.waiting = self.waiting, []
-        for frame in waiting:
-            self._send(frame)
-        self.flush()
-        if len(waiting) >= _MAX_WAITING_FRAMES and not dst.paused:  # else dst resumes it
-            self.src.transport.resume_reading()
+        self.cutter = FrameCutter(masked=direction == "client", stream_above=DEFAULT_STREAM_ABOVE)
+        self.max_frame_bytes = session.proxy.max_frame_bytes
+        self.strict = session.proxy.strict
+        self.forwarding = True
+        self.pending_close: bytes | None = None  # to send once a streamed frame has gone on
+        # the message being received: text or binary, its payload parts (positions in the reads
+        # they came in), bytes so far, bytes reserved, and why it will not be recorded
+        self.open = False
+        self.text = False
+        self.parts: list[tuple[bytes | bytearray, int, int, bytes | None, int]] = []
+        self.size = 0
+        self.reserved = 0
+        self.dropped: str | None = None
 
-    def take(self, frame: Frame) -> None:
-        if frame.fin and not self.parts:
-            payload: str | bytes | None = self._payload(frame.opcode is TEXT, frame.data)
-        else:
-            if frame.opcode is not CONT:
-                self.text = frame.opcode is TEXT
-            self.parts.append(frame.data)
-            payload = None
-            if frame.fin:
-                whole, self.parts = b"".join(self.parts), []
-                payload = self._payload(self.text, whole)
-        if payload is not None:
-            self.session.recording.frame(self.direction, payload)
-            if self.session.proxy.strict and self.session.recording.write_failed:
-                self.session.stop_unrecorded_traffic()
-        if self.dst is None:
-            self.waiting.append(frame)
-            if len(self.waiting) == _MAX_WAITING_FRAMES:
-                self.src.transport.pause_reading()
-        else:
-            self._send(frame)
+    def feed(self, data: bytes) -> None:
+        t = self.recording.now()
+        cut = self.cutter.cut(data)
+        buf = cut.buffer
+        limit = cut.forward  # forward buf[:limit]
+        stop: str | None = None  # --strict: why forwarding stops at `limit`
+        complete: list[tuple[bool, list[Any], int]] = []  # messages to record, after forwarding
+        closes: list[tuple[int, str, int]] = []
+        violation = cut.violation
+        pending_close = self.pending_close
+        for frame in cut.frames:
+            first, head_start, start, end, mask, offset, piece, length = frame
+            opcode = first & 0x0F
+            if opcode >= 8:
+                if opcode == CLOSE:
+                    payload = bytes(buf[start:end])
+                    code, reason = close_payload(payload if mask is None else unmask(payload, mask))
+                    closes.append((code, reason, head_start))
+                continue
+            if piece <= STREAM_FIRST:  # a data frame starts
+                problem = self._start(opcode, length)
+                if problem is not None:
+                    violation = violation or problem
+                    limit = min(limit, head_start)
+                    break
+                if self.dropped is not None and self.strict and stop is None:
+                    stop = self.dropped
+                    limit = min(limit, head_start)
+            if self.dropped is None:
+                self.parts.append((buf, start, end, mask, offset))
+            if piece == STREAM_LAST and pending_close is not None:
+                limit = min(limit, end)
+            if piece in (WHOLE, STREAM_LAST) and first & 0x80:
+                if self.dropped is None:
+                    complete.append((self.text, self.parts, self.reserved))
+                else:
+                    self.recording.lost(self.direction, self.size, t, self.dropped)
+                self.open = False
+                self.parts = []
+                self.reserved = 0
+        if self.forwarding and limit:
+            self.dst.write(buf if limit == len(buf) else memoryview(buf)[:limit])
+        for text, parts, reserved in complete:
+            self.recording.message(
+                self.direction, _payload(parts), text=text, t=t, reserved=reserved
+            )
+        for code, reason, head_start in closes:
+            forwarded = self.forwarding and head_start < limit
+            self.session.close_frame(self.direction, code, reason, forwarded=forwarded)
+        if pending_close is not None and self.cutter.at_boundary:
+            self._send_now(pending_close)
+        if stop is not None:
+            self.session.strict_stop(stop)
+        if violation is not None:
+            self.session.violation(self.direction, violation)
 
-    def _payload(self, text: bool, data: BytesLike) -> str | bytes | None:
-        if not text:
-            return bytes(data)
-        try:
-            return bytes(data).decode()
-        except UnicodeDecodeError as exc:  # as websockets itself does: fail with 1007
-            self.src.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
-            self.src.send_data()
-            self.forwarding = False
+    def _start(self, opcode: int, length: int) -> str | None:
+        """Account for a data frame that starts (of `length` bytes); a protocol problem or None."""
+        if opcode:  # TEXT or BINARY: a new message
+            if self.open:
+                return "a new message started inside a fragmented one"
+            self.open, self.text = True, opcode == TEXT
+            self.size = self.reserved = 0
+            self.dropped = None
+            self.parts = []
+        elif not self.open:
+            return "a continuation frame with no message to continue"
+        self.size += length
+        if self.dropped is not None:
             return None
+        if self.size > self.max_frame_bytes:
+            self.dropped = too_large_reason(self.max_frame_bytes)
+        elif self.recording.reserve(length):
+            self.reserved += length
+            return None
+        else:
+            self.dropped = FELL_BEHIND
+        self.recording.release(self.reserved)
+        self.reserved = 0
+        self.parts = []
+        return None
 
-    def _send(self, frame: Frame) -> None:
-        """Serialise `frame` for `dst`; `flush` writes it."""
-        dst = self.dst
-        if dst is None or not self.forwarding or self.session.forwarding_stopped:
-            return
-        protocol = dst.protocol
-        if protocol.state is not State.OPEN:
-            return
-        if frame.fin and not protocol.expect_continuation_frame and not protocol.extensions:
-            # A whole message: websockets' send_text would do the same, slower (a BytesIO, and a
-            # getrandom system call for each mask).
-            mask = _MASKS.next() if protocol.side is Side.CLIENT else None
-            protocol.writes.append(_frame_bytes(frame.opcode, frame.data, mask))
-            self.unflushed = True
-            return
-        try:
-            if frame.opcode is TEXT:
-                protocol.send_text(frame.data, fin=frame.fin)
-            elif frame.opcode is BINARY:
-                protocol.send_binary(frame.data, fin=frame.fin)
-            else:
-                protocol.send_continuation(frame.data, fin=frame.fin)
-        except WebSocketException:  # a fragmented message cut short by a close
+    def send_close(self, code: int | None, reason: str) -> None:
+        """Send `dst` a close frame of the proxy's own as soon as the frames before it are whole,
+        and forward nothing after it."""
+        frame = close_frame(code, reason, masked=self.direction == "client")
+        if self.cutter.at_boundary:
+            self._send_now(frame)
+        else:
+            self.pending_close = frame
+
+    def _send_now(self, frame: bytes) -> None:
+        if self.forwarding:
+            self.dst.write(frame)
             self.forwarding = False
-            return
-        self.unflushed = True
+            self.session.close_sent_to(self.dst)
+        self.pending_close = None
 
-    def flush(self) -> None:
-        """Write what `_send` serialised since the last flush, in one write: frames that came in
-        one read go out in one write (one system call, one wake-up of the reader), so a proxy
-        that falls behind catches up instead of paying per frame. Nothing waits for it: it runs
-        at the end of every read."""
-        if not self.unflushed or self.dst is None:
-            return
-        self.unflushed = False
-        dst = self.dst
-        writes = dst.protocol.data_to_send()
-        try:
-            if len(writes) == 1:
-                dst.transport.write(writes[0])
-            elif all(writes):
-                dst.transport.write(b"".join(writes))
-            else:  # an end-of-stream marker among them: websockets' own way
-                dst.protocol.writes[:0] = writes  # type: ignore[attr-defined]
-                dst.send_data()
-        except Exception:  # a write error: the leg is closing and its own close says why
-            self.forwarding = False
+    def release(self) -> None:
+        """The session ended: give back what an unfinished message held."""
+        self.recording.release(self.reserved)
+        self.reserved = 0
+        self.parts = []
 
 
-class _MaskSource:
-    """Masking keys for frames to the upstream, 1024 of them per `os.urandom` call: RFC 6455
-    wants them unpredictable (a strong source), not one system call each."""
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._at = 0
-
-    def next(self) -> bytes:
-        if self._at >= len(self._pool):
-            self._pool, self._at = os.urandom(4096), 0
-        at = self._at
-        self._at = at + 4
-        return self._pool[at : at + 4]
+def _payload(parts: list[tuple[bytes | bytearray, int, int, bytes | None, int]]) -> bytes:
+    if len(parts) == 1:
+        buf, start, end, mask, offset = parts[0]
+        data = memoryview(buf)[start:end]
+        return bytes(data) if mask is None else unmask(data, mask, offset)
+    return b"".join(
+        memoryview(buf)[start:end]
+        if mask is None
+        else unmask(memoryview(buf)[start:end], mask, offset)
+        for buf, start, end, mask, offset in parts
+    )
 
 
-_MASKS = _MaskSource()
-
-
-def _frame_bytes(opcode: Opcode, data: BytesLike, mask: bytes | None) -> bytes:
-    """One unfragmented data frame on the wire (RFC 6455 §5.2), masked when `mask` is given."""
-    length = len(data)
-    first, masked = 0x80 | opcode, 0x80 if mask is not None else 0
-    if length < 126:
-        head = bytes((first, masked | length))
-    elif length < 65536:
-        head = struct.pack("!BBH", first, masked | 126, length)
-    else:
-        head = struct.pack("!BBQ", first, masked | 127, length)
-    if mask is None:
-        return head + data
-    return head + mask + apply_mask(data, mask)
+# -- a session -----------------------------------------------------------------------------------
 
 
 class _Session:
     """One client connection, its upstream connection and its recording."""
 
     recording: Recording
-    upstream: ClientConnection
 
-    def __init__(self, proxy: RecordingProxy) -> None:
+    def __init__(self, proxy: RecordingProxy, client: _ClientLeg, request: RequestHead) -> None:
         self.proxy = proxy
         self.loop = asyncio.get_running_loop()
-        self.client: ServerConnection | None = None
-        self.closing: tuple[int, str] | None = None
+        self.client = client
+        self.request = request
+        self.upstream: _UpstreamLeg | None = None
+        self.scrubber = SecretScrubber()
         self.closed_by: Closer | None = None
         self.close_code: int | None = None
         self.close_reason = ""
         self.error: str | None = None
-        self.forwarding_stopped = False
-        self.secrets: list[str] = []
+        self.proxy_closing = False
+        self.close_from: dict[Direction, bool] = {"client": False, "server": False}
+        self.close_to: dict[Direction, bool] = {"client": False, "server": False}
+        self.relays: list[_Relay] = []
+        self.ended_event = asyncio.Event()
+        self._opening: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._finished = False
+        self._recording_started = False
 
-    async def relay(self, client: ServerConnection) -> None:
-        self.client = client
-        upstream = self.upstream
+    # -- the handshake -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._opening = asyncio.current_task()
         try:
-            if self.closing is not None:  # the proxy began closing during the handshake
-                await client.close(*self.closing)
-            for leg, other in ((upstream, client), (client, upstream)):
-                forwarder = cast(_Leg, leg).forwarder
-                assert forwarder is not None  # set when the leg was made
-                forwarder.start(other)
-            await asyncio.gather(
-                self._watch(client, upstream, "client"),
-                self._watch(upstream, client, "server"),
-            )
-        finally:
-            await self._close_both()
-            await self.finish()
+            await self._open()
+        except asyncio.CancelledError:
+            self._abandon("the client's handshake did not complete")
+        except Exception as exc:  # a bug: the client gets 502, the file says what happened
+            self._unreachable(502, f"rt proxy error: {type(exc).__name__}: {exc}", "")
 
-    async def _watch(self, src: Connection, dst: Connection, direction: Direction) -> None:
-        """Wait for `src` to end (its frames are forwarded by its `_Forwarder`)."""
-        while True:
-            try:
-                await src.recv()  # returns nothing: data frames never reach the queue
-            except ConnectionClosed as closed:
-                await self._ended(direction, closed, dst)
-                return
-
-    def record_error(self, message: str, detail: str | None = None) -> None:
-        """An `error` line, without the secrets of this session's request (an upstream's error
-        page may quote the key it was given)."""
-        self.recording.error(
-            scrub(message, self.secrets), None if detail is None else scrub(detail, self.secrets)
+    async def _open(self) -> None:
+        proxy, request = self.proxy, self.request
+        problem = websocket_problem(request)
+        if problem is not None:
+            notice = f"refused {self.client.peer}: {problem.reason} ({request.method} {redact_url(request.target)})"
+            self._refuse_before_session(problem.status, problem.reason, notice)
+            return
+        target = request.target
+        headers = request.headers
+        if proxy.auth_token is not None and not _token_matches(
+            presented_token(headers, target), proxy.auth_token
+        ):
+            notice = f"refused {self.client.peer}: missing or wrong {AUTH_HEADER} (HTTP 401)"
+            self._refuse_before_session(401, f"missing or wrong {AUTH_HEADER}", notice)
+            return
+        path = without_token(target)
+        offered = offered_subprotocols(request)
+        url = upstream_url(proxy.upstream, path)
+        upstream_headers = forwarded_request_headers(request)
+        upstream_headers += _userinfo_credentials(proxy.upstream)
+        if not has_credentials(upstream_headers, offered, path):
+            upstream_headers += proxy._fallback_credentials
+        secrets = secret_values(upstream_headers + headers, offered, target)
+        self.scrubber = SecretScrubber(
+            [*secrets, *([proxy.auth_token] if proxy.auth_token else [])]
         )
+        recorded_headers = [(n, REDACTED if _is_auth_header(n) else v) for n, v in headers]
+        if not self._start_recording(
+            url, without_token(target, REDACTED), recorded_headers, offered
+        ):
+            return
+        proxy._sessions.add(self)
+        host, port, tls, host_header = dial_address(url)
+        context = None
+        if tls:
+            context = proxy.upstream_ssl or ssl.create_default_context()
+        deadline = self.loop.time() + proxy.open_timeout
+        try:
+            _, upstream = await asyncio.wait_for(
+                self.loop.create_connection(
+                    lambda: _UpstreamLeg(self),
+                    host,
+                    port,
+                    ssl=context,
+                    server_hostname=host if tls else None,
+                    ssl_handshake_timeout=proxy.open_timeout if tls else None,
+                ),
+                proxy.open_timeout,
+            )
+            self.upstream = upstream
+            upstream.write(request_bytes(_target(url), host_header, upstream_headers))
+            head, rest = await asyncio.wait_for(upstream.head, deadline - self.loop.time())
+        except (asyncio.TimeoutError, TimeoutError):
+            self._unreachable(
+                504, f"the upstream did not answer within {proxy.open_timeout:g} s", url
+            )
+            return
+        except (OSError, ValueError, ConnectionError) as exc:
+            self._unreachable(502, f"cannot reach the upstream: {exc}", url)
+            return
+        if head.status != 101:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(upstream.body_done, max(0.5, deadline - self.loop.time()))
+            assert upstream.body is not None
+            self._refused(head, upstream.body.body())
+            return
+        if self.client.lost:
+            self._abandon("the client went away before the upgrade completed")
+            return
+        self.recording.opened(head.get("Sec-WebSocket-Protocol"), head.headers)
+        self.client.write(head.raw)
+        self._start_relaying(upstream, rest)
 
-    def stop_unrecorded_traffic(self) -> None:
-        """--strict: a frame could not be recorded, so nothing more is forwarded."""
-        if not self.forwarding_stopped:
-            self.forwarding_stopped = True
-            self.proxy._spawn(self.shutdown(WRITE_FAILED_CODE, WRITE_FAILED_REASON))
+    def _start_recording(
+        self, url: str, recorded_path: str, headers: list[tuple[str, str]], offered: list[str]
+    ) -> bool:
+        proxy = self.proxy
+        try:
+            self.recording = Recording(
+                proxy.out_dir,
+                upstream=url,
+                path=recorded_path,
+                headers=headers,
+                subprotocols=offered,
+                on_write_error=self.write_failed_from_thread,
+                budget=proxy.write_budget,
+                open_file=proxy.open_file,
+                scrubber=self.scrubber,
+            )
+        except OSError as exc:
+            proxy._report_write_error(proxy.out_dir, exc)
+            if proxy.strict:
+                # No path in the body: the client is not the proxy's operator.
+                self._refuse_before_session(
+                    503, "cannot record this call, and --strict lets no unrecorded call through"
+                )
+                return False
+            self.recording = Unrecorded(proxy.out_dir, exc, scrubber=self.scrubber)
+        self._recording_started = True
+        return True
 
-    async def _ended(self, direction: Direction, closed: ConnectionClosed, dst: Connection) -> None:
-        """The first leg to end decides the `close` line; its close is relayed to the other."""
-        if self.closing is not None:
-            return  # an echo of a close the proxy started
-        rcvd, sent = closed.rcvd, closed.sent
-        by: Closer
-        if sent is not None and not closed.rcvd_then_sent:
-            # websockets on the proxy failed the leg itself (protocol error, keepalive timeout).
-            by, code, reason = "proxy", sent.code, sent.reason
-        elif rcvd is not None:
-            by, code, reason = direction, rcvd.code, rcvd.reason
-        else:
-            by, code, reason = direction, NO_CLOSE_FRAME, ""
-        self.closing = (code, reason)
-        self.ended(by, code, reason)
-        if code == NO_CLOSE_FRAME and direction == "server":
-            # A client cannot tell a dead upstream from a dead proxy by 1006: say which it was.
-            await dst.close(UPSTREAM_LOST_CODE, UPSTREAM_LOST_REASON)
-        elif code == NO_CLOSE_FRAME:
-            dst.transport.close()  # mirror a vanished client: pending data, then FIN
-        elif code == EMPTY_CLOSE_FRAME:
-            # websockets sends a close frame without a status when the code is None.
-            await dst.close(None)  # type: ignore[arg-type]
-        else:
-            await dst.close(code, reason)
+    def _refuse_before_session(self, status: int, reason: str, notice: str | None = None) -> None:
+        self.client.session = None
+        self.client.refuse(status, reason, notice)
+
+    def _refused(self, head: ResponseHead, body: bytes) -> None:
+        status = f"HTTP {head.status} {head.reason}".rstrip()
+        detail = body.decode("utf-8", "replace")[:_MAX_DETAIL] or None
+        self.error = f"upstream refused the connection: {status}"
+        self.recording.error(self.error, detail)
+        self.ended("server", None, status)
+        self.client.write(response_bytes(head.status, head.reason, head.headers, body))
+        self._close_legs()
+
+    def _unreachable(self, status: int, message: str, url: str) -> None:
+        # Some messages quote the URL, and with it the client's query (`api-key=...`).
+        if url:
+            message = message.replace(url, redact_url(url))
+        self.error = self.scrubber.text(message)
+        if self._recording_started:
+            self.recording.error(self.error, redact_url(url) if url else None)
+        self.ended("proxy", None, "upstream unreachable")
+        self.client.write(proxy_response(status, self.error))
+        self._close_legs()
+
+    def _abandon(self, reason: str) -> None:
+        if self.closed_by is None:
+            self.ended("proxy", None, reason)
+        if self._recording_started:
+            self.recording.error(reason)
+        if self.upstream is not None and not self.upstream.lost and self.upstream.relay is None:
+            self.upstream.transport.abort()
+        self._close_legs(abort=True)
+
+    def cancel_open(self) -> None:
+        if self._opening is not None and not self._opening.done():
+            self._opening.cancel()
+
+    def _close_legs(self, abort: bool = False) -> None:
+        for leg in (self.client, self.upstream):
+            if leg is not None and not leg.lost:
+                if abort:
+                    leg.transport.abort()
+                else:
+                    leg.transport.close()
+        if not self._recording_started:
+            return
+        if self.client.lost and (self.upstream is None or self.upstream.lost):
+            self._finish_soon()
+
+    def _start_relaying(self, upstream: _UpstreamLeg, rest: bytes) -> None:
+        client = self.client
+        to_server = _Relay(self, "client", client, upstream)
+        to_client = _Relay(self, "server", upstream, client)
+        self.relays = [to_server, to_client]
+        upstream.feeder, client.feeder = client, upstream
+        upstream.relay = to_client
+        client.relay_from_now(to_server)
+        early_server, upstream.buffer = bytes(upstream.buffer), bytearray()
+        if rest or early_server:
+            to_client.feed(rest + early_server)
+        if client.early:
+            early, client.early = bytes(client.early), bytearray()
+            to_server.feed(early)
+        if not upstream.lost:
+            upstream.transport.resume_reading()
+        if not client.lost:
+            client.transport.resume_reading()
+
+    # -- closing -------------------------------------------------------------------------------
 
     def ended(self, by: Closer, code: int | None, reason: str) -> None:
-        """Note who ended the connection; the `close` line is written once both legs are done,
-        after any frame still in flight, so that it is the file's last line."""
+        """Note who ended the connection (the first call counts); the `close` line is written
+        once both legs are done, after any frame still in flight, as the file's last line."""
         if self.closed_by is None:
-            self.closed_by, self.close_code, self.close_reason = by, code, reason
+            self.closed_by, self.close_code = by, code
+            self.close_reason = self.scrubber.text(reason)
 
-    async def shutdown(self, code: int, reason: str) -> None:
-        """Close both legs on the proxy's own initiative (Ctrl-C, strict write failure)."""
-        if self.closing is not None:
+    def close_frame(self, direction: Direction, code: int, reason: str, *, forwarded: bool) -> None:
+        """`direction`'s side sent a close frame (relayed when `forwarded`)."""
+        self.close_from[direction] = True
+        other: Direction = "server" if direction == "client" else "client"
+        if forwarded:
+            self.close_to[other] = True
+        self.ended(direction, code, reason)
+        leg = self.client if direction == "client" else self.upstream
+        # A reply to a close the proxy sent: that side's closing handshake is complete.
+        replied = not forwarded or (self.upstream is not None and self.upstream.lost)
+        if replied and leg is not None and not leg.lost:
+            leg.transport.close()
+        self._arm_close_timer()
+
+    def close_sent_to(self, leg: _Leg) -> None:
+        self.close_to["client" if leg is self.client else "server"] = True
+
+    def shutdown(self, code: int, reason: str) -> None:
+        """Close both legs on the proxy's own initiative (Ctrl-C, --strict, a protocol error)."""
+        if not self.relays:
+            self.cancel_open()
             return
-        self.closing = (code, reason)
+        self.proxy_closing = True
         self.ended("proxy", code, reason)
-        legs = [leg for leg in (self.client, getattr(self, "upstream", None)) if leg is not None]
-        await asyncio.gather(*(leg.close(code, reason) for leg in legs), return_exceptions=True)
+        for relay in self.relays:
+            if not relay.dst.lost and not self.close_to[_direction_of(self, relay.dst)]:
+                relay.send_close(code, reason)
+        self._arm_close_timer()
 
-    async def _close_both(self) -> None:
-        legs = [leg for leg in (self.client, self.upstream) if leg is not None]
-        code, reason = self.closing or (1000, "")
-        if code in (NO_CLOSE_FRAME, EMPTY_CLOSE_FRAME):
-            code, reason = 1000, ""
-        await asyncio.gather(*(leg.close(code, reason) for leg in legs), return_exceptions=True)
+    def strict_stop(self, why: str) -> None:
+        if not self.proxy_closing:
+            self.proxy._report_write_error(self.recording.path, _NotRecorded(why))
+            self.shutdown(WRITE_FAILED_CODE, NOT_RECORDED_REASON)
+
+    def violation(self, direction: Direction, problem: str) -> None:
+        message = f"protocol error from the {direction}: {problem}"
+        if self.error is None:
+            self.error = message
+            self.recording.error(message)
+        self.shutdown(PROTOCOL_ERROR_CODE, f"rt proxy: {message}"[:123])
+
+    def leg_lost(self, direction: Direction) -> None:
+        if not self.relays:  # still in the handshake: open() answers the client and ends
+            if self._opening is not None and not self._opening.done():
+                if direction == "client":
+                    self.cancel_open()
+                return
+            self._close_legs()
+            return
+        client, upstream = self.client, self.upstream
+        assert upstream is not None
+        if direction == "server":
+            if not self.close_from["server"]:
+                self.ended("server", NO_CLOSE_FRAME, "")
+            if not client.lost:
+                if not self.close_to["client"]:
+                    # A client cannot tell a dead upstream from a dead proxy by 1006: say which.
+                    to_client = self.relays[1]
+                    if to_client.cutter.at_boundary and to_client.forwarding:
+                        to_client.send_close(UPSTREAM_LOST_CODE, UPSTREAM_LOST_REASON)
+                    if self.close_from["client"] or not self.close_to["client"]:
+                        client.transport.close()
+                    else:
+                        self._arm_close_timer()
+                else:
+                    client.transport.close()
+        else:
+            if not self.close_from["client"]:
+                self.ended("client", NO_CLOSE_FRAME, "")
+            if not upstream.lost:
+                upstream.transport.close()  # mirror a vanished client: pending data, then FIN
+        if client.lost and upstream.lost:
+            self._finish_soon()
+
+    def _arm_close_timer(self) -> None:
+        if self._timer is None:
+            self._timer = self.loop.call_later(self.proxy.close_timeout, self._abort)
+
+    def _abort(self) -> None:
+        for leg in (self.client, self.upstream):
+            if leg is not None and not leg.lost:
+                leg.transport.abort()
 
     # -- write failures (reported by the writer thread) ----------------------------------------
 
@@ -768,31 +1051,21 @@ class _Session:
     def _write_failed(self, exc: BaseException) -> None:
         self.proxy._report_write_error(self.recording.path, exc)
         if self.proxy.strict and not self._finished:
-            self.stop_unrecorded_traffic()
+            self.shutdown(WRITE_FAILED_CODE, WRITE_FAILED_REASON)
 
     # -- the end -------------------------------------------------------------------------------
 
-    def abandon_later(self, reason: str) -> None:
-        """Close the upstream and finish the file of a client that never got connected."""
-        if self._finished:
-            return
-        self.proxy._spawn(self._abandon(reason))
+    def _finish_soon(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self.proxy._spawn(self._finish())
 
-    async def _abandon(self, reason: str) -> None:
-        if self.closing is None:
-            self.closing = (SHUTDOWN_CODE, reason)
-            self.recording.error(reason)
-            self.ended("proxy", None, reason)
-        upstream = getattr(self, "upstream", None)
-        if upstream is not None:
-            await upstream.close(SHUTDOWN_CODE, "client went away")
-        await self.finish()
-
-    async def finish(self) -> None:
+    async def _finish(self) -> None:
         """Flush and close the file, then report the summary (once)."""
-        if self._finished:
-            return
-        self._finished = True
+        if self._timer is not None:
+            self._timer.cancel()
+        for relay in self.relays:
+            relay.release()
         if self.closed_by is None:  # only after a bug in the relay: still end the file cleanly
             self.ended("proxy", None, "the proxy stopped relaying unexpectedly")
         self.recording.closed(self.closed_by or "proxy", self.close_code, self.close_reason)
@@ -801,6 +1074,8 @@ class _Session:
         except asyncio.CancelledError:
             self.recording.finish()  # the loop is going away: flush synchronously
             raise
+        finally:
+            self.ended_event.set()
         fields = {f.name: getattr(summary, f.name) for f in dataclasses.fields(summary)}
         await self.proxy._session_finished(
             self,
@@ -814,25 +1089,47 @@ class _Session:
         )
 
 
+class _NotRecorded(Exception):
+    """--strict: a frame that would have gone unrecorded, and why."""
+
+    def __str__(self) -> str:
+        return f"a frame could not be recorded ({self.args[0]})"
+
+
+def _direction_of(session: _Session, leg: _Leg) -> Direction:
+    return "client" if leg is session.client else "server"
+
+
 # -- pure helpers ------------------------------------------------------------------------------
 
 
-def _response_headers(upstream: ClientConnection) -> list[tuple[str, str]]:
-    return [] if upstream.response is None else list(upstream.response.headers.raw_items())
+def _target(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def offered_subprotocols(headers: Headers) -> list[str]:
+def _userinfo_credentials(upstream: str) -> list[tuple[str, str]]:
+    """HTTP Basic credentials from a `user:password@` in the upstream URL."""
+    parts = urlsplit(upstream)
+    if parts.username is None:
+        return []
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return [("Authorization", "Basic " + base64.b64encode(pair.encode()).decode())]
+
+
+def offered_subprotocols(request: RequestHead) -> list[str]:
     """The subprotocols a client offered, in its order."""
     return [
         p.strip()
-        for value in headers.get_all("Sec-WebSocket-Protocol")
+        for value in request.get_all("Sec-WebSocket-Protocol")
         for p in value.split(",")
         if p.strip()
     ]
 
 
 def presented_token(headers: Iterable[tuple[str, str]], path: str) -> str | None:
-    """The proxy token a client presented: the `X-Rt-Token` header, else the `rt_token` query."""
+    """The proxy token a client presented: the `X-Rt-Token` header, else the `rt_token` query
+    parameter (its name compared after percent-decoding, as `rt%5Ftoken`)."""
     for name, value in headers:
         if _is_auth_header(name):
             return value.strip()
@@ -854,12 +1151,13 @@ def _token_matches(presented: str | None, expected: str) -> bool:
 
 
 def without_token(path: str, replacement: str | None = None) -> str:
-    """`path` without its `rt_token` query parameter (or with its value replaced).
+    """`path` without its `rt_token` query parameter (or with its value replaced), whatever the
+    spelling of its name (`rt_token`, `rt%5Ftoken`, `rt%5ftoken`).
 
     The rest of the query is kept byte for byte, so the upstream sees what the client sent.
     """
     base, sep, query = path.partition("?")
-    if not sep or AUTH_QUERY_PARAM not in query:
+    if not sep:
         return path
     kept = []
     for part in query.split("&"):
@@ -868,6 +1166,8 @@ def without_token(path: str, replacement: str | None = None) -> str:
             kept.append(part)
         elif replacement is not None:
             kept.append(f"{name}={replacement}")
+    if len(kept) == len(query.split("&")) and replacement is None:
+        return path
     return base + ("?" + "&".join(kept) if kept else "")
 
 

@@ -20,17 +20,13 @@ from scripted_server import Script, sine_pcm16
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.streams import StreamReader
 
 from recorder.errors import InputError
 from recorder.proxy import (
-    _MASKS,
     UPSTREAM_LOST_CODE,
     UPSTREAM_LOST_REASON,
     RecordingProxy,
-    _frame_bytes,
     is_loopback,
     parse_listen_address,
     presented_token,
@@ -761,28 +757,6 @@ def test_parse_listen_address_rejects(value):
 def test_loopback_detection():
     assert all(map(is_loopback, ["127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST"]))
     assert not any(map(is_loopback, ["0.0.0.0", "::", "192.168.1.2", "example.com"]))
-
-
-@pytest.mark.parametrize("length", [0, 1, 125, 126, 65535, 65536, 70000])
-@pytest.mark.parametrize("masked", [False, True])
-def test_the_relays_own_frame_encoding_is_what_websockets_parses(length, masked):
-    data = bytes(range(256)) * (length // 256) + bytes(length % 256)
-    mask = _MASKS.next() if masked else None
-    wire = _frame_bytes(Opcode.TEXT, data, mask)
-    reader = StreamReader()
-    reader.feed_data(wire)
-    parser = Frame.parse(reader.read_exact, mask=masked)
-    with pytest.raises(StopIteration) as parsed:
-        next(parser)
-    frame = parsed.value.value
-    assert (frame.opcode, frame.fin, frame.data) == (Opcode.TEXT, True, data)
-    assert not reader.buffer  # nothing left over
-
-
-def test_masks_are_fresh_random_bytes():
-    masks = [_MASKS.next() for _ in range(3000)]  # across two refills
-    assert all(len(m) == 4 for m in masks)
-    assert len(set(masks)) > 2990
 
 
 def test_token_helpers_keep_the_rest_of_the_query_byte_for_byte():

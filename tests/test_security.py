@@ -35,7 +35,7 @@ from test_proxy import bare_upstream, free_port, secret_free
 from test_proxy_cli import rt_record
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from recorder.proxy import RecordingProxy
 from recorder.session import REDACTED, redact_event, scrub, secret_values
@@ -594,7 +594,9 @@ def test_rt_record_with_tls_on_both_sides_and_a_private_ca(run, tmp_path, tls_fi
 
 
 def test_plain_clients_cannot_talk_to_a_tls_proxy(run, tmp_path, tls_files):
-    async def scenario() -> None:
+    notices: list[str] = []
+
+    async def scenario() -> InvalidStatus:
         async with (
             bare_upstream() as upstream,
             RecordingProxy(
@@ -603,12 +605,18 @@ def test_plain_clients_cannot_talk_to_a_tls_proxy(run, tmp_path, tls_files):
                 port=0,
                 environ={},
                 ssl_context=server_context(tls_files["cert"], tls_files["key"]),
+                on_notice=notices.append,
             ) as proxy,
         ):
             plain = proxy.url.replace("wss://", "ws://")
-            with pytest.raises(InvalidMessage):
+            with pytest.raises(InvalidStatus) as refused:
                 await connect(plain + "/x", open_timeout=scaled(2))
             assert upstream.headers == []
+            return refused.value
 
-    run(scenario())
+    refused = run(scenario())
+    assert refused.response.status_code == 400
+    assert b"this proxy speaks TLS: dial wss://127.0.0.1:" in refused.response.body
     assert not list(tmp_path.glob("*.jsonl"))
+    (notice,) = notices
+    assert "plain HTTP (ws://) to this TLS listener" in notice
