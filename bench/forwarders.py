@@ -160,9 +160,15 @@ async def start_forwarder(
 
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of `pid` and its descendants, living or reaped."""
+    user, system = tree_cpu_split(pid)
+    return user + system
+
+
+def tree_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of `pid` and its descendants, living or reaped."""
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
-    times: dict[int, float] = {}
+    times: dict[int, tuple[float, float]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -171,11 +177,14 @@ def tree_cpu_seconds(pid: int) -> float:
         except OSError:
             continue
         parents[int(entry)] = int(fields[1])
-        # utime + stime, and cutime + cstime: children that ended and were reaped (socat's)
-        times[int(entry)] = sum(int(x) for x in fields[11:15]) / tick
-    total, todo = 0.0, [pid]
+        # utime + cutime, stime + cstime: with children that ended and were reaped (socat's)
+        user = (int(fields[11]) + int(fields[13])) / tick
+        times[int(entry)] = (user, (int(fields[12]) + int(fields[14])) / tick)
+    user = system = 0.0
+    todo = [pid]
     while todo:
         current = todo.pop()
-        total += times.get(current, 0.0)
+        u, s = times.get(current, (0.0, 0.0))
+        user, system = user + u, system + s
         todo += [child for child, parent in parents.items() if parent == current]
-    return total
+    return user, system

@@ -31,14 +31,16 @@ class PySpy:
         self.gil = gil
 
     @classmethod
-    async def attach(cls, pid: int, seconds: float, *, gil: bool = False, rate: int = 250) -> PySpy:
+    async def attach(
+        cls, pid: int, seconds: float, *, gil: bool = False, rate: int = 250, native: bool = False
+    ) -> PySpy:
         binary = py_spy_binary()
         if binary is None:
             raise RuntimeError("py-spy is not installed (pip install py-spy)")
         output = Path(tempfile.mkdtemp(prefix="rt-pyspy-")) / "stacks.txt"
         command = [binary, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw"]
         command += ["--duration", str(max(1, round(seconds))), "--output", str(output)]
-        command += ["--nonblocking", "--threads"]
+        command += ["--threads"] + (["--native"] if native else ["--nonblocking"])
         if gil:
             command.append("--gil")
         process = await asyncio.create_subprocess_exec(

@@ -53,7 +53,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from forwarders import missing, start_forwarder, tree_cpu_seconds  # noqa: E402
+from forwarders import missing, start_forwarder, tree_cpu_split  # noqa: E402
 from profiling import PySpy  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
@@ -167,8 +167,9 @@ async def round_trips(url: str, messages: list[str], count: int) -> list[float]:
 
 async def pipelined(
     url: str, messages: list[str], count: int, window: int, cpu_pid: int | None
-) -> tuple[float, float]:
-    """(seconds, CPU seconds of `cpu_pid`'s process tree) for `count` echoes, `window` in flight."""
+) -> tuple[float, tuple[float, float]]:
+    """(seconds, (user, system) CPU seconds of `cpu_pid`'s process tree) for `count` echoes,
+    `window` in flight."""
     async with connect(url, compression=None, max_size=None) as ws:
         in_flight = asyncio.Semaphore(window)
 
@@ -177,7 +178,7 @@ async def pipelined(
                 await ws.recv()
                 in_flight.release()
 
-        cpu_before = tree_cpu_seconds(cpu_pid) if cpu_pid else 0.0
+        cpu_before = tree_cpu_split(cpu_pid) if cpu_pid else (0.0, 0.0)
         started = time.perf_counter()
         receiver = asyncio.create_task(receive())
         for i in range(count):
@@ -185,8 +186,8 @@ async def pipelined(
             await ws.send(messages[i % len(messages)])
         await receiver
         seconds = time.perf_counter() - started
-        cpu = tree_cpu_seconds(cpu_pid) - cpu_before if cpu_pid else 0.0
-        return seconds, cpu
+        user, system = tree_cpu_split(cpu_pid) if cpu_pid else (0.0, 0.0)
+        return seconds, (user - cpu_before[0], system - cpu_before[1])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -200,6 +201,7 @@ class Measurement:
     p99_us: float
     msgs_per_s: float
     cpu_us_per_msg: float
+    sys_share: float
 
 
 async def measure(
@@ -213,7 +215,8 @@ async def measure(
         p50_us=percentile(rtt, 0.50) * 1e6,
         p99_us=percentile(rtt, 0.99) * 1e6,
         msgs_per_s=args.messages / seconds,
-        cpu_us_per_msg=cpu / args.messages * 1e6,
+        cpu_us_per_msg=sum(cpu) / args.messages * 1e6,
+        sys_share=cpu[1] / sum(cpu) if sum(cpu) else 0.0,
     )
 
 
@@ -252,7 +255,9 @@ async def measure_path(
             sampler = None
             if args.py_spy:
                 seconds = args.messages / 4000 + args.round_trips / 4000 + 1
-                sampler = await PySpy.attach(child.process.pid, seconds, gil=args.gil)
+                sampler = await PySpy.attach(
+                    child.process.pid, seconds, gil=args.gil, native=args.native
+                )
             result = await measure(child.url, messages, args, child.process.pid)
             if sampler is not None:
                 await sampler.wait()
@@ -299,7 +304,8 @@ def report(runs: dict[str, list[Measurement]], direct: list[Measurement], paths:
         print(
             f"{path:<12} {f'{mid:.2f} ({low:.2f}-{high:.2f})':<31} "
             f"{statistics.median(m.msgs_per_s for m in runs[path]):7.0f} {p50:+8.0f} µs "
-            f"{p99:+8.0f} µs {statistics.median(cpu):6.1f} µs ({min(cpu):.0f}-{max(cpu):.0f})"
+            f"{p99:+8.0f} µs {statistics.median(cpu):6.1f} µs ({min(cpu):.0f}-{max(cpu):.0f}), "
+            f"{100 * statistics.median(m.sys_share for m in runs[path]):.0f}% in the kernel"
         )
     for rt_path in [p for p in paths if p.startswith("rt")]:
         for reference in [p for p in paths if not p.startswith("rt")]:
@@ -385,6 +391,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dir", default=None, help="where session files go (a temp dir)")
     parser.add_argument("--py-spy", action="store_true", help="sample rt's process with py-spy")
     parser.add_argument("--gil", action="store_true", help="with --py-spy: only GIL holders")
+    parser.add_argument("--native", action="store_true", help="with --py-spy: C frames too")
     parser.add_argument(
         "--rt-arg", dest="rt_args", action="append", default=[], help="extra rt record argument"
     )

@@ -301,6 +301,7 @@ class RecordingProxy:
         loop = asyncio.get_running_loop()
         peer = _peer(address)
         conn.setblocking(False)
+        _no_delay(conn)
         if self.ssl_context is None:
             with _closing_on_error(conn):
                 await loop.connect_accepted_socket(lambda: _ClientLeg(self, peer), conn)
@@ -418,6 +419,13 @@ def _closing_on_error(conn: socket.socket) -> Any:
         yield
     except OSError:
         conn.close()
+
+
+def _no_delay(sock: Any) -> None:
+    """Send each write at once (no Nagle delay): frames are latency-sensitive."""
+    if getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _peer(address: Any) -> str:
@@ -727,7 +735,9 @@ class _Relay:
         self.parts = []
 
 
-def _payload(parts: list[tuple[bytes | bytearray, int, int, bytes | None, int]]) -> bytes:
+def _payload(
+    parts: list[tuple[bytes | bytearray, int, int, bytes | None, int]],
+) -> bytes | bytearray:
     if len(parts) == 1:
         buf, start, end, mask, offset = parts[0]
         data = memoryview(buf)[start:end]
@@ -768,6 +778,7 @@ class _Session:
         self._timer: asyncio.TimerHandle | None = None
         self._finished = False
         self._recording_started = False
+        self._reported = False
 
     # -- the handshake -------------------------------------------------------------------------
 
@@ -830,6 +841,9 @@ class _Session:
                 proxy.open_timeout,
             )
             self.upstream = upstream
+            sock = upstream.transport.get_extra_info("socket")
+            if sock is not None:
+                _no_delay(sock)
             upstream.write(request_bytes(_target(url), host_header, upstream_headers))
             head, rest = await asyncio.wait_for(upstream.head, deadline - self.loop.time())
         except (asyncio.TimeoutError, TimeoutError):
@@ -988,8 +1002,13 @@ class _Session:
         self._arm_close_timer()
 
     def strict_stop(self, why: str) -> None:
-        if not self.proxy_closing:
-            self.proxy._report_write_error(self.recording.path, _NotRecorded(why))
+        """--strict: a frame would go unrecorded (refused by the budget, too large, or the file
+        failed): it was not forwarded, and both sides are closed with 1011."""
+        failed = self.recording.writer.failed
+        if failed is not None:
+            self._write_failed(failed)
+        elif not self.proxy_closing:
+            self._report(_NotRecorded(why))
             self.shutdown(WRITE_FAILED_CODE, NOT_RECORDED_REASON)
 
     def violation(self, direction: Direction, problem: str) -> None:
@@ -1049,9 +1068,15 @@ class _Session:
             self.loop.call_soon_threadsafe(self._write_failed, exc)
 
     def _write_failed(self, exc: BaseException) -> None:
-        self.proxy._report_write_error(self.recording.path, exc)
+        self._report(exc)
         if self.proxy.strict and not self._finished:
             self.shutdown(WRITE_FAILED_CODE, WRITE_FAILED_REASON)
+
+    def _report(self, exc: BaseException) -> None:
+        """One line per session about its file: the first failure is the one that matters."""
+        if not self._reported:
+            self._reported = True
+            self.proxy._report_write_error(self.recording.path, exc)
 
     # -- the end -------------------------------------------------------------------------------
 

@@ -119,7 +119,13 @@ class Recording:
         self.writer.release(size)
 
     def message(
-        self, direction: Direction, payload: bytes, *, text: bool, t: float, reserved: int
+        self,
+        direction: Direction,
+        payload: bytes | bytearray,
+        *,
+        text: bool,
+        t: float,
+        reserved: int,
     ) -> None:
         """A whole message received at `t` whose `reserved` bytes fit the budget."""
         self.frames[direction] += 1
@@ -206,7 +212,13 @@ class Unrecorded(Recording):
         return False
 
     def message(
-        self, direction: Direction, payload: bytes, *, text: bool, t: float, reserved: int
+        self,
+        direction: Direction,
+        payload: bytes | bytearray,
+        *,
+        text: bool,
+        t: float,
+        reserved: int,
     ) -> None:
         self.lost(direction, len(payload), t, "")
 

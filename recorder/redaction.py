@@ -18,9 +18,10 @@ list (GA MCP tools) each tool's `authorization`, the values of its `headers` (na
 and the secret query parameters of its `server_url`.
 
 Only those values change, so CONTRACT §1's "the event, unchanged" holds for everything else, and
-the proxy's fast path stays fast: `may_hold_secret` screens a frame's bytes with a few substring
-searches (an audio chunk's base64 holds none of `_ - \\`), and only a frame that passes is
-parsed, walked and re-serialised.
+the proxy's fast path stays fast: the walk looks at each string of the event the writer parses
+anyway (to check that a frame is a JSON object), and every key-shaped string holds one of `- _ .`
+which an audio chunk's base64 never does, so three `memchr`s clear it; only an event in which
+something changed is re-serialised.
 
 Request headers, subprotocols and query parameters are redacted by name (`redact_headers`,
 `redact_subprotocol`, `redact_url`): `Authorization`, `api-key`, `Cookie`, `Set-Cookie`,
@@ -77,10 +78,9 @@ _KEY_SHAPED = re.compile(
     r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JSON Web Tokens
     r")"
 )
-# Substrings without which a frame holds nothing `SecretScrubber.event` would change. `\u`: an
-# escape could spell any of the others.
-_MARKERS = (b"ek_", b"sk-", b"eyJ", b"client_secret", b'"tools"', b"\\u")
-_TEXT_MARKERS = ("ek_", "sk-", "eyJ")
+# Every key-shaped string holds one of these; an audio chunk's base64 holds none, so one memchr
+# each clears it.
+_KEY_CHARS = ("-", "_", ".")
 
 
 class SecretScrubber:
@@ -92,23 +92,21 @@ class SecretScrubber:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         found = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
         self.secrets = sorted(found, key=lambda s: (-len(s), s))  # longest first
-        # Only secrets the markers would not already catch need a search of their own, and a
-        # secret that holds a shorter one is found by that one.
-        unmarked = [s for s in found if not any(m in s for m in _TEXT_MARKERS)]
-        minimal = [s for s in unmarked if not any(o != s and o in s for o in unmarked)]
-        self._markers = _MARKERS + tuple(s.encode("utf-8") for s in minimal)
-
-    def may_hold_secret(self, payload: bytes) -> bool:
-        """False when `payload` (a frame's bytes) surely holds nothing to redact."""
-        return any(marker in payload for marker in self._markers)
+        # A secret with one of _KEY_CHARS is looked for only in strings that hold one too.
+        self._plain = [s for s in self.secrets if not any(c in s for c in _KEY_CHARS)]
+        self._marked = [s for s in self.secrets if s not in self._plain]
 
     def text(self, text: str) -> str:
         """`text` with the session's secrets and key-shaped strings replaced (itself if none)."""
-        for secret in self.secrets:
+        for secret in self._plain:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        if any(marker in text for marker in _TEXT_MARKERS):
-            return _KEY_SHAPED.sub(REDACTED, text)
+        if "-" in text or "_" in text or "." in text:
+            for secret in self._marked:
+                if secret in text:
+                    text = text.replace(secret, REDACTED)
+            if "ek_" in text or "sk-" in text or "eyJ" in text:
+                return _KEY_SHAPED.sub(REDACTED, text)
         return text
 
     def event(self, event: dict[str, Any]) -> bool:

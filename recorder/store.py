@@ -117,15 +117,10 @@ class _LostFrames:
         return error_record(self.t, f"{self.count} frames were not recorded: {self.reason}")
 
 
-@dataclass
-class _Frame:
-    """A frame's line as pieces, and the budget it holds until written."""
-
-    pieces: list[bytes]
-    size: int
-    t: float
-
-
+# A frame's line as pieces, the budget it holds until written, and its t: a plain tuple, made
+# once per frame on the event loop.
+Piece = bytes | bytearray | memoryview
+_Frame = tuple[list[bytes | bytearray], int, float]
 _Pending = _Frame | dict[str, Any] | _LostFrames
 _MAX_HELD_RECORDS = 1000
 
@@ -269,7 +264,13 @@ class SessionWriter:
         self._budget.give_back(size)
 
     def message(
-        self, direction: Direction, payload: bytes, *, text: bool, t: float, reserved: int
+        self,
+        direction: Direction,
+        payload: bytes | bytearray,
+        *,
+        text: bool,
+        t: float,
+        reserved: int,
     ) -> int:
         """Queue a frame whose `reserved` bytes were reserved; returns its `seq`."""
         seq = self._next_seq
@@ -287,7 +288,7 @@ class SessionWriter:
         with self._lock:
             if self._unnoted is not None:
                 self._note_lost()
-            self._pending.append(_Frame(pieces, reserved, t))
+            self._pending.append((pieces, reserved, t))
             self._pending_bytes += reserved
         if self._pending_bytes > _WAKE_BYTES:
             self._thread.wake()
@@ -390,7 +391,7 @@ class SessionWriter:
         # In pieces of WRITE_CHUNK_BYTES, so that one write call never holds megabytes.
         start, size = 0, 0
         for end, item in enumerate(batch, start=1):
-            size += item.size if isinstance(item, _Frame) else 256
+            size += item[1] if isinstance(item, tuple) else 256
             if size >= WRITE_CHUNK_BYTES or end - start >= _IOV_MAX // 4:
                 self._write_piece(batch[start:end])
                 start, size = end, 0
@@ -398,25 +399,29 @@ class SessionWriter:
             self._write_piece(batch[start:])
 
     def _write_piece(self, piece: list[_Pending]) -> None:
+        iov: list[Piece] = []
+        reserved = noted = 0
         try:
             if self.failed is not None:
                 self._set_aside(piece)
                 return
-            try:
-                lines = [_pieces(item) for item in piece]
-            except Exception as exc:  # a bug must not end the recording silently
-                self._fail(exc)
-                self._set_aside(piece)
-                return
-            written = self._write_all([p for line in lines for p in line])
+            for item in piece:
+                if isinstance(item, tuple):
+                    iov += item[0]
+                    reserved += item[1]
+                else:
+                    iov.append(_encode(item))
+                    if isinstance(item, _LostFrames):
+                        noted += item.count
+            written = self._write_all(iov)
             self._last_t = _last_t(piece, self._last_t)
             if self.failed is None:
-                self._lost_in_file += sum(i.count for i in piece if isinstance(i, _LostFrames))
+                self._lost_in_file += noted
                 return
             # The disk failed partway: lines written whole stay, the rest is lost or held.
             end = 0
-            for index, (item, line) in enumerate(zip(piece, lines, strict=True)):
-                end += sum(len(p) for p in line)
+            for index, item in enumerate(piece):
+                end += sum(len(p) for p in _pieces(item))
                 if end > written:
                     self._set_aside(piece[index:])
                     break
@@ -424,18 +429,23 @@ class SessionWriter:
                     self._lost_in_file += item.count
             # the disk may have room again for one short line
             self._try_write([error_record(self._last_t, f"write failed: {self.failed}")])
+        except Exception as exc:  # a bug must not end the recording silently
+            self._fail(exc)
+            self._set_aside(piece)
         finally:
-            self._budget.give_back(sum(i.size for i in piece if isinstance(i, _Frame)))
+            if not reserved:
+                reserved = sum(i[1] for i in piece if isinstance(i, tuple))
+            self._budget.give_back(reserved)
 
     def _set_aside(self, items: list[_Pending]) -> None:
         """Items that will not be written now: frames are lost, records wait for the epilogue."""
         for item in items:
-            if isinstance(item, _Frame):
+            if isinstance(item, tuple):
                 self._unwritten += 1
             elif isinstance(item, dict) and len(self._held) < _MAX_HELD_RECORDS:
                 self._held.append(item)
 
-    def _write_all(self, pieces: list[bytes]) -> int:
+    def _write_all(self, pieces: list[Piece]) -> int:
         """Write `pieces`, in order; returns how much was written. A failure goes to `failed`."""
         written = 0
         last = pieces[-1] if pieces else b"\n"
@@ -506,11 +516,11 @@ class _ShortWrite(Exception):
         self.error = error
 
 
-def _writev_all(fd: int, pieces: list[bytes]) -> int:
+def _writev_all(fd: int, pieces: list[Piece]) -> int:
     """os.writev until every piece is written (a regular file may take part of a call)."""
     written = 0
     index = 0
-    pending: list[bytes | memoryview] = list(pieces)
+    pending: list[Piece] = list(pieces)
     while index < len(pending):
         batch = pending[index : index + _IOV_MAX]
         try:
@@ -530,16 +540,22 @@ def _writev_all(fd: int, pieces: list[bytes]) -> int:
     return written
 
 
-def _pieces(item: _Pending) -> list[bytes]:
-    if isinstance(item, _Frame):
-        return item.pieces
+def _pieces(item: _Pending) -> list[bytes | bytearray]:
+    if isinstance(item, tuple):
+        return item[0]
+    return [_encode(item)]
+
+
+def _encode(item: dict[str, Any] | _LostFrames) -> bytes:
     record = item.record() if isinstance(item, _LostFrames) else item
-    return [encode_record(record).encode("utf-8", "surrogatepass")]
+    return encode_record(record).encode("utf-8", "surrogatepass")
 
 
 def _last_t(batch: list[_Pending], default: float) -> float:
     for item in reversed(batch):
-        if isinstance(item, (_Frame, _LostFrames)):
+        if isinstance(item, tuple):
+            return item[2]
+        if isinstance(item, _LostFrames):
             return item.t
         t = item.get("t")
         if isinstance(t, (int, float)) and not isinstance(t, bool):

@@ -184,26 +184,33 @@ def _problem(first: int, length: int, is_masked: int, must_be_masked: bool) -> s
 
 # -- payloads --------------------------------------------------------------------------------
 
-_U8 = np.uint8
+_U32 = np.uint32
 
 
-def unmask(data: bytes | bytearray | memoryview, mask: bytes, offset: int = 0) -> bytes:
-    """`data` XOR the masking key (RFC 6455 §5.3), starting `offset` bytes into the payload.
+def unmask(data: bytes | bytearray | memoryview, mask: bytes, offset: int = 0) -> bytearray:
+    """`data` XOR the masking key (RFC 6455 §5.3), starting `offset` bytes into the payload,
+    as a new bytearray.
 
-    numpy does the XOR (a public, vectorised API: about 2 µs for a 6 KB frame); below 256 bytes
-    Python's big integers are quicker than numpy's fixed cost.
+    numpy does the XOR, four bytes at a time in place (a public, vectorised API: about 2 µs for a
+    6 KB frame); below 64 bytes a plain loop is quicker than numpy's fixed cost.
     """
     if offset & 3:
         mask = mask[offset & 3 :] + mask[: offset & 3]
-    size = len(data)
-    key = mask * ((size >> 2) + 1)
-    if size < 256:
-        value = int.from_bytes(data, "little") ^ int.from_bytes(key[:size], "little")
-        return value.to_bytes(size, "little")
-    return (np.frombuffer(data, _U8) ^ np.frombuffer(key, _U8, size)).tobytes()
+    out = bytearray(data)
+    size = len(out)
+    whole = size & ~3
+    if size >= 64:
+        words = np.frombuffer(out, _U32, whole >> 2)
+        words ^= np.frombuffer(mask, _U32)[0]
+        start = whole
+    else:
+        start = 0
+    for index in range(start, size):
+        out[index] ^= mask[index & 3]
+    return out
 
 
-def close_payload(payload: bytes) -> tuple[int, str]:
+def close_payload(payload: bytes | bytearray) -> tuple[int, str]:
     """The code and reason of a close frame's payload: (1005, "") when it has no code."""
     if len(payload) < 2:
         return NO_STATUS, ""
@@ -218,4 +225,4 @@ def close_frame(code: int | None, reason: str = "", *, masked: bool) -> bytes:
     if not masked:
         return head + payload
     mask = os.urandom(4)
-    return head + mask + (unmask(payload, mask) if payload else b"")
+    return head + mask + bytes(unmask(payload, mask))
