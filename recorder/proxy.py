@@ -169,6 +169,7 @@ class RecordingProxy:
         on_session_end: Callable[[ProxySessionSummary], None] | None = None,
         on_write_error: WriteErrorHandler | None = None,
         on_notice: NoticeHandler | None = None,
+        on_session_start: Callable[[], None] | None = None,
         open_timeout: float = 10.0,
         close_timeout: float = 5.0,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
@@ -187,6 +188,7 @@ class RecordingProxy:
         self.on_session_end = on_session_end
         self.on_write_error = on_write_error
         self.on_notice = on_notice
+        self.on_session_start = on_session_start
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
         self.write_budget = WriteBudget(max_pending_bytes)
@@ -231,14 +233,17 @@ class RecordingProxy:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def start(self) -> None:
-        """Check the output directory and start listening (InputError if either fails)."""
+    def _check_out_dir(self) -> None:
         try:
             self.out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"cannot create the output directory {self.out_dir}: {exc}") from None
         if not os.access(self.out_dir, os.W_OK | os.X_OK):
             raise InputError(f"cannot write session files into {self.out_dir}: permission denied")
+
+    async def start(self) -> None:
+        """Check the output directory and start listening (InputError if either fails)."""
+        self._check_out_dir()
         self._finished_changed = asyncio.Condition()
         try:
             self._sockets = listening_sockets(self.host, self.port, reuse_port=self.reuse_port)
@@ -617,7 +622,9 @@ class _Relay:
         self.src = src
         self.dst = dst
         self.cutter = FrameCutter(masked=direction == "client", stream_above=DEFAULT_STREAM_ABOVE)
-        self.max_frame_bytes = session.proxy.max_frame_bytes
+        # the largest message recorded whole: no larger than the budget it must fit in
+        proxy = session.proxy
+        self.max_frame_bytes = min(proxy.max_frame_bytes, proxy.write_budget.limit)
         self.strict = session.proxy.strict
         self.forwarding = True
         self.pending_close: bytes | None = None  # to send once a streamed frame has gone on
@@ -823,6 +830,8 @@ class _Session:
         ):
             return
         proxy._sessions.add(self)
+        if proxy.on_session_start is not None:
+            proxy.on_session_start()
         host, port, tls, host_header = dial_address(url)
         context = None
         if tls:
