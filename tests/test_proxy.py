@@ -1013,3 +1013,36 @@ def test_refusals_are_logged_one_line_each(run, proxied, tmp_path):
     assert "it spoke TLS (wss://) to this plain listener" in notices[1] and "--tls" in notices[1]
     assert "Upgrade: websocket" in notices[2]
     assert "rt-TOKEN" not in "".join(notices)
+
+
+def test_a_peer_that_breaks_the_protocol_gets_both_sides_closed_with_1002(run, tmp_path):
+    async def scenario() -> tuple[bytes, list[tuple[int | None, str]], list[dict[str, Any]]]:
+        async with (
+            bare_upstream() as upstream,
+            RecordingProxy(upstream.url, tmp_path, port=0, environ={}) as proxy,
+        ):
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(
+                b"GET /x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(ws_frame(0x1, b"hi", mask=b"abcd") + ws_frame(0x1, b"unmasked"))
+            got = await asyncio.wait_for(reader.read(), scaled(5))
+            writer.close()
+            await asyncio.wait_for(upstream.ended.wait(), scaled(5))
+            await proxy.wait_for_sessions(1)
+        (path,) = tmp_path.glob("*.jsonl")
+        return got, upstream.ends, [json.loads(x) for x in path.read_text().splitlines()]
+
+    got, upstream_ends, records = run(scenario())
+    assert got[0] in (0x81, 0x88)  # the echo of "hi" may come first
+    close = got[got.index(b"\x88") :]
+    assert close[1] == len(close) - 2
+    assert int.from_bytes(close[2:4], "big") == 1002
+    assert b"protocol error from the client: an unmasked frame from a client" in close
+    assert upstream_ends == [(1002, close[4:].decode())]
+    error = next(r for r in records if r["kind"] == "error")
+    assert error["message"] == "protocol error from the client: an unmasked frame from a client"
+    assert records[-1] == {**records[-1], "kind": "close", "by": "proxy", "code": 1002}
+    assert [wire(r) for r in frames(records, "client")] == ["hi"]
