@@ -258,21 +258,12 @@ def apply_experiment(experiment: str) -> list[float] | None:
     if name == "no-recording":  # the relay alone: what recording costs is the difference
         import recorder.recording
 
-        class NullWriter:
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                self.frames_lost = 0
-                self.failed = None
+        def count_only(self: Any, direction: str, payload: Any, **_: Any) -> None:
+            self.frames[direction] += 1
 
-            def frame(self, *args: Any) -> int:
-                return 0
-
-            def record(self, *args: Any) -> None:
-                pass
-
-            def close(self, t: float | None = None) -> None:
-                pass
-
-        recorder.recording.SessionWriter = NullWriter  # type: ignore[misc,assignment]
+        recorder.recording.Recording.message = count_only  # type: ignore[method-assign]
+        recorder.recording.Recording.reserve = lambda self, size: True  # type: ignore[method-assign]
+        recorder.recording.Recording.release = lambda self, size: None  # type: ignore[method-assign]
     elif name == "flush-interval":  # how often the writer thread wakes (default 0.05 s)
         import recorder.store
 
@@ -325,74 +316,38 @@ async def run_proxy(upstream: str, out: str, profile: str | None, experiment: st
 # -- the relay's own cost, without sockets ------------------------------------------------------
 
 
-class NullTransport(asyncio.Transport):
-    """Swallows writes: what is left is the proxy's own work per frame (no kernel, no peers)."""
+class NullLeg:
+    """A leg whose writes go nowhere: what is left is the proxy's own work per frame."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes = 0
+    lost = False
 
     def write(self, data: Any) -> None:
-        self.writes += 1
-
-    def is_closing(self) -> bool:
-        return False
-
-    def pause_reading(self) -> None:
         pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        pass
-
-    def get_write_buffer_size(self) -> int:
-        return 0
 
 
 async def relay_cost(frames: int, out: Path) -> dict[str, float]:
-    """CPU µs per frame for the proxy's handling of one 20 ms audio frame each way: parse,
-    record (the writer thread's formatting and writing included), serialise, write."""
-    from websockets.asyncio.connection import Connection
-    from websockets.client import ClientProtocol
-    from websockets.frames import TEXT, Frame
-    from websockets.protocol import State
-    from websockets.server import ServerProtocol
-    from websockets.uri import parse_uri
-
-    import recorder.proxy as proxy_module
+    """CPU µs per frame for the proxy's handling of one 20 ms audio frame each way, as one
+    read each: find the frame, forward it, record it (the writer thread's writing included)."""
+    from recorder.proxy import RecordingProxy, _Relay
     from recorder.recording import Recording
+    class Session:
+        proxy = RecordingProxy("ws://127.0.0.1:9", out, environ={})
+        recording = Recording(out, upstream="ws://x", path="/", headers=[], subprotocols=[])
 
-    proxy = proxy_module.RecordingProxy("ws://127.0.0.1:9", out, environ={})
-    session = proxy_module._Session(proxy)
-    session.recording = Recording(out, upstream="ws://x", path="/", headers=[], subprotocols=[])
-    # Two protocols opened by a real handshake, in memory.
-    server_side, client_side = ServerProtocol(), ClientProtocol(parse_uri("ws://x/"))
-    client_side.send_request(client_side.connect())
-    server_side.receive_data(b"".join(client_side.data_to_send()))
-    (request,) = server_side.events_received()
-    server_side.send_response(server_side.accept(request))  # type: ignore[arg-type]
-    client_side.receive_data(b"".join(server_side.data_to_send()))
-    client_side.events_received()
-    assert server_side.state is client_side.state is State.OPEN
-    client_leg = proxy_module._ClientLeg.__new__(proxy_module._ClientLeg)
-    upstream_leg = proxy_module._UpstreamLeg.__new__(proxy_module._UpstreamLeg)
-    for leg, protocol in ((client_leg, server_side), (upstream_leg, client_side)):
-        Connection.__init__(leg, protocol, max_queue=16, write_limit=2**15)
-        Connection.connection_made(leg, NullTransport())
-    client_leg.forwarder = proxy_module._Forwarder(session, "client", client_leg)
-    upstream_leg.forwarder = proxy_module._Forwarder(session, "server", upstream_leg)
-    client_leg.forwarder.start(upstream_leg)
-    upstream_leg.forwarder.start(client_leg)
+        def close_frame(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    session = Session()
+    up = _Relay(session, "client", NullLeg(), NullLeg())  # type: ignore[arg-type]
+    down = _Relay(session, "server", NullLeg(), NullLeg())  # type: ignore[arg-type]
     # What arrives: masked client frames, unmasked server frames, one per read (as at 50/s).
-    appends = [Frame(TEXT, append_message(i).encode()).serialize(mask=True) for i in range(256)]
-    deltas = [Frame(TEXT, delta_message(i).encode()).serialize(mask=False) for i in range(256)]
+    appends = [_frame(append_message(i).encode(), os.urandom(4)) for i in range(256)]
+    deltas = [_frame(delta_message(i).encode(), None) for i in range(256)]
     started_cpu, started = time.process_time(), time.perf_counter()
     started_thread = time.thread_time()
     for i in range(frames // 2):
-        client_leg.data_received(appends[i % 256])
-        upstream_leg.data_received(deltas[i % 256])
+        up.feed(appends[i % 256])
+        down.feed(deltas[i % 256])
     loop_cpu = time.thread_time() - started_thread
     summary = await session.recording.afinish()
     total_cpu = time.process_time() - started_cpu
@@ -402,6 +357,17 @@ async def relay_cost(frames: int, out: Path) -> dict[str, float]:
         "total_us": total_cpu / frames * 1e6,
         "wall_us": (time.perf_counter() - started) / frames * 1e6,
     }
+
+
+def _frame(payload: bytes, mask: bytes | None) -> bytes:
+    """One text frame on the wire (RFC 6455 §5.2)."""
+    size = len(payload)
+    head = bytes((0x81, (0x80 if mask else 0) | (size if size < 126 else 126)))
+    if size >= 126:
+        head += size.to_bytes(2, "big")
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 async def print_relay_cost(args: argparse.Namespace) -> None:

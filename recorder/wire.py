@@ -106,6 +106,7 @@ class FrameCutter:
         pos = 0
         if self._streaming is not None:
             pos = self._continue_stream(buf, frames)
+        mask_bit = 0x80 if self.masked else 0
         masked = self.masked
         while pos < size:
             if size - pos < 2:
@@ -130,14 +131,15 @@ class FrameCutter:
                     break
                 mask = bytes(buf[pos + head : pos + head + 4])
                 head += 4
-            problem = _problem(first, length, second & 0x80, masked)
-            if problem is not None:
-                self.violation = problem
-                return Cut(buf, pos, frames, problem)
+            if not _PLAIN[first] or (second & 0x80) != mask_bit or length >> 63:
+                problem = _problem(first, length, second & 0x80, masked)
+                if problem is not None:
+                    self.violation = problem
+                    return Cut(buf, pos, frames, problem)
             start = pos + head
             end = start + length
             if end <= size:
-                frames.append(Frame(first, pos, start, end, mask, 0, WHOLE, length))
+                frames.append(_new(Frame, (first, pos, start, end, mask, 0, WHOLE, length)))
                 pos = end
                 continue
             if length > self.stream_above:  # forward what has come; the rest as it comes
@@ -163,6 +165,11 @@ class FrameCutter:
         if last:
             self._streaming = None
         return take
+
+
+_new = tuple.__new__  # a NamedTuple without its __new__'s keyword handling: half the cost
+# First bytes of frames that need no further check: FIN or not, no RSV bit, a data opcode.
+_PLAIN = [bool(b & 0x70 == 0 and b & 0x0F in DATA_OPCODES) for b in range(256)]
 
 
 def _problem(first: int, length: int, is_masked: int, must_be_masked: bool) -> str | None:
