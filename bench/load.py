@@ -328,8 +328,10 @@ class NullLeg:
 async def relay_cost(frames: int, out: Path) -> dict[str, float]:
     """CPU µs per frame for the proxy's handling of one 20 ms audio frame each way, as one
     read each: find the frame, forward it, record it (the writer thread's writing included)."""
-    from recorder.proxy import RecordingProxy, _Relay
+    from recorder.proxy import RecordingProxy
     from recorder.recording import Recording
+    from recorder.relay import Relay
+
     class Session:
         proxy = RecordingProxy("ws://127.0.0.1:9", out, environ={})
         recording = Recording(out, upstream="ws://x", path="/", headers=[], subprotocols=[])
@@ -338,8 +340,9 @@ async def relay_cost(frames: int, out: Path) -> dict[str, float]:
             pass
 
     session = Session()
-    up = _Relay(session, "client", NullLeg(), NullLeg())  # type: ignore[arg-type]
-    down = _Relay(session, "server", NullLeg(), NullLeg())  # type: ignore[arg-type]
+    options: dict[str, Any] = {"max_frame_bytes": 16 << 20, "strict": False}
+    up = Relay(session, session.recording, "client", NullLeg(), NullLeg(), **options)  # type: ignore[arg-type]
+    down = Relay(session, session.recording, "server", NullLeg(), NullLeg(), **options)  # type: ignore[arg-type]
     # What arrives: masked client frames, unmasked server frames, one per read (as at 50/s).
     appends = [_frame(append_message(i).encode(), os.urandom(4)) for i in range(256)]
     deltas = [_frame(delta_message(i).encode(), None) for i in range(256)]

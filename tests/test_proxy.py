@@ -943,7 +943,8 @@ def test_the_proxy_uses_no_websockets_internals():
     import ast
 
     root = Path(__file__).resolve().parent.parent / "recorder"
-    for module in ("proxy.py", "wire.py", "handshake.py", "store.py", "recording.py", "workers.py"):
+    modules = ("proxy.py", "connection.py", "relay.py", "wire.py", "handshake.py", "store.py")
+    for module in (*modules, "recording.py", "workers.py", "redaction.py"):
         tree = ast.parse((root / module).read_text())
         imported = [
             node.module if isinstance(node, ast.ImportFrom) else alias.name
