@@ -454,7 +454,11 @@ class ProxiedConnection:
         proxy = self.proxy
         # the largest message recorded whole: no larger than the budget it must fit in
         largest = min(proxy.max_frame_bytes, proxy.write_budget.limit)
-        options: dict[str, Any] = {"max_frame_bytes": largest, "strict": proxy.strict}
+        options: dict[str, Any] = {
+            "max_frame_bytes": largest,
+            "strict": proxy.strict,
+            "later": proxy.recording_queue,
+        }
         to_server = Relay(self, self.recording, "client", client, upstream, **options)
         to_client = Relay(self, self.recording, "server", upstream, client, **options)
         self.relays = [to_server, to_client]
@@ -522,6 +526,7 @@ class ProxiedConnection:
 
     def violation(self, direction: Direction, problem: str) -> None:
         message = f"protocol error from the {direction}: {problem}"
+        self.proxy.recording_queue.drain()  # the frames before it come first in the file
         if self.error is None:
             self.error = message
             self.recording.error(message)
@@ -598,6 +603,7 @@ class ProxiedConnection:
         """Flush and close the file, then report the summary (once)."""
         if self._timer is not None:
             self._timer.cancel()
+        self.proxy.recording_queue.drain()  # every frame before the `close` line
         for relay in self.relays:
             relay.release()
         if self.closed_by is None:  # only after a bug in the relay: still end the file cleanly

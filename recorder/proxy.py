@@ -47,6 +47,7 @@ from recorder.connection import (  # noqa: F401  (re-exported: the proxy's publi
 from recorder.errors import InputError
 from recorder.handshake import looks_like_tls, proxy_response
 from recorder.recording import FileOpener
+from recorder.relay import RecordingQueue
 from recorder.store import DEFAULT_MAX_PENDING_BYTES, WriteBudget, create_session_file
 from recorder.upstream import DEFAULT_UPSTREAM, credentials_from_environment, normalise_upstream
 
@@ -128,6 +129,7 @@ class RecordingProxy:
         self._background: set[asyncio.Task[Any]] = set()
         self._finished_changed: asyncio.Condition | None = None
         self._sockets: list[socket.socket] = []
+        self.recording_queue = RecordingQueue(None)
         self._accepting: list[asyncio.Task[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -168,6 +170,7 @@ class RecordingProxy:
         """Check the output directory and start listening (InputError if either fails)."""
         self._check_out_dir()
         self._finished_changed = asyncio.Condition()
+        self.recording_queue = RecordingQueue(asyncio.get_running_loop())
         try:
             self._sockets = listening_sockets(self.host, self.port, reuse_port=self.reuse_port)
         except OSError as exc:

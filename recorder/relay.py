@@ -16,6 +16,7 @@ recorded size (`max_frame_bytes`) is forwarded but not recorded, and the file sa
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 from recorder.recording import Recording
@@ -78,8 +79,10 @@ class Relay:
         *,
         max_frame_bytes: int,
         strict: bool,
+        later: RecordingQueue | None = None,
     ) -> None:
         self.session = session
+        self.later = later if later is not None else RecordingQueue(None)
         self.recording = recording
         self.direction: Direction = direction
         self.src = src
@@ -104,7 +107,7 @@ class Relay:
         buf = cut.buffer
         limit = cut.forward  # forward buf[:limit]
         stop: str | None = None  # --strict: why forwarding stops at `limit`
-        complete: list[tuple[bool, list[Any], int]] = []  # messages to record, after forwarding
+        complete: list[tuple[Any, ...]] = []  # messages to record, after forwarding
         closes: list[tuple[int, str, int]] = []
         violation = cut.violation
         pending_close = self.pending_close
@@ -134,16 +137,14 @@ class Relay:
                 if self.dropped is None:
                     complete.append((self.text, self.parts, self.reserved))
                 else:
-                    self.recording.lost(self.direction, self.size, t, self.dropped)
+                    complete.append((None, self.size, self.dropped))
                 self.open = False
                 self.parts = []
                 self.reserved = 0
         if self.forwarding and limit:
             self.dst.write(buf if limit == len(buf) else memoryview(buf)[:limit])
-        for text, parts, reserved in complete:
-            self.recording.message(
-                self.direction, _payload(parts), text=text, t=t, reserved=reserved
-            )
+        if complete:
+            self.later.add(self.recording, self.direction, t, complete)
         for code, reason, head_start in closes:
             forwarded = self.forwarding and head_start < limit
             self.session.close_frame(self.direction, code, reason, forwarded=forwarded)
@@ -201,6 +202,42 @@ class Relay:
         self.recording.release(self.reserved)
         self.reserved = 0
         self.parts = []
+
+
+class RecordingQueue:
+    """Messages forwarded but not yet recorded: their recording (unmasking, the JSON check,
+    redaction, the line) waits until the event loop has nothing to forward, at most `delay`
+    seconds, so that a frame arriving on the other leg meanwhile (a reply) is forwarded first.
+    Each message keeps the `t` of its arrival and its place in order; `drain()` records them
+    all at once (before a session's `error` or `close` line, so that it stays after them).
+    With no event loop (`loop` None) every message is recorded at once."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None, delay: float = 0.001) -> None:
+        self.loop = loop
+        self.delay = delay
+        self.items: list[tuple[Recording, Direction, float, list[tuple[Any, ...]]]] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(
+        self, recording: Recording, direction: Direction, t: float, messages: list[tuple[Any, ...]]
+    ) -> None:
+        self.items.append((recording, direction, t, messages))
+        if self.loop is None:
+            self.drain()
+        elif self.timer is None:
+            self.timer = self.loop.call_later(self.delay, self.drain)
+
+    def drain(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        items, self.items = self.items, []
+        for recording, direction, t, messages in items:
+            for text, parts, reserved in messages:
+                if text is None:  # not recorded: parts is its size, reserved the reason
+                    recording.lost(direction, parts, t, reserved)
+                else:
+                    recording.message(direction, _payload(parts), text=text, t=t, reserved=reserved)
 
 
 def _payload(

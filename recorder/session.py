@@ -178,8 +178,9 @@ def frame_pieces(
 
 
 def _t_text(t: float) -> bytes:
-    """`t` as it is written: seconds with six decimals (microseconds), what `round_t` keeps."""
-    return b"%.6f" % t
+    """`t` as it is written: `round_t` (microseconds) in Python's shortest float spelling, the
+    spelling readers (replay's verbatim-event check) rebuild the line head with."""
+    return repr(round_t(t)).encode("ascii")
 
 
 def _json_object(payload: bytes | bytearray) -> dict[str, Any] | None:
