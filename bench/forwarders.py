@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from process_tree import tree_cpu_seconds, tree_cpu_split  # noqa: F401  (re-exported)
+
 FORWARDERS = ("socat", "haproxy")
 INSTALL_HINT = "apt-get install -y socat haproxy (Debian/Ubuntu, as root)"
 
@@ -156,35 +158,3 @@ async def start_forwarder(
         with contextlib.suppress(OSError):
             await writer.wait_closed()
         return forwarder
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of `pid` and its descendants, living or reaped."""
-    user, system = tree_cpu_split(pid)
-    return user + system
-
-
-def tree_cpu_split(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of `pid` and its descendants, living or reaped."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    times: dict[int, tuple[float, float]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields[1])
-        # utime + cutime, stime + cstime: with children that ended and were reaped (socat's)
-        user = (int(fields[11]) + int(fields[13])) / tick
-        times[int(entry)] = (user, (int(fields[12]) + int(fields[14])) / tick)
-    user = system = 0.0
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        u, s = times.get(current, (0.0, 0.0))
-        user, system = user + u, system + s
-        todo += [child for child, parent in parents.items() if parent == current]
-    return user, system

@@ -65,6 +65,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from forwarders import FORWARDERS, missing, start_forwarder, tree_cpu_seconds  # noqa: E402
+from process_tree import tree_memory_mb  # noqa: E402
 from profiling import PySpy  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
@@ -415,36 +416,6 @@ class Child:
     def memory_mb(self) -> tuple[float, float]:
         """(RSS, peak RSS) in MB, summed over the process and its children (rt's workers)."""
         return tree_memory_mb(self.pid)
-
-
-def tree_memory_mb(pid: int) -> tuple[float, float]:
-    rss = peak = 0
-    for member in [pid, *descendants(pid)]:
-        try:
-            status = Path(f"/proc/{member}/status").read_text()
-        except OSError:
-            continue
-        rss += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-        peak += int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-    return rss / 1024, peak / 1024
-
-
-def descendants(pid: int) -> list[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat[1])
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        children = [child for child, parent in parents.items() if parent == current]
-        found += children
-        todo += children
-    return found
 
 
 def process_cpu(pid: int) -> tuple[float, float]:

@@ -33,43 +33,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
+from process_tree import tree_memory_mb  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 AUDIO = base64.b64encode(os.urandom(960)).decode()
-
-
-def tree(pid: int) -> list[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat[1])
-    found, todo = [pid], [pid]
-    while todo:
-        current = todo.pop()
-        children = [child for child, parent in parents.items() if parent == current]
-        found += children
-        todo += children
-    return found
-
-
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(RSS, peak RSS) in MB over the process tree."""
-    rss = peak = 0
-    for member in tree(pid):
-        try:
-            status = Path(f"/proc/{member}/status").read_text()
-        except OSError:
-            continue
-        rss += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-        peak += int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-    return rss / 1024, peak / 1024
 
 
 async def echo(ws: ServerConnection) -> None:
@@ -121,7 +92,7 @@ async def huge_frames(sizes_mb: list[int], args: argparse.Namespace) -> None:
             process, url = await start_rt(upstream, out, ["--workers", "1"])
             try:
                 await asyncio.sleep(0.5)
-                idle, _ = memory_mb(process.pid)
+                idle, _ = tree_memory_mb(process.pid)
                 frame = os.urandom(size * 2**20)
                 digest = hashlib.sha256(frame).hexdigest()
                 started = time.perf_counter()
@@ -131,7 +102,7 @@ async def huge_frames(sizes_mb: list[int], args: argparse.Namespace) -> None:
                 seconds = time.perf_counter() - started
                 assert isinstance(back, bytes) and hashlib.sha256(back).hexdigest() == digest
                 del frame, back
-                rss, peak = memory_mb(process.pid)
+                rss, peak = tree_memory_mb(process.pid)
                 await stop_rt(process)
                 notes = [
                     json.loads(line)["message"]
@@ -176,7 +147,7 @@ async def long_run(args: argparse.Namespace) -> None:
                     await one_call(url, index)
                     done += 1
                     if done % args.every == 0:
-                        samples.append((done, memory_mb(process.pid)[0]))
+                        samples.append((done, tree_memory_mb(process.pid)[0]))
                         if args.prune:  # keep the disk from filling on long runs
                             for path in list(out.glob("*.jsonl"))[: -args.concurrency * 2]:
                                 path.unlink(missing_ok=True)

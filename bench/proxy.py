@@ -13,6 +13,7 @@ Paths (each its own process, as users run them; started afresh for every round):
   rt           `rt record --proxy` as shipped (the CLI: uvloop, worker processes)
   rt-shm       the same with --out on /dev/shm (is the disk the cost?)
   rt-tls       `rt record --proxy --ca-file CA` dialling a wss:// echo (the TLS-upstream cost)
+  rt-norec     the same relay with recording switched off (what recording costs)
   socat        `socat TCP-LISTEN:...,fork TCP:...`, a process per connection (C)
   haproxy      `mode tcp`, epoll, one thread per core (C)
   haproxy-tls  haproxy originating TLS to the wss:// echo (`ssl verify none`)
@@ -47,6 +48,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -59,7 +61,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 
 AUDIO_BYTES = 4800  # 100 ms of pcm16 at 24 kHz -> 6400 base64 characters
-PATHS = ("rt", "rt-shm", "rt-tls", "socat", "haproxy", "haproxy-tls")
+PATHS = ("rt", "rt-shm", "rt-tls", "rt-norec", "socat", "haproxy", "haproxy-tls")
 DEFAULT_PATHS = "rt,socat,haproxy"
 
 
@@ -220,6 +222,24 @@ async def measure(
     )
 
 
+async def run_proxy_child(upstream: str, out: str) -> None:
+    """The proxy with recording switched off (`rt-norec`): the relay alone."""
+    import recorder.recording
+    from recorder.proxy import RecordingProxy
+
+    def count_only(self: Any, direction: str, payload: Any, **_: Any) -> None:
+        self.frames[direction] += 1
+
+    recorder.recording.Recording.message = count_only  # type: ignore[method-assign]
+    recorder.recording.Recording.reserve = lambda self, size: True  # type: ignore[method-assign]
+    recorder.recording.Recording.release = lambda self, size: None  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with RecordingProxy(upstream, out, port=0, environ={}) as proxy:
+        print(f"rt record: {proxy.url}", file=sys.stderr, flush=True)
+        await stop.wait()
+
+
 def rt_command(
     upstream: str, out: Path, ca_file: Path | None, args: argparse.Namespace
 ) -> list[str]:
@@ -250,7 +270,11 @@ async def measure_path(
     out = Path(tempfile.mkdtemp(prefix="rt-bench-proxy-", dir=base))
     try:
         ca_file = tls_dir / "ca.pem" if tls else None
-        child = await start_child(rt_command(upstream, out, ca_file, args), stream="stderr")
+        command = rt_command(upstream, out, ca_file, args)
+        if path == "rt-norec":
+            command = [sys.executable, __file__, "--proxy-child", "--upstream", upstream]
+            command += ["--out", str(out)]
+        child = await start_child(command, stream="stderr")
         try:
             sampler = None
             if args.py_spy:
@@ -396,6 +420,9 @@ def parse_args() -> argparse.Namespace:
         "--rt-arg", dest="rt_args", action="append", default=[], help="extra rt record argument"
     )
     parser.add_argument("--echo-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--proxy-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--upstream", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--echo-tls", default=None, help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -406,6 +433,8 @@ if __name__ == "__main__":
 
     if arguments.echo_child:
         uvloop.run(run_echo_child(arguments.echo_tls))
+    elif arguments.proxy_child:
+        uvloop.run(run_proxy_child(arguments.upstream, arguments.out))
     else:
         load = "load average {:.2f} {:.2f} {:.2f}"
         print(

@@ -16,26 +16,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from recorder.upstream import NOT_FORWARDED
+
 MAX_HEAD_BYTES = 16 * 1024  # a request head (websockets allows 8 KiB lines, 128 headers)
 MAX_RESPONSE_HEAD_BYTES = 64 * 1024
 MAX_HEADERS = 128
 MAX_BODY_BYTES = 1 << 20  # of a refusal relayed to the client
 
-# Headers that belong to one hop, the proxy itself, or compression: not sent upstream.
-_NOT_FORWARDED = frozenset(
-    {
-        "host",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "content-length",
-        "sec-websocket-extensions",
-        "x-rt-token",
-    }
-)
+# Not sent upstream: the headers of one hop (upstream.NOT_FORWARDED) but the upgrade's own, which
+# go on unchanged so that the upstream's accept key answers the client's; and the proxy's token.
+_NOT_FORWARDED = (
+    NOT_FORWARDED
+    - {"connection", "upgrade", "sec-websocket-key", "sec-websocket-version"}
+    - {"sec-websocket-protocol", "sec-websocket-accept"}
+) | {"x-rt-token"}
 # Headers of a refusal that belong to the upstream's own hop.
 _NOT_RELAYED = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}

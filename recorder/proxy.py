@@ -60,7 +60,44 @@ WriteErrorHandler = Callable[[Path, BaseException], None]
 NoticeHandler = Callable[[str], None]
 
 
-class RecordingProxy:
+class FinishedSessions:
+    """What a proxy (or a set of worker processes) keeps about ended connections: the summaries
+    of the last `FINISHED_KEPT` (`finished`; a long run must not grow), a count of all
+    (`sessions_finished`), and `wait_for_sessions(n)`."""
+
+    def __init__(self) -> None:
+        self.finished: list[ProxySessionSummary] = []
+        self.sessions_finished = 0
+        self._finished_changed: asyncio.Condition | None = None
+
+    def _note_finished(self, summary: ProxySessionSummary) -> None:
+        self.finished.append(summary)
+        if len(self.finished) > FINISHED_KEPT:
+            del self.finished[0]
+        self.sessions_finished += 1
+
+    async def _notify_finished(self) -> None:
+        if self._finished_changed is not None:
+            async with self._finished_changed:
+                self._finished_changed.notify_all()
+
+    async def wait_for_sessions(
+        self, count: int, timeout: float = 10.0
+    ) -> list[ProxySessionSummary]:
+        """Wait until `count` connections have ended and their files are complete."""
+        condition = self._finished_changed
+        if condition is None:
+            raise RuntimeError("the proxy is not running")
+
+        async def reached() -> None:
+            async with condition:
+                await condition.wait_for(lambda: self.sessions_finished >= count)
+
+        await asyncio.wait_for(reached(), timeout)
+        return list(self.finished)
+
+
+class RecordingProxy(FinishedSessions):
     """A WebSocket proxy that records each connection to `<out_dir>/<session id>.jsonl`.
 
     `async with RecordingProxy(...) as proxy:` listens (port 0 picks a free port; see `url`),
@@ -119,15 +156,13 @@ class RecordingProxy:
         self.max_frame_bytes = max_frame_bytes
         self.open_file = open_file
         self.reuse_port = reuse_port
-        self.finished: list[ProxySessionSummary] = []
-        self.sessions_finished = 0
+        super().__init__()
         self._fallback_credentials = credentials_from_environment(
             self.upstream, os.environ if environ is None else environ
         )
         self._sessions: set[ProxiedConnection] = set()
         self._clients: set[_ClientLeg] = set()  # connections still in their HTTP handshake
         self._background: set[asyncio.Task[Any]] = set()
-        self._finished_changed: asyncio.Condition | None = None
         self._sockets: list[socket.socket] = []
         self.recording_queue = RecordingQueue(None)
         self._accepting: list[asyncio.Task[None]] = []
@@ -199,21 +234,6 @@ class RecordingProxy:
             await asyncio.gather(*(s.ended_event.wait() for s in sessions), return_exceptions=True)
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-
-    async def wait_for_sessions(
-        self, count: int, timeout: float = 10.0
-    ) -> list[ProxySessionSummary]:
-        """Wait until `count` connections have ended and their files are complete."""
-        condition = self._finished_changed
-        if condition is None:
-            raise RuntimeError("the proxy is not running")
-
-        async def reached() -> None:
-            async with condition:
-                await condition.wait_for(lambda: self.sessions_finished >= count)
-
-        await asyncio.wait_for(reached(), timeout)
-        return list(self.finished)
 
     # -- accepting -----------------------------------------------------------------------------
 
@@ -288,15 +308,10 @@ class RecordingProxy:
         self, session: ProxiedConnection, summary: ProxySessionSummary
     ) -> None:
         self._sessions.discard(session)
-        self.finished.append(summary)
-        if len(self.finished) > FINISHED_KEPT:
-            del self.finished[0]
-        self.sessions_finished += 1
+        self._note_finished(summary)
         if self.on_session_end is not None:
             self.on_session_end(summary)
-        if self._finished_changed is not None:
-            async with self._finished_changed:
-                self._finished_changed.notify_all()
+        await self._notify_finished()
 
 
 def listening_sockets(host: str, port: int, *, reuse_port: bool = False) -> list[socket.socket]:

@@ -39,7 +39,7 @@ from recorder.proxy import (
     DEFAULT_HOST,
     DEFAULT_MAX_FRAME_BYTES,
     DEFAULT_PORT,
-    FINISHED_KEPT,
+    FinishedSessions,
     NoticeHandler,
     ProxySessionSummary,
     RecordingProxy,
@@ -105,7 +105,7 @@ class ProxyConfig:
         return RecordingProxy(self.upstream, self.out_dir, **settings)
 
 
-class ProxyWorkers:
+class ProxyWorkers(FinishedSessions):
     """`count` worker processes, each a `RecordingProxy`, listening on one port (see the module
     docstring). The callbacks run on the parent's event loop, as `RecordingProxy`'s do."""
 
@@ -129,13 +129,11 @@ class ProxyWorkers:
         self.on_write_error = on_write_error
         self.on_notice = on_notice
         self.port = config.port
-        self.finished: list[ProxySessionSummary] = []
-        self.sessions_finished = 0
+        super().__init__()
         self.sessions_started = 0
         self._reserved: list[socket.socket] = []
         self._workers: list[_Worker] = []  # the ones still running
         self._all: list[_Worker] = []
-        self._changed: asyncio.Condition | None = None
         self.exited = asyncio.Event()  # set when every worker has ended by itself
         self._fallback = credentials_from_environment(
             self.config.upstream, os.environ if config.environ is None else config.environ
@@ -189,7 +187,7 @@ class ProxyWorkers:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._changed = asyncio.Condition()
+        self._finished_changed = asyncio.Condition()
         RecordingProxy(self.config.upstream, self.config.out_dir)._check_out_dir()
         try:
             self._reserved = _reserve_port(self.config.host, self.config.port)
@@ -236,20 +234,6 @@ class ProxyWorkers:
             sock.close()
         self._reserved = []
 
-    async def wait_for_sessions(
-        self, count: int, timeout: float = 10.0
-    ) -> list[ProxySessionSummary]:
-        condition = self._changed
-        if condition is None:
-            raise RuntimeError("the workers are not running")
-
-        async def reached() -> None:
-            async with condition:
-                await condition.wait_for(lambda: self.sessions_finished >= count)
-
-        await asyncio.wait_for(reached(), timeout)
-        return list(self.finished)
-
     # -- what the workers report ---------------------------------------------------------------
 
     def _read(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
@@ -284,19 +268,10 @@ class ProxyWorkers:
             self.on_notice(message[1])
 
     def _session_ended(self, summary: ProxySessionSummary) -> None:
-        self.finished.append(summary)
-        if len(self.finished) > FINISHED_KEPT:
-            del self.finished[0]
-        self.sessions_finished += 1
+        self._note_finished(summary)
         if self.on_session_end is not None:
             self.on_session_end(summary)
-        if self._changed is not None:
-            asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        assert self._changed is not None
-        async with self._changed:
-            self._changed.notify_all()
+        asyncio.get_running_loop().create_task(self._notify_finished())
 
     def _ended(self, worker: _Worker, code: int) -> None:
         if not worker.ready.done():
