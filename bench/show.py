@@ -28,6 +28,7 @@ from rich.console import Console
 from rt_cli.timeline_view import make_printer
 
 from recorder.follow import NewLine, follow_sessions
+from recorder.reading import iter_records
 from recorder.session import (
     close_record,
     decode_line,
@@ -36,7 +37,6 @@ from recorder.session import (
     open_record,
     session_record,
 )
-from recorder.store import iter_records
 from recorder.timeline import EntryFilter
 
 
@@ -183,8 +183,8 @@ def main() -> None:
             printer = make_printer(
                 Console(file=devnull), EntryFilter(), every_frame=every_frame, as_json=as_json
             )
-            for _, record in iter_records(path):
-                printer.feed(record)
+            for line, record in iter_records(path):
+                printer.feed(line, record)
             printer.finish()
 
         def tail() -> None:
@@ -196,7 +196,7 @@ def main() -> None:
                 for event in events:
                     if isinstance(event, NewLine):
                         record = decode_line(event.data)
-                        printer.feed(record)
+                        printer.feed(event.number, record)
                         if record["kind"] == "close":
                             break
             printer.finish()

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "ls": "rt_cli.ls:ls",
     "sql": "rt_cli.sql:sql",
     "diff": "rt_cli.diff:diff",
+    "check": "rt_cli.check:check",
     "report": "rt_cli.report:report",
     "demo": "rt_cli.demo:demo",
 }

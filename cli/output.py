@@ -29,6 +29,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from recorder.escaping import escape_control
+from recorder.warning_log import WarningLog
+
 FORMATS = ("table", "json", "csv", "markdown")
 PLAIN_WIDTH = 250  # rich would squeeze tables into 80 columns when writing to a pipe
 SPARK_BARS = "▁▂▃▄▅▆▇█"
@@ -157,10 +160,17 @@ def reading_progress() -> Iterator[Callable[[int, int], None] | None]:
         yield advance
 
 
+def echo_warning(warning: object) -> None:
+    """One `warning: ...` line on stderr, so stdout stays clean for pipes."""
+    click.echo(f"warning: {escape_control(str(warning))}", err=True)
+
+
 def echo_warnings(warnings: Sequence[object]) -> None:
-    """One `warning: ...` line on stderr each, so stdout stays clean for pipes."""
+    """`warning: FILE:LINE: reason` lines on stderr: a few per file, then one summary line."""
+    log = WarningLog(echo_warning)
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        log(warning)
+    log.close()
 
 
 # -- console ------------------------------------------------------------------------------------

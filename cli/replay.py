@@ -19,9 +19,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from recorder.errors import InputError, SessionFormatError
 from recorder.replay import (
-    DEFAULT_TIMEOUT,
     PACES,
     Pace,
     RecordingFacts,
@@ -30,20 +28,14 @@ from recorder.replay import (
     compare_responses,
     connection_plan,
     load_session,
-    parse_header,
     replay_schedule,
     run_replay,
     summarise_file,
 )
+from recorder.warning_log import WarningLog
 
-
-def _headers(
-    ctx: click.Context, param: click.Parameter, values: Sequence[str]
-) -> list[tuple[str, str]]:
-    try:
-        return [parse_header(value) for value in values]
-    except InputError as exc:
-        raise click.BadParameter(str(exc)) from None
+from .options import header_option, timeout_option
+from .output import echo_warning
 
 
 @click.command()
@@ -74,22 +66,8 @@ def _headers(
     help="reactive: keep the gaps and, before each frame, wait for the server events that "
     "preceded it (response.done, …); timed: keep the gaps only.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait for the handshake and for each awaited server event.",
-)
-@click.option(
-    "--header",
-    "headers",
-    multiple=True,
-    metavar='"NAME: VALUE"',
-    callback=_headers,
-    help="Send this header too (repeatable); replaces a recorded one of the same name. "
-    "Without credentials here, OPENAI_API_KEY (AZURE_OPENAI_API_KEY for Azure) is used.",
-)
+@timeout_option()
+@header_option("too")
 @click.option(
     "--out",
     default="sessions",
@@ -129,8 +107,7 @@ def replay(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out_console = Console(highlight=False, soft_wrap=True)
 
-    def warn(problem: SessionFormatError) -> None:
-        err.print(Text.assemble(("warning: ", "yellow"), f"skipped {problem}"))
+    warn = WarningLog(echo_warning)
 
     recorded = load_session(session, keep_payloads=("client",), on_warning=warn)
     schedule = replay_schedule(recorded, pace=cast(Pace, pace), speed=speed, fast=fast)
@@ -158,6 +135,7 @@ def replay(
         raise click.Abort() from None
     original = summarise_file(session, lambda problem: None)  # already warned while loading
     replayed = summarise_file(result.recording.path, warn)
+    warn.close()
     out_console.print(render_summary(result, original, replayed))
     if result.stopped is not None:
         raise result.stopped

@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from recorder.errors import InputError, SessionFormatError
+from recorder.errors import InputError
 from recorder.proxy import is_loopback, parse_listen_address
 from recorder.replay import RecordedSession, load_session
 from recorder.serve import (
@@ -28,6 +28,9 @@ from recorder.serve import (
     UnmatchedFrame,
     playbook_from,
 )
+from recorder.warning_log import WarningLog
+
+from .output import echo_warning
 
 
 @click.command()
@@ -94,10 +97,10 @@ def serve(
     status = Console(stderr=True, highlight=False, soft_wrap=True)
     clients = Console(highlight=False, soft_wrap=True)
 
-    def warn(problem: SessionFormatError) -> None:
-        status.print(Text.assemble(("warning: ", "yellow"), f"skipped {problem}"))
+    warn = WarningLog(echo_warning)
 
     recorded = load_session(session, keep_payloads=("server",), on_warning=warn)
+    warn.close()
     playbook = playbook_from(recorded)
     reporter = _Reporter(status, clients)
     server = MockRealtimeServer(

@@ -8,7 +8,7 @@ import click
 
 from recorder.errors import InputError
 from recorder.follow import newest_session
-from recorder.store import iter_records
+from recorder.reading import RecordChecker, iter_records
 from recorder.timeline import EntryFilter
 
 from .output import make_console
@@ -17,7 +17,6 @@ from .timeline_view import (
     make_printer,
     quiet_broken_pipe,
     timeline_options,
-    warn,
 )
 
 
@@ -73,8 +72,13 @@ def show(
         path = newest
     entry_filter = EntryFilter.build(types, grep)
     console = make_console()
-    printer = make_printer(console, entry_filter, every_frame=every_frame, as_json=as_json)
+    printer = make_printer(
+        console, entry_filter, every_frame=every_frame, as_json=as_json, path=str(path)
+    )
     with quiet_broken_pipe():
-        for _, record in iter_records(path, on_warning=warn):
-            printer.feed(record)
-        printer.finish()
+        checker = RecordChecker(path, printer.warnings)
+        for line, record in iter_records(path, on_warning=printer.warnings, checker=checker):
+            printer.feed(line, record)
+        printer.finish(note_missing_close=checker.records > 0)
+    if not checker.records:
+        raise InputError(f"{path}: no session records to show")

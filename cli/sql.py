@@ -51,23 +51,31 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> No
 
     \b
       events       one row per frame: session, file, seq, t, "at", direction,
-                   type (GA name), raw_type (as recorded), response_id, event (JSON)
+                   type (GA name), raw_type (as recorded), response_id, item_id,
+                   audio_bytes, audio_ms, event (JSON), text, binary
       sessions     session, file, started_at, duration_s, responses,
                    input_tokens, output_tokens, cost_usd, model, frames, errors,
-                   ttfb_p50_ms, ttft_p50_ms
+                   ttfb_p50_ms, ttft_p50_ms, protocol, transport, client_frames,
+                   server_frames, input_audio_ms, output_audio_ms, input_audio_bytes,
+                   output_audio_bytes, proxy_errors, upstream, request_path,
+                   subprotocol, closed_by, close_code, close_reason, recorder_version
       responses    session, file, response_id, model, status, trigger, trigger_t,
                    ttfb_ms, ttft_ms, duration_ms, voice_to_voice_ms, audio_out_ms,
                    input_tokens, output_tokens, input_text_tokens, input_audio_tokens,
                    input_cached_tokens, output_text_tokens, output_audio_tokens,
-                   cost_usd, seq, created_t, done_t, reason
+                   cost_usd, kind, ttfb_source, ttfb_final_ms, voice_to_voice_final_ms,
+                   preamble_audio_ms, input_image_tokens, cached_text_tokens,
+                   cached_audio_tokens, cached_image_tokens, output_reasoning_tokens,
+                   seq, number, created_t, done_t, reason, trigger_at
       rate_limits  session, file, t, "at", name, "limit", remaining, reset_seconds, seq
-      errors       session, file, t, type, code, message, source, response_id, seq
+      errors       session, file, t, "at", type, code, message, source, response_id,
+                   seq
+    Every view ends with date and model (the partitions of rt export parquet).
 
     Times: t in seconds since the session started, *_ms in milliseconds, "at"
     and started_at UTC timestamps. `at` and `limit` are SQL keywords: quote
-    them. events has no order of its own (ORDER BY file, seq); the others list
-    files in argument order. A query naming events keeps every event whole,
-    which reads files several times slower. A SQL error is one line on stderr
+    them. Every view lists files in argument order, then in time order. A
+    query naming events keeps every event whole (more memory and time). A SQL error is one line on stderr
     and exit status 1.
 
     \b

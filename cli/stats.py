@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from recorder.analytics import StatsReport, collect_stats
-from recorder.analytics.report import LATENCY_METRICS
+from recorder.analytics.report import FINAL_ANSWER_METRICS, LATENCY_METRICS
 from recorder.pricing import PriceTable, builtin_prices, load_price_file
 
 from .output import (
@@ -142,6 +142,19 @@ def _responses_table(report: StatsReport, *, full: bool) -> Table:
             number_column("output_audio_tokens", "out audio tok"),
         ]
     columns.append(number_column("cost_usd", "cost $", 6))
+    if full:  # CONTRACT §4 fields, after those of §3 (as in the JSON)
+        columns += [
+            Column("kind"),
+            Column("ttfb_source", "ttfb source"),
+            _latency_column("ttfb_final_ms", "ttfb final ms"),
+            _latency_column("voice_to_voice_final_ms", "voice→voice final ms"),
+            number_column("preamble_audio_ms", "preamble ms", 1),
+            number_column("input_image_tokens", "in image tok"),
+            number_column("cached_text_tokens", "cached text tok"),
+            number_column("cached_audio_tokens", "cached audio tok"),
+            number_column("cached_image_tokens", "cached image tok"),
+            number_column("output_reasoning_tokens", "reasoning tok"),
+        ]
     return Table("Responses", columns, report.responses)
 
 
@@ -156,18 +169,29 @@ def _sessions_table(report: StatsReport, title: str, *, full: bool) -> Table:
         number_column("output_tokens", "out tok"),
         number_column("cost_usd", "cost $", 6),
         Column("model"),
+        *([Column("protocol"), Column("transport")] if full else []),
     ]
     return Table(title, columns, report.sessions)
 
 
 def summary_table(report: StatsReport) -> Table:
     s = report.summary
-    rows = [{"metric": metric, **s[metric]} for metric in LATENCY_METRICS]
+    rows = [{"metric": metric, **s[metric]} for metric in (*LATENCY_METRICS, *FINAL_ANSWER_METRICS)]
     cost = "unknown" if s["cost_usd"] is None else f"${s['cost_usd']:.4f}"
     as_of = f" (prices as of {report.prices_as_of})" if report.prices_as_of else ""
+    others = ", ".join(
+        f"{count} {kind.replace('_', ' ')}"
+        for kind, count in report.by_kind.items()
+        if count and kind != "turn"
+    )
     caption = (
         f"{s['responses']} responses in {s['sessions']} sessions, {s['errors']} errors, "
         f"cost {cost}{as_of}"
+        + (
+            f"; latencies over the {report.by_kind.get('turn', 0)} turns ({others} left out)"
+            if others
+            else ""
+        )
     )
     columns = [
         Column("metric"),

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from recorder.errors import SessionFormatError
 from recorder.follow import (
     DEFAULT_INTERVAL,
     NewLine,
@@ -17,7 +16,7 @@ from recorder.follow import (
     follow_sessions,
     newest_session,
 )
-from recorder.session import decode_line
+from recorder.reading import RecordChecker
 from recorder.timeline import EntryFilter
 
 from .output import make_console
@@ -27,7 +26,6 @@ from .timeline_view import (
     make_printer,
     quiet_broken_pipe,
     timeline_options,
-    warn,
 )
 
 
@@ -113,18 +111,20 @@ def _follow(
 def _print_events(
     events: Iterable[NewLine | Switched], printer: Printer, exit_on_close: bool
 ) -> None:
+    checker: RecordChecker | None = None
     for event in events:
         if not isinstance(event, NewLine):
-            if event.previous is not None:
-                printer.restart(f"{event.path}")
+            separator = None if event.previous is None else f"{event.path}"
+            printer.restart(separator, str(event.path))
+            checker = RecordChecker(event.path, printer.warnings)
             click.echo(f"following {event.path}", err=True)
             continue
-        try:
-            record = decode_line(event.data)
-        except SessionFormatError as problem:
-            problem.path, problem.line = str(event.path), event.number
-            warn(problem)
+        data = event.data.rstrip(b"\r\n")
+        if checker is None or not data.strip():
             continue
-        printer.feed(record)
+        record = checker.check(event.number, data)
+        if record is None:
+            continue
+        printer.feed(event.number, record)
         if record.get("kind") == "close" and exit_on_close:
             return

@@ -20,8 +20,11 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from recorder.errors import SessionFormatError
+from recorder.escaping import escape_control, json_line_safe
 from recorder.timeline import Entry, EntryFilter, FrameStream, SessionHeader, Timeline, TimelineItem
+from recorder.warning_log import WarningLog
+
+from .output import echo_warning
 
 TYPE_WIDTH = 33  # fits input_audio_buffer.speech_started; longer types push the details
 MIN_DETAILS_WIDTH = 30
@@ -114,8 +117,10 @@ class TimelineView:
         else:
             opened = f"  (handshake done at {header.opened_t:.3f} s)"
             rows.append(("subprotocol", (header.subprotocol or "none") + opened))
+        if header.protocol != "realtime" or header.transport != "websocket":
+            rows.append(("protocol", f"{header.protocol} over {header.transport}"))
         for key, value in rows:
-            self._emit(Text.assemble((f"{key:<12}", "dim"), (value, "bold")))
+            self._emit(Text.assemble((f"{key:<12}", "dim"), (escape_control(value), "bold")))
         self._emit(Text())
 
     def entry(self, entry: Entry) -> None:
@@ -174,8 +179,8 @@ def entry_cells(entry: Entry) -> list[tuple[str, str]]:
         (f"{entry.t:9.3f} ", "dim"),
         (ARROWS[entry.source] + " ", SOURCE_STYLES[entry.source]),
         (f"{response:<3} ", "bold blue"),
-        (f"{entry.type:<{TYPE_WIDTH}} ", type_style),
-        (entry.summary, severity or ("italic" if entry.collapsed else "")),
+        (f"{escape_control(entry.type):<{TYPE_WIDTH}} ", type_style),
+        (escape_control(entry.summary), severity or ("italic" if entry.collapsed else "")),
     ]
 
 
@@ -185,25 +190,39 @@ def entry_cells(entry: Entry) -> list[tuple[str, str]]:
 class TimelinePrinter:
     """Feeds records to a Timeline and prints what comes out (the default output)."""
 
-    def __init__(self, console: Console, entry_filter: EntryFilter, *, collapse: bool) -> None:
+    def __init__(
+        self,
+        console: Console,
+        entry_filter: EntryFilter,
+        *,
+        collapse: bool,
+        path: str = "<session>",
+    ) -> None:
         self.view = TimelineView(console)
         self.filter = entry_filter
-        self.timeline = Timeline(collapse=collapse)
+        self.warnings = WarningLog(echo_warning)
+        self.timeline = Timeline(collapse=collapse, path=path, on_warning=self.warnings)
+        self.shown = 0
 
-    def feed(self, record: Mapping[str, Any]) -> None:
-        self._print(self.timeline.feed(record))
+    def feed(self, line: int, record: Mapping[str, Any]) -> None:
+        self._print(self.timeline.feed(line, record))
 
     def finish(self, *, note_missing_close: bool = True) -> None:
         self._print(self.timeline.finish())
         if note_missing_close and not self.timeline.closed:
             self.view.note(NO_CLOSE_NOTE)
         self.view.flush()
+        self.warnings.close()
 
-    def restart(self, separator: str) -> None:
-        """A new session begins (`rt tail` switched files)."""
-        self.finish(note_missing_close=False)
-        self.view.separator(separator)
-        self.timeline = Timeline(collapse=self.timeline.collapse)
+    def restart(self, separator: str | None, path: str) -> None:
+        """A session begins (`rt tail` found its first file, or switched to a newer one: then
+        the separator goes between them)."""
+        if separator is not None:
+            self.finish(note_missing_close=False)
+            self.view.separator(separator)
+        self.timeline = Timeline(
+            collapse=self.timeline.collapse, path=path, on_warning=self.warnings
+        )
 
     def flush(self) -> None:
         self.view.flush()
@@ -214,30 +233,35 @@ class TimelinePrinter:
                 self.view.header(item)
             elif self.filter.accepts(item):
                 self.view.entry(item)
+                self.shown += item.source != "proxy"
 
 
 class JsonPrinter:
     """`--json`: one object per frame (see FrameStream), filtered, one line each."""
 
-    def __init__(self, stream: IO[str], entry_filter: EntryFilter) -> None:
+    def __init__(self, stream: IO[str], entry_filter: EntryFilter, path: str = "<session>") -> None:
         self.stream = stream
         self.filter = entry_filter
-        self.frames = FrameStream()
+        self.warnings = WarningLog(echo_warning)
+        self.frames = FrameStream(path, self.warnings)
+        self.shown = 0
         self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-    def feed(self, record: Mapping[str, Any]) -> None:
-        frame = self.frames.feed(record)
+    def feed(self, line: int, record: Mapping[str, Any]) -> None:
+        frame = self.frames.feed(line, record)
         if frame is None:
             return
-        line = self._dumps(frame)
-        if self.filter.accepts_frame(frame["type"], line):
-            self.stream.write(line + "\n")
+        text = json_line_safe(self._dumps(frame))
+        if self.filter.accepts_frame(frame["type"], text):
+            self.stream.write(text + "\n")
+            self.shown += 1
 
     def finish(self, *, note_missing_close: bool = True) -> None:
         self.stream.flush()
+        self.warnings.close()
 
-    def restart(self, separator: str) -> None:
-        self.frames = FrameStream()
+    def restart(self, separator: str | None, path: str) -> None:
+        self.frames = FrameStream(path, self.warnings)
 
     def flush(self) -> None:
         self.stream.flush()
@@ -247,16 +271,16 @@ Printer = TimelinePrinter | JsonPrinter
 
 
 def make_printer(
-    console: Console, entry_filter: EntryFilter, *, every_frame: bool, as_json: bool
+    console: Console,
+    entry_filter: EntryFilter,
+    *,
+    every_frame: bool,
+    as_json: bool,
+    path: str = "<session>",
 ) -> Printer:
     if as_json:
-        return JsonPrinter(console.file, entry_filter)
-    return TimelinePrinter(console, entry_filter, collapse=not every_frame)
-
-
-def warn(problem: SessionFormatError) -> None:
-    """A skipped line, on stderr so stdout stays clean."""
-    click.echo(f"warning: {problem}", err=True)
+        return JsonPrinter(console.file, entry_filter, path)
+    return TimelinePrinter(console, entry_filter, collapse=not every_frame, path=path)
 
 
 @contextlib.contextmanager

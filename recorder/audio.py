@@ -2,14 +2,12 @@
 
     collect_audio(records) -> SessionAudio    the client's appends and the server's deltas, still
                                               encoded, with their formats, times and cut points
+    AudioCollector().feed(frame) … .finish()  the same from frames a caller already interprets
     user_track, assistant_track, response_tracks, mix_track(SessionAudio) -> Track
 
-Formats: the server is the authority. `session.created`/`session.updated` set the input and
-output formats; a response may carry its own output format (echoed on `response.created`, or
-only asked for on `response.create` by servers that did not echo it). A client `session.update`
-is a request, but the server applies it before any append sent after it, so appends sent
-between the request and its `session.updated` take the format the server confirmed; if it
-never confirms (rejected, file cut off), they keep the format that was in force.
+Formats and responses: what the one interpretation says (recorder/interpretation): each
+append and delta carries the format in effect for it (`formats.py` states the rule) and the
+response it belongs to, so the WAV files, `rt show` and `rt stats` measure the same audio.
 
 One WAV holds one rate: a track whose audio changes rate is written at the highest rate it
 uses, and the mix at the higher of its two channels' rates. Lower-rate audio is interpolated
@@ -26,7 +24,6 @@ from __future__ import annotations
 import binascii
 import sys
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby, pairwise
@@ -36,23 +33,17 @@ import numpy as np
 import numpy.typing as npt
 
 from recorder.errors import InputError
+from recorder.interpretation import Frame, Interpreter
 from recorder.vocabulary import (
     AUDIO_APPEND,
     AUDIO_DELTA,
-    ERROR,
     ITEM_TRUNCATE,
     ITEM_TRUNCATED,
     PCM16,
-    RESPONSE_CREATE,
-    RESPONSE_CREATED,
     RESPONSE_DONE,
-    SESSION_CREATED,
-    SESSION_UPDATED,
     AudioFormat,
-    canonical,
-    response_audio_format,
-    session_audio_formats,
 )
+from recorder.warning_log import FileWarning
 
 Samples = npt.NDArray[np.int16]
 Offsets = npt.NDArray[np.int64]
@@ -64,20 +55,8 @@ _INTERPOLATION_BLOCK = 1 << 20
 MAX_MIX_SECONDS = 4 * 3600
 
 
-@dataclass(frozen=True)
-class AudioWarning:
-    """Something odd in a session's audio that was skipped or worked around; export goes on."""
-
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.message}"
-
-
-WarningHandler = Callable[[AudioWarning], None]
+AudioWarning = FileWarning  # the one warning shape: FILE:LINE: reason
+WarningHandler = Callable[[FileWarning], None]
 
 
 @dataclass(frozen=True)
@@ -388,23 +367,6 @@ def mix_track(audio: SessionAudio) -> Track | None:
 # -- collecting --------------------------------------------------------------------------------
 
 
-class _InputFormat:
-    """The format of appends sent after some point; `format` is None until the server confirms."""
-
-    __slots__ = ("format", "requested", "line")
-
-    def __init__(self, format: AudioFormat | None, requested: AudioFormat, line: int) -> None:
-        self.format = format
-        self.requested = requested
-        self.line = line
-
-
-@dataclass
-class _PendingUpdate:
-    event_id: str | None
-    input_format: _InputFormat | None  # None: the request did not touch the input format
-
-
 def _number(value: object) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
@@ -415,155 +377,73 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-class _Collector:
-    """Walks the frames of one session and keeps its audio with the format in force for each."""
+class AudioCollector:
+    """Keeps the audio of one session's frames, with the format and response the interpretation
+    gave each (feed it every frame, in order)."""
 
-    def __init__(self, path: str, warn: WarningHandler) -> None:
+    def __init__(self, path: str = "<session>", on_warning: WarningHandler | None = None) -> None:
         self.path = path
-        self._warn = warn
-        self.input_formats = [_InputFormat(PCM16, PCM16, 0)]
-        self.pending_updates: deque[_PendingUpdate] = deque()
-        self.output_format = PCM16
-        self.requested_response_format: AudioFormat | None = None
-        self.response_formats: dict[str, AudioFormat] = {}
-        self.current_response: str | None = None
-        self.appends: list[tuple[float, int, _InputFormat, bytes]] = []
+        self._warn = on_warning or warn_with_python
+        self.appends: list[Chunk] = []
         self.deltas: dict[str, dict[str, list[Chunk]]] = {}
         self.server_cuts: dict[str, float] = {}
         self.client_cuts: dict[str, float] = {}
         self.cancelled: dict[str, tuple[int, str]] = {}
 
     def warn(self, line: int | None, message: str) -> None:
-        self._warn(AudioWarning(self.path, line, message))
+        self._warn(FileWarning(self.path, line, message))
 
-    def feed(self, line: int, record: Mapping[str, Any]) -> None:
-        event = record.get("event")
-        if record.get("kind") != "frame" or not isinstance(event, Mapping):
+    def feed(self, frame: Frame) -> None:
+        event = frame.event
+        if event is None:
             return
-        name = event.get("type")
-        if not isinstance(name, str):
-            return
-        handlers = _CLIENT_HANDLERS if record.get("from") == "client" else _SERVER_HANDLERS
-        handler = handlers.get(canonical(name))
-        if handler is not None:
-            handler(self, line, float(record.get("t", 0.0)), name, event)
+        ctype = frame.type
+        if frame.direction == "client":
+            if ctype == AUDIO_APPEND:
+                self._audio(frame, event, "audio", self.appends)
+            elif ctype == ITEM_TRUNCATE:
+                self._cut(frame, event, self.client_cuts)
+        elif ctype == AUDIO_DELTA:
+            items = self.deltas.setdefault(frame.response_id or "unknown", {})
+            self._audio(frame, event, "delta", items.setdefault(frame.item_id or "", []))
+        elif ctype == ITEM_TRUNCATED:
+            self._cut(frame, event, self.server_cuts)
+        elif ctype == RESPONSE_DONE:
+            response = _mapping(event.get("response"))
+            response_id = response.get("id")
+            if response.get("status") == "cancelled" and isinstance(response_id, str):
+                reason = _mapping(response.get("status_details")).get("reason")
+                self.cancelled[response_id] = (frame.line, str(reason or "cancelled"))
 
-    def payload(self, line: int, name: str, event: Mapping[str, Any], key: str) -> bytes | None:
+    def _audio(self, frame: Frame, event: Mapping[str, Any], key: str, into: list[Chunk]) -> None:
+        name = frame.raw_type or frame.type
         text = event.get(key)
         if not isinstance(text, str):
-            self.warn(line, f"{name} has no base64 '{key}' string; skipped")
-            return None
+            self.warn(frame.line, f"{name} has no base64 '{key}' string; skipped")
+            return
         try:
-            return decode_base64(text)
+            data = decode_base64(text)
         except ValueError as exc:  # binascii.Error, or non-ASCII text
-            self.warn(line, f"{name} '{key}' is not valid base64 ({exc}); skipped")
-            return None
-
-    # -- client frames ---------------------------------------------------------------------
-
-    def on_append(self, line: int, t: float, name: str, event: Mapping[str, Any]) -> None:
-        data = self.payload(line, name, event, "audio")
-        if data:
-            self.appends.append((t, line, self.input_formats[-1], data))
-
-    def on_session_update(self, line: int, t: float, name: str, event: Mapping[str, Any]) -> None:
-        requested, _ = session_audio_formats(_mapping(event.get("session")))
-        input_format = None
-        if requested is not None:
-            input_format = _InputFormat(None, requested, line)
-            self.input_formats.append(input_format)
-        event_id = event.get("event_id")
-        self.pending_updates.append(
-            _PendingUpdate(event_id if isinstance(event_id, str) else None, input_format)
-        )
-
-    def on_response_create(self, line: int, t: float, name: str, event: Mapping[str, Any]) -> None:
-        self.requested_response_format = response_audio_format(_mapping(event.get("response")))
-
-    def on_truncate(self, line: int, t: float, name: str, event: Mapping[str, Any]) -> None:
-        self.cut(line, name, event, self.client_cuts)
-
-    # -- server frames ---------------------------------------------------------------------
-
-    def on_session(self, line: int, t: float, name: str, event: Mapping[str, Any]) -> None:
-        confirmed, output = session_audio_formats(_mapping(event.get("session")))
-        if output is not None:
-            self.output_format = output
-        if canonical(name) == SESSION_CREATED:
-            # The state before any request, even one the client sent before this arrived.
-            if confirmed is not None:
-                self.input_formats[0].format = confirmed
+            self.warn(frame.line, f"{name} '{key}' is not valid base64 ({exc}); skipped")
             return
-        answered = self.pending_updates.popleft() if self.pending_updates else None
-        if answered is None:
-            if confirmed is not None:  # the server's own word, not an answer to a request
-                self.input_formats.append(_InputFormat(confirmed, confirmed, line))
-        elif answered.input_format is not None and confirmed is not None:
-            answered.input_format.format = confirmed
-
-    def on_error(self, line: int, t: float, name: str, event: Mapping[str, Any]) -> None:
-        event_id = _mapping(event.get("error")).get("event_id")
-        if not isinstance(event_id, str):
-            return
-        for pending in self.pending_updates:
-            if pending.event_id == event_id:  # a rejected session.update changes nothing
-                self.pending_updates.remove(pending)
-                return
-
-    def on_response_created(self, line: int, t: float, name: str, event: Mapping[str, Any]) -> None:
-        response = _mapping(event.get("response"))
-        fmt = (
-            response_audio_format(response) or self.requested_response_format or self.output_format
-        )
-        self.requested_response_format = None
-        response_id = response.get("id")
-        if isinstance(response_id, str):
-            self.response_formats[response_id] = fmt
-            self.current_response = response_id
-
-    def on_delta(self, line: int, t: float, name: str, event: Mapping[str, Any]) -> None:
-        data = self.payload(line, name, event, "delta")
-        if not data:
-            return
-        response_id = event.get("response_id")
-        if not isinstance(response_id, str):
-            response_id = self.current_response or "unknown"
-        fmt = self.response_formats.setdefault(response_id, self.output_format)
+        fmt = frame.audio_format or PCM16
         if len(data) % fmt.sample_width:
             self.warn(
-                line,
+                frame.line,
                 f"{name} has an odd number of bytes ({len(data)}) for pcm16; dropped the last one",
             )
             data = data[:-1]
-        item_id = event.get("item_id")
-        items = self.deltas.setdefault(response_id, {})
-        items.setdefault(item_id if isinstance(item_id, str) else "", []).append(
-            Chunk(t, line, fmt, data)
-        )
+        if data:
+            into.append(Chunk(frame.t, frame.line, fmt, data))
 
-    def on_truncated(self, line: int, t: float, name: str, event: Mapping[str, Any]) -> None:
-        self.cut(line, name, event, self.server_cuts)
-
-    def on_response_done(self, line: int, t: float, name: str, event: Mapping[str, Any]) -> None:
-        response = _mapping(event.get("response"))
-        response_id = response.get("id")
-        if response.get("status") == "cancelled" and isinstance(response_id, str):
-            reason = _mapping(response.get("status_details")).get("reason")
-            self.cancelled[response_id] = (line, str(reason or "cancelled"))
-
-    def cut(self, line: int, name: str, event: Mapping[str, Any], cuts: dict[str, float]) -> None:
-        item_id = event.get("item_id")
+    def _cut(self, frame: Frame, event: Mapping[str, Any], cuts: dict[str, float]) -> None:
         heard_ms = _number(event.get("audio_end_ms"))
-        if not isinstance(item_id, str) or heard_ms is None:
-            self.warn(line, f"{name} has no 'item_id' and 'audio_end_ms' >= 0; ignored")
+        if frame.item_id is None or heard_ms is None:
+            self.warn(frame.line, f"{frame.type} has no 'item_id' and 'audio_end_ms' >= 0; ignored")
             return
-        cuts[item_id] = heard_ms
-
-    # -- the result ------------------------------------------------------------------------
+        cuts[frame.item_id] = heard_ms
 
     def finish(self) -> SessionAudio:
-        self._resolve_input_formats()
-        user = self._user_chunks()
         responses = tuple(
             ResponseAudio(
                 response_id,
@@ -574,45 +454,19 @@ class _Collector:
                         self.server_cuts.get(item_id, self.client_cuts.get(item_id)),
                     )
                     for item_id, chunks in items.items()
+                    if chunks
                 ),
             )
             for response_id, items in self.deltas.items()
+            if any(items.values())
         )
+        user = tuple(self.appends)
         self._warn_cancelled(responses)
         self._warn_format_changes("user", user)
         self._warn_format_changes(
             "assistant", [c for r in responses for i in r.items for c in i.chunks]
         )
         return SessionAudio(self.path, user, responses)
-
-    def _resolve_input_formats(self) -> None:
-        in_force = PCM16
-        for input_format in self.input_formats:
-            if input_format.format is None:
-                if input_format.requested != in_force:
-                    self.warn(
-                        input_format.line,
-                        f"the server never confirmed the input format asked for here "
-                        f"({describe(input_format.requested)}); later appends are read as "
-                        f"{describe(in_force)}",
-                    )
-                input_format.format = in_force
-            in_force = input_format.format
-
-    def _user_chunks(self) -> tuple[Chunk, ...]:
-        chunks = []
-        for t, line, input_format, data in self.appends:
-            fmt = input_format.format or PCM16
-            if len(data) % fmt.sample_width:
-                self.warn(
-                    line,
-                    f"{AUDIO_APPEND} has an odd number of bytes ({len(data)}) for pcm16; "
-                    "dropped the last one",
-                )
-                data = data[:-1]
-            if data:
-                chunks.append(Chunk(t, line, fmt, data))
-        return tuple(chunks)
 
     def _warn_cancelled(self, responses: Sequence[ResponseAudio]) -> None:
         for response in responses:
@@ -641,27 +495,7 @@ class _Collector:
                 )
 
 
-_Handler = Callable[[_Collector, int, float, str, Mapping[str, Any]], None]
-
-_CLIENT_HANDLERS: Mapping[str, _Handler] = {
-    AUDIO_APPEND: _Collector.on_append,
-    SESSION_UPDATE: _Collector.on_session_update,
-    RESPONSE_CREATE: _Collector.on_response_create,
-    ITEM_TRUNCATE: _Collector.on_truncate,
-}
-
-_SERVER_HANDLERS: Mapping[str, _Handler] = {
-    SESSION_CREATED: _Collector.on_session,
-    SESSION_UPDATED: _Collector.on_session,
-    ERROR: _Collector.on_error,
-    RESPONSE_CREATED: _Collector.on_response_created,
-    AUDIO_DELTA: _Collector.on_delta,
-    ITEM_TRUNCATED: _Collector.on_truncated,
-    RESPONSE_DONE: _Collector.on_response_done,
-}
-
-
-def warn_with_python(warning: AudioWarning) -> None:
+def warn_with_python(warning: FileWarning) -> None:
     """The default warning handler: a Python `UserWarning` (the library never prints)."""
     warnings.warn(str(warning), UserWarning, stacklevel=2)
 
@@ -673,12 +507,17 @@ def collect_audio(
 ) -> SessionAudio:
     """Every append and audio delta of a session, with its format, time and truncation.
 
-    `records` are `(line number, record)` pairs as `recorder.store.iter_records` yields them.
-    Odd audio (invalid base64, an odd pcm16 byte count, an unconfirmed format, a cancelled
-    response without truncation) is reported through `on_warning`, naming the file and line,
-    and the rest is kept.
+    `records` are `(line number, record)` pairs as `recorder.reading.iter_records` yields them;
+    they are read through the one `Interpreter`. Odd audio (invalid base64, an odd pcm16 byte
+    count, a format change, a cancelled response without truncation) and what the
+    interpretation notices are reported through `on_warning`, naming the file and line, and
+    the rest is kept.
     """
-    collector = _Collector(path, on_warning or warn_with_python)
+    warn = on_warning or warn_with_python
+    interpreter = Interpreter(path, warn)
+    collector = AudioCollector(path, warn)
     for line, record in records:
-        collector.feed(line, record)
+        frame = interpreter.feed(line, record)
+        if frame is not None:
+            collector.feed(frame)
     return collector.finish()

@@ -8,7 +8,7 @@ tokens, and what the assistant said.
     diff.to_json()       the object `rt diff --format json` prints
 
 Everything but `diff_session_files` (and its `_side`) is pure. Events are compared as `rt show`
-lists them (recorder/timeline.py: GA names, runs of deltas and appends collapsed into one
+lists them (recorder/timeline/: GA names, runs of deltas and appends collapsed into one
 line), by direction and type: ids and timings differ between two runs, so they are shown but
 not compared. Responses are paired by order, since a replay gets new response ids.
 """
@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from recorder import vocabulary as vocab
 from recorder.analytics import StatsWarning, open_views
-from recorder.errors import InputError, SessionFormatError
+from recorder.errors import InputError
+from recorder.interpretation import ResponseFacts
 from recorder.pricing import PriceTable
-from recorder.store import iter_records
+from recorder.reading import iter_records
 from recorder.timeline import Entry, Timeline, TimelineItem
+from recorder.warning_log import FileWarning
 
 Op = Literal["equal", "changed", "removed", "added"]
 Row = Mapping[str, Any]
@@ -56,11 +57,6 @@ SUMMARY_METRICS: Mapping[str, int] = {
 }
 RESPONSE_FIELDS = ("response_id", "status", "trigger", *RESPONSE_METRICS)
 NO_TEXT = "(no text)"
-
-_TEXT_DONE = {
-    "response.output_audio_transcript.done": "transcript",
-    "response.output_text.done": "text",
-}
 
 
 @dataclass(frozen=True)
@@ -260,69 +256,6 @@ def event_steps(items: Iterable[TimelineItem]) -> list[EventStep]:
     ]
 
 
-class TranscriptCollector:
-    """What each response said, from the frames of one session: the transcript or text of each
-    content part (its deltas, or the `.done` text that replaces them), and each function call
-    as `name(arguments)`, in the order the parts began. Parts only response.done mentions (a
-    recording without deltas) are taken from its `output`."""
-
-    def __init__(self) -> None:
-        self._parts: dict[str, dict[tuple[Any, ...], str]] = {}
-
-    def feed(self, record: Mapping[str, Any]) -> None:
-        if record.get("kind") != "frame" or record.get("from") != "server":
-            return
-        event = record.get("event")
-        if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
-            return
-        ctype = vocab.canonical(event["type"])
-        response_id = _str(event.get("response_id"))
-        if ctype in (vocab.TRANSCRIPT_DELTA, vocab.TEXT_DELTA) and response_id is not None:
-            key = (_str(event.get("item_id")), event.get("content_index"))
-            parts = self._parts.setdefault(response_id, {})
-            parts[key] = parts.get(key, "") + (_str(event.get("delta")) or "")
-        elif ctype in _TEXT_DONE and response_id is not None:
-            text = _str(event.get(_TEXT_DONE[ctype]))
-            if text is not None:
-                key = (_str(event.get("item_id")), event.get("content_index"))
-                self._parts.setdefault(response_id, {})[key] = text
-        elif ctype == "response.output_item.done" and response_id is not None:
-            self._function_call(response_id, event.get("item"))
-        elif ctype == vocab.RESPONSE_DONE:
-            self._response_done(event.get("response"))
-
-    def transcripts(self) -> dict[str, list[str]]:
-        return {rid: list(parts.values()) for rid, parts in self._parts.items()}
-
-    def _function_call(self, response_id: str, item: object) -> None:
-        if not isinstance(item, Mapping) or item.get("type") != "function_call":
-            return
-        call = f"{item.get('name') or '?'}({_str(item.get('arguments')) or ''})"
-        self._parts.setdefault(response_id, {})[(_str(item.get("id")), "call")] = call
-
-    def _response_done(self, response: object) -> None:
-        if not isinstance(response, Mapping) or not isinstance(response.get("id"), str):
-            return
-        response_id = response["id"]
-        parts = self._parts.setdefault(response_id, {})
-        output = response.get("output")
-        for item in output if isinstance(output, list) else ():
-            if not isinstance(item, Mapping):
-                continue
-            item_id = _str(item.get("id"))
-            if item.get("type") == "function_call":
-                if (item_id, "call") not in parts:
-                    self._function_call(response_id, item)
-                continue
-            content = item.get("content")
-            for index, part in enumerate(content if isinstance(content, list) else ()):
-                if not isinstance(part, Mapping) or (item_id, index) in parts:
-                    continue
-                text = _str(part.get("transcript")) or _str(part.get("text"))
-                if text:
-                    parts[(item_id, index)] = text
-
-
 # -- reading the two files -----------------------------------------------------------------------
 
 
@@ -351,14 +284,13 @@ def diff_session_files(
 
 
 def _side(path: str | os.PathLike[str], summary: Row, responses: Sequence[Row]) -> SessionSide:
-    timeline = Timeline()
-    transcripts = TranscriptCollector()
+    timeline = Timeline(path=os.fspath(path))
     items: list[TimelineItem] = []
-    already_reported: list[SessionFormatError] = []  # the analytics report them, once per file
-    for _, record in iter_records(path, already_reported.append):
-        items.extend(timeline.feed(record))
-        transcripts.feed(record)
+    already_reported: list[FileWarning] = []  # the analytics report them, once per file
+    for line, record in iter_records(path, already_reported.append):
+        items.extend(timeline.feed(line, record))
     items.extend(timeline.finish())
+    facts = timeline.interpreter.finish()
     return SessionSide(
         file=os.fspath(path),
         session=summary["session"],
@@ -367,8 +299,14 @@ def _side(path: str | os.PathLike[str], summary: Row, responses: Sequence[Row]) 
         steps=event_steps(items),
         responses=responses,
         summary={key: summary[key] for key in SUMMARY_METRICS},
-        transcripts=transcripts.transcripts(),
+        transcripts={response.response_id: said(response) for response in facts.responses},
     )
+
+
+def said(response: ResponseFacts) -> list[str]:
+    """What a response said, for comparing: its text parts, then each call as name(arguments)."""
+    calls = [f"{call.name}({call.arguments})" for call in response.tool_calls]
+    return [*response.transcript, *calls]
 
 
 def _str(value: object) -> str | None:

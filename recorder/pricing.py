@@ -43,6 +43,7 @@ class ModalityPrices:
 class ModelPrices:
     text: ModalityPrices
     audio: ModalityPrices
+    image: ModalityPrices | None = None  # image input (output 0); None: not priced
 
 
 @dataclass(frozen=True)
@@ -139,20 +140,26 @@ def parse_price_table(data: Mapping[str, Any], source: str) -> PriceTable:
             continue
         if not isinstance(entry, Mapping):
             raise InputError(f"{source}: models.{name}: expected a table of prices or a model name")
+        where = f"{source}: models.{name}"
+        image = _modality(entry, "image", where, ("input", "cached")) if "image" in entry else None
         models[key] = ModelPrices(
-            *(_modality(entry, modality, f"{source}: models.{name}") for modality in MODALITIES)
+            text=_modality(entry, "text", where),
+            audio=_modality(entry, "audio", where),
+            image=image,
         )
     as_of = data.get("as_of")
     return PriceTable(models, aliases, None if as_of is None else str(as_of), source)
 
 
-def _modality(entry: Mapping[str, Any], modality: str, where: str) -> ModalityPrices:
+def _modality(
+    entry: Mapping[str, Any], modality: str, where: str, kinds: tuple[str, ...] = KINDS
+) -> ModalityPrices:
     prices = entry.get(modality)
     if not isinstance(prices, Mapping):
-        raise InputError(f"{where}.{modality}: missing table of input/cached/output prices")
+        raise InputError(f"{where}.{modality}: missing table of {'/'.join(kinds)} prices")
     values = []
     for kind in KINDS:
-        value = prices.get(kind)
+        value = prices.get(kind, 0.0 if kind not in kinds else None)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise InputError(f"{where}.{modality}.{kind}: expected a price >= 0, got {value!r}")
         values.append(float(value))

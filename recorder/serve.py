@@ -26,11 +26,11 @@ from websockets.typing import Subprotocol
 
 from recorder import vocabulary as vocab
 from recorder.errors import InputError
+from recorder.interpretation import base64_size
 from recorder.replay import (
     RecordedClose,
     RecordedFrame,
     RecordedSession,
-    base64_size,
     event_type_of,
     sendable_close_code,
 )

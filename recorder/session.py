@@ -54,6 +54,7 @@ from recorder.redaction import (  # noqa: F401  (re-exported: the format's redac
 FORMAT = "rt-session/1"
 KINDS = frozenset({"session", "open", "frame", "close", "error"})
 PAYLOAD_KEYS = ("event", "text", "binary")
+_DIRECTIONS = ("client", "server")
 # The largest `t` a reader accepts (about 32 years): beyond it a value is corrupt, and datetimes
 # and sample positions computed from it would overflow.
 MAX_T = 1e9
@@ -62,6 +63,7 @@ Direction = Literal["client", "server"]
 Closer = Literal["client", "server", "proxy"]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_strict_loads = orjson.loads  # strict JSON (no NaN, no lone surrogates, 64-bit integers)
 
 # -- identity and time -------------------------------------------------------------------------
 
@@ -230,28 +232,63 @@ def encode_record(record: Mapping[str, Any]) -> str:
 # -- reading records ---------------------------------------------------------------------------
 
 
-def decode_line(line: str | bytes) -> dict[str, Any]:
+def decode_line(line: str | bytes | memoryview) -> dict[str, Any]:
     """Parse and check one line; raise SessionFormatError (without file/line) if it is invalid.
 
     Records of kinds this version does not know are returned as they are, for readers to skip.
     A `t` must be seconds since the start: a finite number from 0 to `MAX_T` (`NaN`, which
-    Python's JSON reader would accept, is not JSON).
+    Python's JSON reader would accept, is not JSON). Duplicate keys: the last one wins.
     """
+    return check_record(parse_line(line))
+
+
+def parse_line(line: str | bytes | memoryview) -> dict[str, Any]:
+    """One line as a JSON object (not yet checked against the format: see `check_record`)."""
     try:
-        record = json.loads(line, parse_constant=_not_json)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise SessionFormatError(f"not valid JSON ({_short(exc)})") from None
-    if not isinstance(record, dict):
+        record = _strict_loads(line)
+    except ValueError:
+        record = _lenient_loads(line)
+    if type(record) is not dict:
         raise SessionFormatError("not a JSON object")
-    if _has_lone_surrogate(line, record):
-        raise SessionFormatError("not valid JSON (a \\u escape of half a UTF-16 surrogate pair)")
+    return record
+
+
+def check_record(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` if it is a valid rt-session/1 record (see `decode_line`), else SessionFormatError."""
     kind = record.get("kind")
-    if not isinstance(kind, str):
-        raise SessionFormatError("record has no 'kind'")
     if kind == "frame":
+        # the common case, checked inline: a usable t, a direction, an event and nothing else
+        t = record.get("t")
+        event = record.get("event")
+        if (
+            (type(t) is float or type(t) is int)
+            and 0 <= t <= MAX_T
+            and type(event) is dict
+            and record.get("from") in _DIRECTIONS
+            and "text" not in record
+            and "binary" not in record
+        ):
+            return record
         _check_frame(record)
+    elif not isinstance(kind, str):
+        raise SessionFormatError("record has no 'kind'")
     elif kind in ("open", "close", "error"):
         _check_t(kind, record)
+    return record
+
+
+def _lenient_loads(line: str | bytes | memoryview) -> Any:
+    """What orjson refuses but JSON allows (integers beyond 64 bits), or the reason it is not
+    JSON: the stdlib reader, which rejects NaN, deep nesting and half surrogate pairs too."""
+    text = line if isinstance(line, str) else bytes(line)
+    try:
+        record = json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        raise SessionFormatError("not valid JSON (nested too deeply)") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SessionFormatError(f"not valid JSON ({_short(exc)})") from None
+    if isinstance(record, dict) and _has_lone_surrogate(text, record):
+        raise SessionFormatError("not valid JSON (a \\u escape of half a UTF-16 surrogate pair)")
     return record
 
 

@@ -1,4 +1,4 @@
-"""Session files on disk: the batching writer and the tolerant streaming reader.
+"""Session files on disk: the batching writer (reading is `recorder.reading`).
 
 The writer is made for the proxy's hot path. A frame's line is built on the event loop as a few
 pieces (`session.frame_pieces`: a head, the payload bytes as received, a tail), never joined or
@@ -24,22 +24,13 @@ import errno
 import io
 import os
 import threading
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from recorder.errors import SessionFormatError
 from recorder.redaction import NO_SECRETS, SecretScrubber
-from recorder.session import (
-    Direction,
-    _as_bytes,
-    decode_line,
-    encode_record,
-    error_record,
-    frame_pieces,
-)
+from recorder.session import Direction, _as_bytes, encode_record, error_record, frame_pieces
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -51,10 +42,6 @@ _WAKE_BYTES = 4 * 2**20  # write before the flush interval once this much is wai
 
 FELL_BEHIND = "the writer fell behind the disk"
 DELETED = "the session file was deleted while it was being written"
-
-
-class SessionWarning(UserWarning):
-    """A line of a session file was skipped."""
 
 
 def ensure_directory(directory: str | os.PathLike[str]) -> Path:
@@ -561,46 +548,3 @@ def _last_t(batch: list[_Pending], default: float) -> float:
         if isinstance(t, (int, float)) and not isinstance(t, bool):
             return float(t)
     return default
-
-
-# -- reading -----------------------------------------------------------------------------------
-
-WarningHandler = Callable[[SessionFormatError], None]
-
-
-def _default_warning(error: SessionFormatError) -> None:
-    warnings.warn(str(error), SessionWarning, stacklevel=4)
-
-
-def iter_records(
-    path: str | os.PathLike[str], on_warning: WarningHandler | None = None
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield `(line_number, record)` for every valid line of a session file, streaming.
-
-    An invalid or cut-off line is skipped and reported once through `on_warning` (by default
-    a `SessionWarning`) with the file and line number; reading goes on with the next line.
-    """
-    for number, _raw, record in iter_raw_records(path, on_warning):
-        yield number, record
-
-
-def iter_raw_records(
-    path: str | os.PathLike[str], on_warning: WarningHandler | None = None
-) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
-    """`iter_records` with each line's bytes as well (to re-send an event exactly as recorded)."""
-    warn = on_warning or _default_warning
-    name = os.fspath(path)
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = decode_line(raw)
-            except SessionFormatError as exc:
-                problem = exc
-                if not raw.endswith(b"\n"):
-                    problem = SessionFormatError("incomplete last line (cut off)")
-                problem.path, problem.line = name, number
-                warn(problem)
-                continue
-            yield number, raw, record

@@ -18,7 +18,6 @@ from pathlib import Path
 import soundfile as sf
 
 from recorder.audio import (
-    AudioWarning,
     MixTooLong,
     SessionAudio,
     Track,
@@ -30,8 +29,9 @@ from recorder.audio import (
     user_track,
     warn_with_python,
 )
-from recorder.errors import InputError, SessionFormatError
-from recorder.store import ensure_directory, iter_records
+from recorder.errors import InputError
+from recorder.reading import iter_records
+from recorder.store import ensure_directory
 
 TRACKS = ("user", "assistant", "mix")
 
@@ -81,12 +81,8 @@ def read_session_audio(
     """The audio of a session file; corrupt lines are skipped with a warning naming the line."""
     name = os.fspath(session)
     warn = on_warning or warn_with_python
-
-    def skipped(error: SessionFormatError) -> None:
-        warn(AudioWarning(name, error.line, f"{error.reason}; line skipped"))
-
     try:
-        return collect_audio(iter_records(session, skipped), name, warn)
+        return collect_audio(iter_records(session, warn), name, warn)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {_reason(exc)}") from None
 

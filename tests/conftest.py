@@ -36,7 +36,7 @@ from scripted_server import Script, ScriptedRealtimeServer
 
 from recorder.errors import SessionFormatError
 from recorder.proxy import RecordingProxy
-from recorder.store import iter_records
+from recorder.reading import iter_records
 
 T = TypeVar("T")
 

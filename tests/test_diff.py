@@ -18,13 +18,14 @@ from test_replay_support import QUICK, push_to_talk, record_through
 
 from recorder.diff import (
     EventStep,
-    TranscriptCollector,
     align_events,
     diff_session_files,
     difference,
     pair_responses,
+    said,
 )
 from recorder.errors import InputError
+from recorder.interpretation import interpret
 from recorder.replay import connection_plan, load_session, replay_schedule, run_replay
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_sessions"
@@ -79,12 +80,14 @@ def test_transcripts_are_assembled_per_response_and_part():
         ("response.done", {"response": {"id": "r4", "output": [{"id": "i4", "type": "message", "content": [{"type": "output_audio", "transcript": "Only in done."}]}]}}),
         ("response.done", {"response": {"id": "r1", "output": [{"id": "i1", "type": "message", "content": [{"type": "audio", "transcript": "Hello (done)"}]}]}}),
     ]  # fmt: skip
-    collector = TranscriptCollector()
-    collector.feed({"kind": "frame", "from": "client", "event": {"type": "response.output_text.delta", "response_id": "r9", "delta": "x"}})  # fmt: skip
-    for kind, fields in records:
-        collector.feed({"kind": "frame", "from": "server", "event": {"type": kind, **fields}})
-    assert collector.transcripts() == {
-        "r1": ["Hello"],  # the deltas; response.done only adds parts nothing else carried
+    frames = [{"kind": "frame", "t": 0.0, "from": "client", "event": {"type": "response.output_text.delta", "response_id": "r9", "delta": "x"}}]  # fmt: skip
+    frames += [
+        {"kind": "frame", "t": 0.0, "from": "server", "event": {"type": kind, **fields}}
+        for kind, fields in records
+    ]
+    facts = interpret(enumerate(frames, start=1))
+    assert {response.response_id: said(response) for response in facts.responses} == {
+        "r1": ["Hello (done)"],  # a part's full text (here in response.done) replaces its deltas
         "r2": ["final"],  # the .done text replaces the deltas
         "r3": ['get_weather({"city":"Paris"})'],
         "r4": ["Only in done."],

@@ -106,7 +106,7 @@ def test_corrupt_lines_are_skipped_with_a_warning(tmp_path):
     session.write_text("".join(lines) + '{"kind":"frame","seq":1000,"t":9.0,"fr')
     warnings: list[AudioWarning] = []
     export_wav(session, tmp_path, tracks=("user",), on_warning=warnings.append)
-    assert [(w.line, w.message.split(" (")[0]) for w in warnings] == [
+    assert [(w.line, w.reason.split(" (")[0]) for w in warnings] == [
         (6, "not valid JSON"),
         (len(lines) + 1, "incomplete last line"),
     ]

@@ -41,7 +41,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from recorder.errors import SessionFormatError
 from recorder.proxy import UPSTREAM_LOST_CODE, UPSTREAM_LOST_REASON, RecordingProxy
-from recorder.store import FELL_BEHIND, create_session_file, iter_records
+from recorder.reading import iter_records
+from recorder.store import FELL_BEHIND, create_session_file
 
 GA_PATH = "/v1/realtime?model=gpt-realtime"
 FAST = Script(created_delay=0, first_delta_delay=0, response_audio_ms=300)

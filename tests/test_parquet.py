@@ -17,6 +17,7 @@ from rt_cli.main import cli
 
 from recorder import vocabulary
 from recorder.analytics import collect_stats
+from recorder.analytics.datasets import DatasetError
 from recorder.errors import InputError
 from recorder.parquet import (
     DATASET_FORMAT,
@@ -27,7 +28,7 @@ from recorder.parquet import (
     export_parquet,
     find_dataset,
 )
-from recorder.store import iter_records
+from recorder.reading import iter_records
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_sessions"
 
@@ -214,7 +215,7 @@ def test_a_second_export_adds_only_new_sessions(samples: Path, tmp_path: Path) -
 def test_a_directory_that_is_not_a_dataset_is_left_alone(samples: Path) -> None:
     Path("occupied").mkdir()
     Path("occupied/notes.txt").write_text("mine")
-    with pytest.raises(ExportError, match="occupied is not empty and holds no rt-parquet/1"):
+    with pytest.raises(ExportError, match="occupied is not empty and holds no rt-parquet/2"):
         export_parquet([samples], "occupied")
     assert sorted(p.name for p in Path("occupied").iterdir()) == ["notes.txt"]
     Path("afile").write_text("x")
@@ -228,7 +229,7 @@ def test_a_directory_that_is_not_a_dataset_is_left_alone(samples: Path) -> None:
 def test_a_newer_dataset_format_is_refused(samples: Path) -> None:
     Path("future").mkdir()
     Path("future", MARKER).write_text('{"format": "rt-parquet/9"}')
-    with pytest.raises(ExportError, match="not an rt-parquet/1 dataset"):
+    with pytest.raises(DatasetError, match="not an rt-parquet dataset this rt reads"):
         export_parquet([samples], "future")
 
 
@@ -243,7 +244,7 @@ def test_bad_lines_are_skipped_and_reported(samples: Path) -> None:
         fh.write('{"kind":"frame","seq":999,"t":9.0,"from":"server","event":{"type":"resp')
     result = export_parquet([cut], "out")
     assert [str(w) for w in result.warnings] == [
-        f"{cut}: skipped 1 bad line (first at line {lines + 1}: incomplete last line (cut off))"
+        f"{cut}:{lines + 1}: incomplete last line (cut off)"
     ]
     assert len(read("out", "events")) == good
 
@@ -271,9 +272,10 @@ def test_a_file_without_a_session_line_has_no_date(
     export_parquet(["hand.jsonl"], "out")
     assert [p.name for p in Path("out/events").iterdir()] == ["date=__HIVE_DEFAULT_PARTITION__"]
     events = read("out", "events", "ORDER BY seq")
+    # numbered in file order, times as recorded (the one at 0.1 after one at 0.5 is warned about)
     assert [(e["seq"], e["t"], e["session"], e["date"], e["at"]) for e in events] == [
-        (0, 0.1, "hand", None, None),
-        (1, 0.5, "hand", None, None),
+        (0, 0.5, "hand", None, None),
+        (1, 0.1, "hand", None, None),
         (2, 0.7, "hand", None, None),
     ]
     assert [e["response_id"] for e in events] == [None, None, "r1"]
@@ -311,7 +313,7 @@ def test_cli_refuses_an_occupied_directory(samples: Path) -> None:
     Path("occupied/x").write_text("")
     result = CliRunner().invoke(cli, ["export", "parquet", str(samples), "--out", "occupied"])
     assert result.exit_code == 1
-    assert result.output.startswith("Error: occupied is not empty and holds no rt-parquet/1")
+    assert result.output.startswith("Error: occupied is not empty and holds no rt-parquet/2")
     assert len(result.output.splitlines()) == 1
 
 

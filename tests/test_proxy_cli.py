@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 from recorder.errors import SessionFormatError
 from recorder.proxy import ProxySessionSummary
-from recorder.store import iter_records
+from recorder.reading import iter_records
 
 ROOT = Path(__file__).resolve().parent.parent
 GA_PATH = "/v1/realtime?model=gpt-realtime"

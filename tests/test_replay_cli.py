@@ -208,7 +208,7 @@ def test_replay_warns_about_bad_lines_and_goes_on(tmp_path):
             "replay", str(path), "--target", url, "--out", str(tmp_path / "o"), "--fast"
         )
     assert result.exit_code == 0, result.output
-    assert f"warning: skipped {path}:5: not valid JSON" in result.stderr
+    assert f"warning: {path}:5: not valid JSON" in result.stderr
     assert result.stderr.count("warning:") == 1
 
 

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 
 from recorder.errors import InputError, SessionFormatError
+from recorder.interpretation import base64_size
 from recorder.replay import (
-    base64_size,
     compare_responses,
     connection_plan,
     event_type_of,
     load_session,
     parse_header,
     replay_schedule,
-    summarise,
+    summarise_records,
 )
 from recorder.session import (
     close_record,
@@ -308,7 +308,7 @@ def frame(t: float, direction: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_summarise_claims_triggers_like_the_contract():
-    facts = summarise(
+    facts = summarise_records(
         [
             {"kind": "session"},
             frame(1.0, "server", ev("input_audio_buffer.speech_stopped")),
@@ -333,7 +333,7 @@ def test_summarise_claims_triggers_like_the_contract():
         ("r3", None, None, None, None),
     ]
     assert [(e.type, e.code, e.message) for e in facts.errors] == [("t", "c", "m")]
-    shorter = summarise([frame(0.0, "client", ev("response.create"))])
+    shorter = summarise_records([frame(0.0, "client", ev("response.create"))])
     rows = compare_responses(facts, shorter)
     assert [(r.index, r.replayed) for r in rows] == [(1, None), (2, None), (3, None)]
     assert rows[0].change_ms is None

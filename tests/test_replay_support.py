@@ -21,7 +21,7 @@ from scripted_server import Script, sine_pcm16
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from recorder.store import iter_records
+from recorder.reading import iter_records
 from recorder.vocabulary import canonical
 
 GA_PATH = "/v1/realtime?model=gpt-realtime"

@@ -27,6 +27,8 @@ from rt_cli.main import cli
 from stats_fixtures import SessionFile, ga_session_created, ga_usage
 
 from recorder.analytics import collect_stats
+from recorder.errors import SessionFormatError
+from recorder.interpretation import Interpreter
 from recorder.report import ReportOptions, format_size, write_report
 from recorder.report.audio_embed import downmix, embed_mix, resample, waveform
 from recorder.report.charts import histogram, level, session_timeline
@@ -39,6 +41,7 @@ from recorder.report.conversation import (
     ConversationCollector,
 )
 from recorder.report.svg import nice_step, ticks
+from recorder.session import decode_line
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_sessions"
 HOSTILE_SAID = '</span></li><script>window.pwned = "transcript"</script>'
@@ -377,7 +380,8 @@ def test_a_corrupt_line_is_a_warning_and_the_rest_is_reported(tmp_path):
     out = tmp_path / "report.html"
     result = run_report(str(path), "-o", str(out))
     assert result.exit_code == 0
-    assert f"warning: {path}: skipped 1 bad line (first at line" in result.stderr
+    bad_line = session.lines.index('{"kind": "frame", "t": 1.4, "from": "ser') + 1
+    assert f"warning: {path}:{bad_line}: not valid JSON" in result.stderr
     assert "Still here." in " ".join(read_page(out)[1].text)
 
 
@@ -474,10 +478,18 @@ def test_waveform_is_min_and_max_per_column():
 
 
 def feed(records: list[dict[str, Any]]) -> Any:
+    """The conversation of some records, read as every reader reads them (bad ones skipped)."""
+    interpreter = Interpreter()
     collector = ConversationCollector()
     for line, record in enumerate(records, start=1):
-        collector.feed(line, record)
-    return collector.finish()
+        try:
+            checked = decode_line(json.dumps(record))
+        except SessionFormatError:
+            continue
+        frame = interpreter.feed(line, checked)
+        if frame is not None:
+            collector.feed(frame)
+    return collector.finish(interpreter.finish())
 
 
 def frame(t: float, sender: str, kind: str, **fields: Any) -> dict[str, Any]:

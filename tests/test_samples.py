@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from rt_cli.main import cli
 
 from recorder.proxy import RecordingProxy
+from recorder.reading import iter_records
 from recorder.replay import connection_plan, load_session, replay_schedule, run_replay
 from recorder.serve import MockRealtimeServer, playbook_from
-from recorder.store import iter_records
 from recorder.vocabulary import canonical
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -38,8 +38,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from recorder.proxy import RecordingProxy
+from recorder.reading import iter_records
 from recorder.session import REDACTED, redact_event, scrub, secret_values
-from recorder.store import iter_records
 
 GA_PATH = "/v1/realtime?model=gpt-realtime"
 FAST_SCRIPT = Script(created_delay=0, first_delta_delay=0, response_audio_ms=300)

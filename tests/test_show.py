@@ -202,7 +202,7 @@ subprotocol none  (handshake done at 0.120 s)
     1.305 ← r1  response.output_audio_transcript.delta "Hello there!" · 2 deltas
     1.310 →     input_audio_buffer.append         0.040 s audio · 1 append over 0.000 s · 1,920 B
     1.600 ← r1  response.done                     resp_1 · completed · tokens 120 in (64 cached), 30 out
-    1.601 ← r1  rate_limits.updated               tokens 39850/40000 (reset 0.2 s)
+    1.601 ←     rate_limits.updated               tokens 39850/40000 (reset 0.2 s)
     2.000 ←     error                             invalid_request_error · bad_thing · No. · event c7
     2.500 ·     close                             by client · code 1000
 """
@@ -235,10 +235,10 @@ def test_rendering_into_a_fixed_width_console_without_colour(tmp_path):
     path = voice_turn().write(tmp_path / "call.jsonl")
     out = io.StringIO()
     printer = TimelinePrinter(Console(file=out, width=100), EntryFilter(), collapse=True)
-    from recorder.store import iter_records
+    from recorder.reading import iter_records
 
-    for _, record in iter_records(path):
-        printer.feed(record)
+    for line, record in iter_records(path):
+        printer.feed(line, record)
     printer.finish()
     assert out.getvalue() == EXPECTED_VOICE_TURN  # a pipe: one entry per line, never wrapped
 
@@ -248,10 +248,10 @@ def test_on_a_terminal_long_details_wrap_under_their_column(tmp_path):
     out = io.StringIO()
     console = Console(file=out, width=100, force_terminal=True, color_system=None)
     printer = TimelinePrinter(console, EntryFilter.build(["session.created"]), collapse=True)
-    from recorder.store import iter_records
+    from recorder.reading import iter_records
 
-    for _, record in iter_records(path):
-        printer.feed(record)
+    for line, record in iter_records(path):
+        printer.feed(line, record)
     printer.finish()
     lines = out.getvalue().splitlines()
     start = lines.index("") + 1
@@ -268,10 +268,10 @@ def test_colours_only_on_a_terminal(tmp_path):
     out = io.StringIO()
     console = Console(file=out, width=200, force_terminal=True, color_system="standard")
     printer = TimelinePrinter(console, EntryFilter.build(["error"]), collapse=True)
-    from recorder.store import iter_records
+    from recorder.reading import iter_records
 
-    for _, record in iter_records(path):
-        printer.feed(record)
+    for line, record in iter_records(path):
+        printer.feed(line, record)
     printer.finish()
     error_line = next(line for line in out.getvalue().splitlines() if "bad_thing" in line)
     assert "\x1b[1;31m" in error_line  # errors in red
@@ -379,7 +379,7 @@ def test_json_is_one_normalised_frame_per_line(tmp_path):
     assert [r["seq"] for r in records] == list(range(20))
     by_type = {r["type"]: r for r in records}
     assert by_type["response.output_audio_transcript.delta"]["response_id"] == "resp_1"
-    assert by_type["rate_limits.updated"]["response_id"] == "resp_1"  # the latest response
+    assert by_type["rate_limits.updated"]["response_id"] is None  # it names no response
     assert by_type["input_audio_buffer.speech_stopped"]["response_id"] is None
     filtered = show(path, "--json", "--type", "response.output_audio.delta").stdout.splitlines()
     assert [json.loads(line)["seq"] for line in filtered] == [10, 13]

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recorder.errors import InputError
+from recorder.interpretation import base64_size
 from recorder.timeline import (
     Entry,
     EntryFilter,
@@ -17,7 +18,6 @@ from recorder.timeline import (
     SessionHeader,
     Timeline,
     TimelineItem,
-    base64_size,
     build_timeline,
     describe_event,
     type_matches,
@@ -42,6 +42,11 @@ class Frames:
 
     def client(self, t: float, event_type: str, **fields: Any) -> Frames:
         return self.add(t, "client", event_type, **fields)
+
+
+def numbered(records: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Records with line numbers, as recorder.reading gives them."""
+    return list(enumerate(records, start=1))
 
 
 def audio(ms: int, bytes_per_ms: int = 48) -> str:
@@ -70,13 +75,13 @@ def response_turn(f: Frames, t: float, response_id: str, item_id: str) -> Frames
 
 def test_deltas_collapse_into_one_line_each_at_their_first_frame():
     f = response_turn(Frames(), 1.0, "resp_a", "item_a")
-    assert lines(build_timeline(f.records)) == [
+    assert lines(build_timeline(numbered(f.records))) == [
         (1.0, "response.created", 1, "resp_a"),
         (1.1, "response.output_audio.delta", 1, "0.200 s audio · 2 deltas over 0.100 s · 9,600 B"),
         (1.11, "response.output_audio_transcript.delta", 1, '"Hi you" · 2 deltas'),
         (1.4, "response.done", 1, "resp_a · completed"),
     ]
-    audio_line = entries(build_timeline(f.records))[1]
+    audio_line = entries(build_timeline(numbered(f.records)))[1]
     assert audio_line.collapsed and audio_line.frames == 2 and audio_line.end_t == 1.2
     assert audio_line.types == {"response.output_audio.delta", "response.output_audio.done"}
 
@@ -90,7 +95,7 @@ def test_a_collapsed_line_holds_back_later_lines_until_it_is_complete():
     f.server(1.3, "response.output_audio.delta", **ids, delta=audio(100))
     f.server(1.4, "response.done", response={"id": "resp_a", "status": "cancelled"})
     timeline = Timeline()
-    released = [[e.type for e in entries(timeline.feed(r))] for r in f.records]
+    released = [[e.type for e in entries(timeline.feed(i, r))] for i, r in enumerate(f.records, 1)]
     assert released == [
         ["response.created"],
         [],  # the audio line is not complete yet
@@ -112,7 +117,7 @@ def test_a_collapsed_line_with_no_end_is_complete_after_five_idle_seconds_or_at_
     f.server(5.0, "input_audio_buffer.speech_started")
     f.server(6.2, "rate_limits.updated", rate_limits=[])
     timeline = Timeline()
-    out = [[e.type for e in entries(timeline.feed(r))] for r in f.records]
+    out = [[e.type for e in entries(timeline.feed(i, r))] for i, r in enumerate(f.records, 1)]
     assert out == [
         [],
         [],
@@ -120,8 +125,8 @@ def test_a_collapsed_line_with_no_end_is_complete_after_five_idle_seconds_or_at_
         ["response.output_text.delta", "input_audio_buffer.speech_started", "rate_limits.updated"],
     ]
     timeline = Timeline()
-    for record in f.records[:2]:
-        assert timeline.feed(record) == []
+    for line, record in enumerate(f.records[:2], 1):
+        assert entries(timeline.feed(line, record)) == []
     (entry,) = entries(timeline.finish())
     assert entry.summary == '"Hello" · 2 deltas'
 
@@ -132,7 +137,7 @@ def test_runs_of_appends_end_at_the_next_line():
         f.client(0.04 * i, "input_audio_buffer.append", audio=audio(40))
     f.client(0.2, "input_audio_buffer.commit")
     f.client(0.3, "input_audio_buffer.append", audio=audio(20))
-    items = build_timeline(f.records)
+    items = build_timeline(numbered(f.records))
     assert lines(items) == [
         (
             0.0,
@@ -156,7 +161,7 @@ def test_audio_durations_follow_the_session_formats():
     f.server(0.4, "response.done", response={"id": "r1", "status": "completed"})
     f.server(0.5, "response.created", response={"id": "r2"})
     f.server(0.6, "response.audio.delta", response_id="r2", delta=audio(100, 8))
-    summaries = [e.summary for e in entries(build_timeline(f.records))]
+    summaries = [e.summary for e in entries(build_timeline(numbered(f.records)))]
     assert summaries[0].startswith("sess") is False
     assert "in ulaw 8 kHz · out alaw 8 kHz" in summaries[0]
     assert summaries[1] == "0.100 s audio · 1 append over 0.000 s · 800 B"
@@ -188,7 +193,7 @@ def test_function_calls_show_their_name_and_assembled_arguments():
         arguments='{"location":"Paris"}',
     )
     f.server(1.3, "response.done", response={"id": "resp_f", "status": "completed"})
-    assert lines(build_timeline(f.records))[2] == (
+    assert lines(build_timeline(numbered(f.records)))[2] == (
         1.1,
         "response.function_call_arguments.delta",
         1,
@@ -221,7 +226,7 @@ def test_user_transcription_deltas_are_assembled():
         content_index=0,
         transcript="Yes.",
     )
-    assert lines(build_timeline(f.records)) == [
+    assert lines(build_timeline(numbered(f.records))) == [
         (2.0, "conversation.item.input_audio_transcription.delta", None, '"Can you help?" · 3 deltas'),
         (2.5, "response.done", 1, "other · completed"),
         (3.0, "conversation.item.input_audio_transcription.completed", None, '"Yes."'),
@@ -242,21 +247,22 @@ def test_frames_are_attributed_to_their_response():
     )
     f.server(2.0, "response.created", response={"id": "resp_b"})
     numbers = [
-        (e.type, e.response_id, e.response_number) for e in entries(build_timeline(f.records))
+        (e.type, e.response_id, e.response_number)
+        for e in entries(build_timeline(numbered(f.records)))
     ]
     assert numbers == [
         ("response.created", "resp_a", 1),
         ("response.output_item.added", "resp_a", 1),
         ("conversation.item.added", "resp_a", 1),
         ("response.done", "resp_a", 1),
-        ("rate_limits.updated", "resp_a", 1),
+        ("rate_limits.updated", None, None),  # names no response: belongs to none
         ("conversation.item.truncate", "resp_a", 1),
         ("conversation.item.added", None, None),
         ("response.created", "resp_b", 2),
     ]
 
 
-def test_the_header_waits_for_the_open_line_or_the_first_other_line():
+def test_the_header_waits_until_the_model_is_known():
     session: dict[str, Any] = {
         "kind": "session",
         "id": "s1",
@@ -264,26 +270,39 @@ def test_the_header_waits_for_the_open_line_or_the_first_other_line():
         "upstream": "wss://x.openai.azure.com/openai/realtime?api-version=1&deployment=dep",
         "request": {"path": "/openai/realtime?api-version=1&deployment=dep"},
     }
+    created = {
+        "kind": "frame",
+        "seq": 0,
+        "t": 0.1,
+        "from": "server",
+        "event": {"type": "session.created", "session": {"model": "gpt-realtime-2025-08-28"}},
+    }
     timeline = Timeline()
-    assert timeline.feed(session) == []
-    (header,) = timeline.feed({"kind": "open", "t": 0.05, "subprotocol": "realtime"})
+    assert timeline.feed(1, session) == []
+    # the URL names a deployment; the server may name the model itself: the header waits (and
+    # tells when the handshake finished: the open line is no entry of its own)
+    assert timeline.feed(2, {"kind": "open", "t": 0.05, "subprotocol": "realtime"}) == []
+    header, session_created = timeline.feed(3, created)
     assert header == SessionHeader(
         "s1",
         "2026-11-26T10:00:00.000000Z",
         session["upstream"],
         session["request"]["path"],
-        "dep",
+        "gpt-realtime-2025-08-28",  # what rt stats says too (the server's word)
         "realtime",
         0.05,
     )
+    assert isinstance(session_created, Entry) and session_created.type == "session.created"
+    # without a word from the server, the URL's model, once the file ends
     timeline = Timeline()
-    timeline.feed(session)
+    timeline.feed(1, session)
     frame = {"kind": "frame", "seq": 0, "t": 0.1, "from": "client", "event": {"type": "x"}}
-    header, entry = timeline.feed(frame)
+    assert timeline.feed(2, frame) == []
+    header, entry = timeline.finish()
     assert isinstance(header, SessionHeader) and header.subprotocol is None
-    assert header.opened_t is None and isinstance(entry, Entry)
+    assert header.model == "dep" and header.opened_t is None and isinstance(entry, Entry)
     only_header = Timeline()
-    only_header.feed(session)
+    only_header.feed(1, session)
     assert [type(i) for i in only_header.finish()] == [SessionHeader]
 
 
@@ -371,7 +390,7 @@ def test_type_patterns():
 def test_frame_stream_adds_type_response_time_and_session():
     stream = FrameStream()
     assert (
-        stream.feed({"kind": "session", "id": "s", "started_at": "2026-11-26T23:59:59.500000Z"})
+        stream.feed(1, {"kind": "session", "id": "s", "started_at": "2026-11-26T23:59:59.500000Z"})
         is None
     )
     record = {
@@ -381,7 +400,7 @@ def test_frame_stream_adds_type_response_time_and_session():
         "from": "server",
         "event": {"type": "response.text.delta", "response_id": "r"},
     }
-    assert stream.feed(record) == {
+    assert stream.feed(2, record) == {
         "seq": 0,
         "t": 0.75,
         "at": "2026-11-27T00:00:00.250000Z",
@@ -392,7 +411,8 @@ def test_frame_stream_adds_type_response_time_and_session():
         "event": record["event"],
     }  # fmt: skip
     assert (
-        stream.feed({"kind": "close", "t": 1.0, "by": "client", "code": 1000, "reason": ""}) is None
+        stream.feed(3, {"kind": "close", "t": 1.0, "by": "client", "code": 1000, "reason": ""})
+        is None
     )
 
 
@@ -451,8 +471,8 @@ def event_streams(draw: st.DrawFn) -> list[dict[str, Any]]:
 def test_entries_come_out_in_order_and_account_for_every_delta(records):
     timeline = Timeline()
     out: list[Entry] = []
-    for record in records:
-        out.extend(entries(timeline.feed(record)))
+    for line, record in enumerate(records, 1):
+        out.extend(entries(timeline.feed(line, record)))
     out.extend(entries(timeline.finish()))
     seqs = [e.seq if e.seq is not None else -1 for e in out]
     assert min(seqs, default=0) >= 0
@@ -461,5 +481,5 @@ def test_entries_come_out_in_order_and_account_for_every_delta(records):
     collapsible = sum(1 for r in records if r["event"]["type"] in COLLAPSIBLE)
     assert sum(e.frames for e in out if e.collapsed) == collapsible
     assert all(e.type not in COLLAPSIBLE for e in out if not e.collapsed)
-    every = entries(build_timeline(records, collapse=False))
+    every = entries(build_timeline(numbered(records), collapse=False))
     assert [e.seq for e in every] == [r["seq"] for r in records]

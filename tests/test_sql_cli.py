@@ -137,7 +137,8 @@ def test_warnings_go_to_stderr(calls):
     damaged.write_text(damaged.read_text() + '{"kind":"frame","seq":99,"t":9.0,"fr')
     code, out, err = invoke("SELECT count(*) AS n FROM sessions", str(calls), "--format", "json")
     assert code == 0 and json.loads(out) == [{"n": 2}]
-    assert err.startswith(f"warning: {damaged}: skipped 1 bad line")
+    lines = len(damaged.read_text().splitlines())
+    assert err == f"warning: {damaged}:{lines}: incomplete last line (cut off)\n"
 
 
 def test_samples():

@@ -14,7 +14,9 @@ from stats_fixtures import (
     ga_usage,
 )
 
-from recorder.analytics import SkippedLines, StatsReport, UnknownModel, collect_stats
+from recorder.analytics import StatsReport, UnknownModel, collect_stats
+from recorder.errors import InputError
+from recorder.warning_log import FileWarning
 
 PCM = {"type": "audio/pcm", "rate": 24000}
 
@@ -77,6 +79,18 @@ def test_server_vad_response_has_every_metric(tmp_path):
         "output_audio_tokens": 60,
         # gpt-realtime: text 4 / 0.4 / 16, audio 32 / 0.4 / 64 per 1M
         "cost_usd": (80 * 4 + 20 * 0.4 + 40 * 32 + 10 * 0.4 + 15 * 16 + 60 * 64) / 1e6,
+        # CONTRACT §4: a user turn; no item carries a phase, so the final-answer figures are
+        # the plain ones
+        "kind": "turn",
+        "ttfb_source": "delta",
+        "ttfb_final_ms": 300.0,
+        "voice_to_voice_final_ms": 1340.0,
+        "preamble_audio_ms": 0.0,
+        "input_image_tokens": 0,
+        "cached_text_tokens": 20,
+        "cached_audio_tokens": 10,
+        "cached_image_tokens": 0,
+        "output_reasoning_tokens": None,
     }
     assert report.warnings == []
 
@@ -293,6 +307,9 @@ def test_sessions_rate_limits_and_trend(tmp_path):
         "input_tokens": 150,
         "output_tokens": 75,
         "cost_usd": responses(report)["resp_1"]["cost_usd"],
+        "model": "gpt-realtime",
+        "protocol": "realtime",
+        "transport": "websocket",
     }
     assert sessions[1]["responses"] == 0 and sessions[1]["cost_usd"] == 0.0
 
@@ -418,29 +435,39 @@ def test_bad_lines_are_skipped_counted_and_the_rest_is_used(tmp_path):
     report = analyse(path)
 
     first_bad = damaged.lines.index("this is not JSON") + 1
-    assert report.warnings == [
-        SkippedLines(str(path), 4, first_bad, report.warnings[0].first_reason)
-    ]
-    assert str(report.warnings[0]).startswith(
-        f"{path}: skipped 4 bad lines (first at line {first_bad}: "
+    assert all(isinstance(w, FileWarning) for w in report.warnings)
+    bad = ["this is not JSON", "[1, 2, 3]"]
+    assert [w.line for w in report.warnings] == sorted(
+        [damaged.lines.index(line) + 1 for line in bad]
+        + [next(i + 1 for i, line in enumerate(damaged.lines) if '"seq":999' in line)]
+        + [len(damaged.lines)]
     )
+    assert str(report.warnings[0]).startswith(f"{path}:{first_bad}: not valid JSON")
+    assert report.warnings[-1].reason == "incomplete last line (cut off)"
     expected = {k: v for k, v in clean.responses[0].items() if k not in ("session", "file")}
     assert {
         k: v for k, v in report.responses[0].items() if k not in ("session", "file")
     } == expected
 
 
-def test_file_of_nothing_but_garbage_still_counts_as_a_session(tmp_path):
+def test_files_of_nothing_but_garbage_are_named_and_are_no_sessions(tmp_path):
     path = tmp_path / "garbage.jsonl"
     path.write_bytes(b"\x00\xff garbage\n{not json either\n")
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
-    report = analyse(path, empty)
-    assert [
-        (w.file, w.count, w.first_line) for w in report.warnings if isinstance(w, SkippedLines)
-    ] == [(str(path), 2, 1)]
-    assert [s["session"] for s in report.sessions] == ["garbage", "empty"]
-    assert report.responses == []
+    good = ga_vad_session("good").write(tmp_path)
+    report = analyse(path, empty, good)
+    assert [(w.path, w.line) for w in report.warnings if isinstance(w, FileWarning)] == [
+        (str(path), 1),
+        (str(path), 2),
+        (str(path), None),
+        (str(empty), None),
+    ]
+    assert "not an rt session file" in str(report.warnings[2])
+    assert "empty file" in str(report.warnings[3])
+    assert [s["session"] for s in report.sessions] == ["good"]
+    with pytest.raises(InputError, match="none of the 2 files holds a session record"):
+        analyse(path, empty)
 
 
 def test_a_line_longer_than_the_json_reader_buffer_is_read(tmp_path):
@@ -470,7 +497,7 @@ def test_file_names_with_glob_characters_are_read_literally(tmp_path):
     assert report.sessions[0]["file"] == str(odd_path)
 
 
-def test_frames_without_seq_are_ordered_by_time(tmp_path):
+def test_frames_without_seq_are_numbered_in_file_order_and_times_kept_as_recorded(tmp_path):
     path = tmp_path / "no-seq.jsonl"
     frames = [
         (1.0, "client", {"type": "response.create"}),
@@ -484,9 +511,14 @@ def test_frames_without_seq_are_ordered_by_time(tmp_path):
             for t, sender, event in frames
         )
     )
-    row = analyse(path).responses[0]
+    report = analyse(path)
+    row = report.responses[0]
+    # response.created at 1.1 comes after a frame at 1.2: its time is kept, with a warning
     assert (row["trigger_t"], row["ttfb_ms"], row["duration_ms"]) == (1.0, 200.0, 400.0)
     assert row["audio_out_ms"] == pytest.approx(3 / 48, abs=1e-3)
+    assert [
+        (w.line, w.reason.split(";")[0]) for w in report.warnings if isinstance(w, FileWarning)
+    ] == [(3, "t goes back from 1.2 to 1.1 (reported once per file)")]
 
 
 def test_progress_reports_bytes_read(tmp_path):

@@ -18,15 +18,19 @@ RESPONSE_KEYS = [
     "ttft_ms", "duration_ms", "voice_to_voice_ms", "audio_out_ms", "input_tokens",
     "output_tokens", "input_text_tokens", "input_audio_tokens", "input_cached_tokens",
     "output_text_tokens", "output_audio_tokens", "cost_usd",
+    # CONTRACT §4 additions, after the §3 keys
+    "kind", "ttfb_source", "ttfb_final_ms", "voice_to_voice_final_ms", "preamble_audio_ms",
+    "input_image_tokens", "cached_text_tokens", "cached_audio_tokens", "cached_image_tokens",
+    "output_reasoning_tokens",
 ]  # fmt: skip
 SUMMARY_KEYS = [
     "ttfb_ms", "ttft_ms", "duration_ms", "voice_to_voice_ms", "responses", "sessions", "errors",
-    "cost_usd",
+    "cost_usd", "ttfb_final_ms", "voice_to_voice_final_ms", "by_kind",
 ]  # fmt: skip
 DISTRIBUTION_KEYS = ["count", "mean", "p50", "p90", "p95", "p99", "max"]
 SESSION_KEYS = [
     "session", "file", "started_at", "duration_s", "responses", "input_tokens", "output_tokens",
-    "cost_usd",
+    "cost_usd", "model", "protocol", "transport",
 ]  # fmt: skip
 RATE_LIMIT_KEYS = ["session", "t", "at", "name", "limit", "remaining", "reset_seconds"]
 ERROR_KEYS = ["session", "t", "type", "code", "message"]  # plus the fields we add
@@ -66,8 +70,9 @@ def test_json_is_exactly_the_contract_shape(sessions):
     assert list(data) == ["responses", "summary", "sessions", "rate_limits", "errors"]
     assert [list(r) for r in data["responses"]] == [RESPONSE_KEYS, RESPONSE_KEYS]
     assert list(data["summary"]) == SUMMARY_KEYS
-    for metric in ("ttfb_ms", "ttft_ms", "duration_ms", "voice_to_voice_ms"):
+    for metric in ("ttfb_ms", "ttft_ms", "duration_ms", "voice_to_voice_ms", "ttfb_final_ms"):
         assert list(data["summary"][metric]) == DISTRIBUTION_KEYS
+    assert data["summary"]["by_kind"] == {"turn": 2, "out_of_band": 0, "idle_timeout": 0}
     assert [list(s) for s in data["sessions"]] == [SESSION_KEYS, SESSION_KEYS]
     assert [list(r) for r in data["rate_limits"]] == [RATE_LIMIT_KEYS]
     assert list(data["errors"][0])[: len(ERROR_KEYS)] == ERROR_KEYS
@@ -151,8 +156,7 @@ def test_warnings_go_to_stderr_and_stdout_stays_json(sessions):
     assert result.exit_code == 0
     json.loads(result.stdout)
     assert result.stderr.splitlines() == [
-        f"warning: {broken}: skipped 1 bad line (first at line {len(broken.read_text().splitlines())}: "
-        "incomplete last line (cut off))"
+        f"warning: {broken}:{len(broken.read_text().splitlines())}: incomplete last line (cut off)"
     ]
 
 

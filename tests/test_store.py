@@ -5,8 +5,9 @@ import stat
 import pytest
 
 from recorder.errors import SessionFormatError
+from recorder.reading import iter_records
 from recorder.session import close_record, decode_line
-from recorder.store import SessionWriter, create_session_file, iter_records
+from recorder.store import SessionWriter, create_session_file
 
 
 def test_writer_writes_every_frame_in_order(tmp_path):

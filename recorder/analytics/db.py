@@ -1,11 +1,9 @@
-"""The one DuckDB layer: a bounded in-memory database, named queries, and the vocabulary tables.
+"""The one DuckDB layer: a bounded in-memory database, tables loaded from Python, named queries.
 
-Every query lives in `queries/<name>.sql` and is run by name. The event vocabulary, the
-output-delta kinds and the audio formats are not repeated in SQL: they are built from
-`recorder.vocabulary` when a database is opened, as the macro `canonical_type(name)` (beta
-and GA names -> the GA name, applied once as lines are loaded) and the tables
-`output_deltas(type, is_audio)` and `audio_formats(name, bytes_per_ms, sample_width)`, so
-beta and GA recordings go through one vocabulary in every query.
+Every query lives in `queries/<name>.sql` and is run by name. No query interprets events: the
+tables hold what `recorder.interpretation` says about each session (`tables.py` builds them),
+and the queries only join, order and aggregate them. Parquet files (a dataset written by
+`rt export parquet`) load into the same tables, and the export is a `COPY` of the views.
 
 A user's own SQL (`rt sql`) runs through `user_query`, which turns DuckDB's errors into a
 one-line `SQLError`.
@@ -13,6 +11,7 @@ one-line `SQLError`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +22,8 @@ from typing import Any
 
 import duckdb
 
-from recorder import object_store, vocabulary
+from recorder import object_store
+from recorder.analytics.tables import Columns, select_cast
 from recorder.errors import RecorderError
 
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -94,35 +94,22 @@ def query_text(name: str) -> str:
 
 
 class AnalyticsDB:
-    """An in-memory DuckDB database with a memory limit, spilling to a private temp directory.
-
-    With `keep_events`, loading keeps each event whole (`records.event_json`, the `event`
-    column of the `events` view) and rows keep file order, so a plain `SELECT ... FROM events`
-    lists frames as they were recorded; loading is then several times slower.
-    """
+    """An in-memory DuckDB database with a memory limit, spilling to a private temp directory."""
 
     def __init__(
-        self,
-        memory_limit: str = DEFAULT_MEMORY_LIMIT,
-        threads: int | None = None,
-        *,
-        keep_events: bool = False,
+        self, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None
     ) -> None:
-        self.keep_events = keep_events
         self._spill_dir = tempfile.mkdtemp(prefix="rt-stats-")
         self._con = duckdb.connect(":memory:")
         try:
             self._set("memory_limit", memory_limit)
             self._set("temp_directory", self._spill_dir)
             self._set("TimeZone", "UTC")
-            # the metrics order frames by their `seq`, so rows need not keep file order (that
-            # costs a third of the load time)
-            self._set("preserve_insertion_order", keep_events)
+            # the views are ordered (files as given, then frames); results keep that order
+            self._set("preserve_insertion_order", True)
             if threads is not None:
                 self._set("threads", threads)
-            self._install_vocabulary()
             self.execute("macros")
-            self.execute("session_lines_with_events" if keep_events else "session_lines")
         except BaseException:
             self.close()
             raise
@@ -148,7 +135,6 @@ class AnalyticsDB:
         Results keep the order of what they select from, so the views' own order (files in
         argument order, then time) shows without an ORDER BY."""
         try:
-            self._set("preserve_insertion_order", True)
             cursor = self._con.execute(sql)
             description = cursor.description or ()
             rows = cursor.fetchall() if description else []
@@ -156,6 +142,13 @@ class AnalyticsDB:
             raise SQLError(str(exc)) from exc
         columns = [ResultColumn(d[0], str(d[1])) for d in description]
         return QueryResult(columns, rows)
+
+    def relation(self, sql: str) -> duckdb.DuckDBPyRelation:
+        """The user's SQL as a DuckDB relation (lazy; valid while the database is open)."""
+        try:
+            return self._con.sql(sql)
+        except duckdb.Error as exc:
+            raise SQLError(str(exc)) from exc
 
     def _run(self, name: str, params: Params) -> duckdb.DuckDBPyConnection:
         sql = query_text(name)
@@ -170,12 +163,16 @@ class AnalyticsDB:
         """Let the queries open these object store URLs (s3://…), through fsspec."""
         object_store.register_filesystems(self._con, urls)
 
-    # -- constant tables from Python data ------------------------------------------------------
+    # -- tables from Python data and from Parquet -----------------------------------------------
 
     def create_table(self, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
         """Create (or replace) a small table `table(columns)` holding `rows`."""
-        values = [tuple(row) for row in rows]
         self._con.execute(f"CREATE OR REPLACE TABLE {table} ({columns})")
+        self.append_rows(table, rows)
+
+    def append_rows(self, table: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Append `rows` (tuples in the table's column order) to `table`."""
+        values = [tuple(row) for row in rows]
         if values:
             # one statement for all rows: the columns as lists, unnested side by side
             # (executemany costs a statement per row, which shows with thousands of files)
@@ -183,31 +180,63 @@ class AnalyticsDB:
             unnests = ", ".join(f"unnest(${i + 1})" for i in range(len(lists)))
             self._con.execute(f"INSERT INTO {table} SELECT {unnests}", lists)
 
-    def _install_vocabulary(self) -> None:
-        # canonical_type(name): the GA name of a beta or GA event type, as a CASE (no join)
-        cases = "".join(
-            f" WHEN {_literal(alias)} THEN {_literal(name)}"
-            for alias, name in sorted(vocabulary.ALIASES.items())
-        )
-        self._con.execute(
-            f"CREATE OR REPLACE MACRO canonical_type(name) AS CASE name{cases} ELSE name END"
-        )
-        # a constant, not a look-up: it sits in the per-append hot path
-        default = float(vocabulary.PCM16.bytes_per_ms)
-        self._con.execute(f"CREATE OR REPLACE MACRO default_bytes_per_ms() AS {default!r}")
-        self.create_table(
-            "output_deltas",
-            "type VARCHAR PRIMARY KEY, is_audio BOOLEAN NOT NULL",
-            sorted((t, t == vocabulary.AUDIO_DELTA) for t in vocabulary.OUTPUT_DELTAS),
-        )
-        self.create_table(
-            "audio_formats",
-            "name VARCHAR PRIMARY KEY, bytes_per_ms DOUBLE NOT NULL, sample_width INTEGER NOT NULL",
-            sorted(
-                (name, fmt.bytes_per_ms, fmt.sample_width)
-                for name, fmt in vocabulary.FORMAT_NAMES.items()
-            ),
-        )
+    def load_columns(self, table: str, columns: Columns, frame: Mapping[str, Any]) -> None:
+        """Create (or replace) `table` from `frame`, a dict of equally long numpy arrays (DuckDB
+        scans them in place), each column cast to its type."""
+        try:
+            self._con.execute(
+                f"CREATE OR REPLACE TABLE {table} AS " + select_cast(columns, "frame")
+            )
+        except duckdb.Error as exc:
+            raise QueryError(f"load {table}", str(exc)) from exc
+
+    def load_parquet(self, table: str, files: Sequence[str]) -> None:
+        """Create (or replace) the temporary `table` holding the rows of Parquet `files`."""
+        try:
+            self._con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet("
+                "$files, hive_partitioning = true, union_by_name = true)",
+                {"files": list(files)},
+            )
+        except duckdb.Error as exc:
+            raise QueryError(f"read {files[0]}", str(exc)) from exc
+
+    def insert_base_rows(self, table: str, columns: Columns, source: str) -> None:
+        """Append the rows of `source` (a dataset's view rows) to the base `table`: `ordinal`
+        from `inputs` by file, the other columns by name (NULL where `source` has none)."""
+        have = {row[0] for row in self._con.execute(f"DESCRIBE {source}").fetchall()}
+        parts = []
+        for name, kind in columns:
+            if name == "ordinal":
+                parts.append("i.ordinal")
+            elif name not in have:
+                parts.append(f"CAST(NULL AS {kind})")
+            elif name == "binary":
+                parts.append('to_base64(CAST(d."binary" AS BLOB))')
+            else:
+                parts.append(f'CAST(d."{name}" AS {kind})')
+        try:
+            self._con.execute(
+                f"INSERT INTO {table} SELECT {', '.join(parts)} FROM {source} AS d "
+                "JOIN inputs AS i ON i.file = d.file"
+            )
+        except duckdb.Error as exc:
+            raise QueryError(f"load {table}", str(exc)) from exc
+
+    def copy_partitioned(
+        self, view: str, directory: os.PathLike[str], partitions: Sequence[str], pattern: str
+    ) -> int:
+        """`COPY` the rows of `view` to Parquet files under `directory`, Hive-partitioned by
+        `partitions`; returns how many rows it wrote."""
+        target = str(directory).replace("'", "''")
+        try:
+            result = self._con.execute(
+                f"COPY (SELECT * FROM {view}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, "
+                f"PARTITION_BY ({', '.join(partitions)}), FILENAME_PATTERN '{pattern}')"
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise QueryError(f"copy {view}", str(exc)) from exc
+        return int(result[0][0]) if result else 0
 
     # -- lifetime ------------------------------------------------------------------------------
 

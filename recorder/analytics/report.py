@@ -6,6 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from recorder.interpretation import SessionFacts
+from recorder.warning_log import FileWarning
+
 Row = Mapping[str, Any]
 
 # CONTRACT section 3: the keys of each object, in order
@@ -30,6 +33,17 @@ RESPONSE_KEYS = (
     "output_text_tokens",
     "output_audio_tokens",
     "cost_usd",
+    # CONTRACT §4.1-4.2
+    "kind",
+    "ttfb_source",
+    "ttfb_final_ms",
+    "voice_to_voice_final_ms",
+    "preamble_audio_ms",
+    "input_image_tokens",
+    "cached_text_tokens",
+    "cached_audio_tokens",
+    "cached_image_tokens",
+    "output_reasoning_tokens",
 )
 SESSION_KEYS = (
     "session",
@@ -40,29 +54,17 @@ SESSION_KEYS = (
     "input_tokens",
     "output_tokens",
     "cost_usd",
+    # added: the model and the connection (CONTRACT §4.3)
+    "model",
+    "protocol",
+    "transport",
 )
 RATE_LIMIT_KEYS = ("session", "t", "at", "name", "limit", "remaining", "reset_seconds")
 # the CONTRACT's error fields, then the ones we add
 ERROR_KEYS = ("session", "t", "type", "code", "message", "file", "source", "response_id")
 LATENCY_METRICS = ("ttfb_ms", "ttft_ms", "duration_ms", "voice_to_voice_ms")
+FINAL_ANSWER_METRICS = ("ttfb_final_ms", "voice_to_voice_final_ms")  # CONTRACT §4.1
 DISTRIBUTION_KEYS = ("count", "mean", "p50", "p90", "p95", "p99", "max")
-
-
-@dataclass(frozen=True)
-class SkippedLines:
-    """Lines of one file that could not be read and were left out."""
-
-    file: str
-    count: int
-    first_line: int
-    first_reason: str
-
-    def __str__(self) -> str:
-        lines = "line" if self.count == 1 else "lines"
-        return (
-            f"{self.file}: skipped {self.count} bad {lines} "
-            f"(first at line {self.first_line}: {self.first_reason})"
-        )
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class UnknownModel:
         return f"no price for model {self.model!r} ({count}): cost_usd is null; add it with --pricing FILE"
 
 
-StatsWarning = SkippedLines | UnknownModel
+StatsWarning = FileWarning | UnknownModel
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,9 @@ class StatsReport:
     errors: Sequence[Row]
     trends: Sequence[RateLimitTrend] = ()
     unfinished: Sequence[Row] = ()  # responses that did not complete, for the table view
+    by_kind: Mapping[str, int] = field(default_factory=dict)  # responses of each kind
+    # each session file's interpretation, in input order (what was said, the calls made)
+    facts: Sequence[SessionFacts] = ()
     warnings: Sequence[StatsWarning] = field(default_factory=list)
     prices_as_of: str | None = None
 
@@ -120,6 +125,11 @@ class StatsReport:
                 "sessions": self.summary["sessions"],
                 "errors": self.summary["errors"],
                 "cost_usd": self.summary["cost_usd"],
+                **{
+                    metric: _pick(self.summary[metric], DISTRIBUTION_KEYS)
+                    for metric in FINAL_ANSWER_METRICS
+                },
+                "by_kind": dict(self.by_kind),
             },
             "sessions": [_pick(row, SESSION_KEYS) for row in self.sessions],
             "rate_limits": [_pick(row, RATE_LIMIT_KEYS) for row in self.rate_limits],

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from recorder.analytics.datasets import ParquetDataset, find_dataset
 from recorder.errors import InputError
 from recorder.object_store import is_url, list_files
-from recorder.parquet import ParquetDataset, find_dataset
 
 SESSION_SUFFIX = ".jsonl"
 _GLOB_CHARS = frozenset("*?[")

@@ -54,7 +54,8 @@ def run_sql(
     with open_views(
         paths,
         prices,
-        keep_events=uses_events(sql),
+        with_events=uses_events(sql),
+        with_audio=True,
         on_progress=on_progress,
         memory_limit=memory_limit,
     ) as views:

@@ -14,7 +14,6 @@ from recorder.replay.recording import (
     RecordedClose,
     RecordedFrame,
     RecordedSession,
-    base64_size,
     event_type_of,
     load_session,
 )
@@ -47,6 +46,7 @@ from recorder.replay.summary import (
     compare_responses,
     summarise,
     summarise_file,
+    summarise_records,
 )
 
 __all__ = [
@@ -69,7 +69,6 @@ __all__ = [
     "Schedule",
     "Send",
     "ServerError",
-    "base64_size",
     "compare_responses",
     "connection_plan",
     "event_type_of",
@@ -80,4 +79,5 @@ __all__ = [
     "sendable_close_code",
     "summarise",
     "summarise_file",
+    "summarise_records",
 ]

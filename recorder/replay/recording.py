@@ -1,5 +1,9 @@
 """A recording read for re-sending: its request, open and close, and its frames in order,
-each with its payload exactly as recorded (`load_session`)."""
+each with its payload exactly as recorded (`load_session`).
+
+Frames are read through the one `Interpreter`: their numbers, times and canonical types are
+what every other command says about them.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,13 @@ from typing import Any, Literal
 
 from recorder import vocabulary as vocab
 from recorder.errors import InputError
+from recorder.interpretation import Frame, Interpreter
+from recorder.reading import OnWarning as WarningHandler
+from recorder.reading import iter_raw_records
 from recorder.session import (
     Direction,
     frame_payload,
 )
-from recorder.store import WarningHandler, iter_raw_records
 
 _TYPE_FIRST = re.compile(r'\s*\{\s*"type"\s*:\s*"([^"\\]*)"')
 
@@ -116,56 +122,46 @@ def load_session(
     path = Path(path)
     keep = frozenset(keep_payloads)
     session = RecordedSession(path)
+    interpreter = Interpreter(path, on_warning)
     try:
-        lines = list(iter_raw_records(path, on_warning))
+        for number, raw, record in iter_raw_records(path, on_warning):
+            kind = record["kind"]
+            frame = interpreter.feed(number, record)
+            if frame is not None:
+                session.frames.append(_frame(frame, raw, record, keep))
+            elif kind == "session" and session.header is None:
+                session.header = record
+            elif kind == "open" and session.opened is None:
+                session.opened = record
+            elif kind == "close" and session.close is None:
+                connection = interpreter.connection
+                session.close = RecordedClose(
+                    interpreter.max_t,
+                    connection.closed_by or "",
+                    connection.close_code,
+                    connection.close_reason or "",
+                )
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    for number, raw, record in lines:
-        kind = record["kind"]
-        if kind == "frame":
-            session.frames.append(_frame(number, raw, record, keep, len(session.frames)))
-        elif kind == "session" and session.header is None:
-            session.header = record
-        elif kind == "open" and session.opened is None:
-            session.opened = record
-        elif kind == "close" and session.close is None:
-            code = record.get("code")
-            session.close = RecordedClose(
-                float(record["t"]),
-                str(record.get("by", "")),
-                code if isinstance(code, int) and not isinstance(code, bool) else None,
-                str(record.get("reason") or ""),
-            )
     return session
 
 
-def _frame(
-    number: int, raw: bytes, record: dict[str, Any], keep: frozenset[str], index: int
-) -> RecordedFrame:
-    direction: Direction = record["from"]
-    seq = record.get("seq")
+def _frame(frame: Frame, raw: bytes, record: dict[str, Any], keep: frozenset[str]) -> RecordedFrame:
     kind: Literal["event", "text", "binary"] = (
-        "event" if "event" in record else "text" if "text" in record else "binary"
+        "event" if frame.event is not None else "text" if frame.text is not None else "binary"
     )
-    event_type = None
-    audio_bytes = 0
-    if kind == "event":
-        value = record["event"].get("type")
-        event_type = vocab.canonical(value) if isinstance(value, str) else None
-        if event_type == vocab.AUDIO_APPEND:
-            audio_bytes = base64_size(record["event"].get("audio"))
     payload: str | bytes | None = None
-    if direction in keep:
+    if frame.direction in keep:
         payload = _verbatim_event(raw, record) if kind == "event" else frame_payload(record)
     return RecordedFrame(
-        seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else index,
-        t=float(record["t"]),
-        direction=direction,
-        line=number,
+        seq=frame.number,
+        t=frame.t,
+        direction=frame.direction,
+        line=frame.line,
         kind=kind,
-        event_type=event_type,
+        event_type=frame.type if frame.raw_type is not None else None,
         payload=payload,
-        audio_bytes=audio_bytes,
+        audio_bytes=frame.audio_bytes if frame.type == vocab.AUDIO_APPEND else 0,
     )
 
 
@@ -181,13 +177,6 @@ def _verbatim_event(raw: bytes, record: Mapping[str, Any]) -> str:
         if text.startswith(head) and text.endswith("}"):
             return text[len(head) : -1]
     return str(frame_payload(record))
-
-
-def base64_size(value: object) -> int:
-    """Decoded size of a base64 string, without decoding it (0 for anything else)."""
-    if not isinstance(value, str) or not value:
-        return 0
-    return len(value) * 3 // 4 - (len(value) - len(value.rstrip("=")))
 
 
 def event_type_of(payload: str | bytes) -> str | None:

@@ -1,20 +1,16 @@
-"""What a recording shows (pure): frames, errors and each response's latency (`summarise`)."""
+"""What `rt replay` says of a recording (pure): frames, errors and each response's latency,
+taken from the one interpretation (`summarise`)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recorder import vocabulary as vocab
-from recorder.store import WarningHandler, iter_records
-
-AUDIO_DELTAS = frozenset({vocab.AUDIO_DELTA})
-
-
-# -- what a recording shows (pure) --------------------------------------------------------------
+from recorder.interpretation import SessionFacts, interpret
+from recorder.reading import OnWarning as WarningHandler
+from recorder.reading import iter_records
 
 
 @dataclass(frozen=True)
@@ -44,89 +40,30 @@ class RecordingFacts:
     errors: tuple[ServerError, ...]
 
 
-def summarise(records: Iterable[Mapping[str, Any]]) -> RecordingFacts:
-    """Frames, server errors and per-response latency of one recording's records, in one pass.
-
-    A response's trigger is the latest client `response.create` or server `speech_stopped`
-    before its `response.created` that no earlier response claimed (CONTRACT §3).
-    """
-    frames: Counter[str] = Counter()
-    triggers: list[tuple[float, str, bool]] = []  # (t, type, claimed)
-    order: list[str] = []
-    trigger_of: dict[str, tuple[str | None, float | None]] = {}
-    first_audio: dict[str, float] = {}
-    status: dict[str, str] = {}
-    errors: list[ServerError] = []
-    for record in records:
-        if record.get("kind") != "frame":
-            continue
-        direction = str(record.get("from"))
-        frames[direction] += 1
-        event = record.get("event")
-        if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
-            continue
-        kind = vocab.canonical(event["type"])
-        t = float(record["t"])
-        if direction == "client":
-            if kind == vocab.RESPONSE_CREATE:
-                triggers.append((t, kind, False))
-            continue
-        if kind == vocab.SPEECH_STOPPED:
-            triggers.append((t, kind, False))
-        elif kind == vocab.RESPONSE_CREATED:
-            response = event.get("response")
-            response_id = response.get("id") if isinstance(response, Mapping) else None
-            if isinstance(response_id, str) and response_id not in trigger_of:
-                order.append(response_id)
-                trigger_of[response_id] = _claim_trigger(triggers)
-        elif kind in AUDIO_DELTAS:
-            response_id = event.get("response_id")
-            if isinstance(response_id, str) and response_id not in first_audio:
-                first_audio[response_id] = t
-        elif kind == vocab.RESPONSE_DONE:
-            response = event.get("response")
-            if isinstance(response, Mapping) and isinstance(response.get("id"), str):
-                status[response["id"]] = str(response.get("status"))
-        elif kind == vocab.ERROR:
-            detail = event.get("error")
-            detail = detail if isinstance(detail, Mapping) else {}
-            errors.append(
-                ServerError(
-                    t,
-                    _opt_str(detail.get("type")),
-                    _opt_str(detail.get("code")),
-                    _opt_str(detail.get("message")),
-                )
-            )
-    responses = []
-    for response_id in order:
-        trigger, trigger_t = trigger_of[response_id]
-        audio_t = first_audio.get(response_id)
-        ttfb = None
-        if audio_t is not None and trigger_t is not None:
-            ttfb = round((audio_t - trigger_t) * 1000, 3)
-        responses.append(
-            ResponseLatency(response_id, trigger, trigger_t, ttfb, status.get(response_id))
-        )
-    return RecordingFacts(frames["client"], frames["server"], tuple(responses), tuple(errors))
+def summarise(facts: SessionFacts) -> RecordingFacts:
+    """What `rt replay` prints of a recording: a projection of its interpretation (the trigger
+    and ttfb of each response are those of `rt stats`)."""
+    return RecordingFacts(
+        facts.client_frames,
+        facts.server_frames,
+        tuple(
+            ResponseLatency(r.response_id, r.trigger, r.trigger_t, r.ttfb_ms, r.status)
+            for r in facts.responses
+        ),
+        tuple(
+            ServerError(e.t, e.type, e.code, e.message) for e in facts.errors if e.source == "event"
+        ),
+    )
 
 
-def _claim_trigger(triggers: list[tuple[float, str, bool]]) -> tuple[str | None, float | None]:
-    for index in range(len(triggers) - 1, -1, -1):
-        t, kind, claimed = triggers[index]
-        if not claimed:
-            triggers[index] = (t, kind, True)
-            return kind, t
-    return None, None
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)
+def summarise_records(records: Iterable[Mapping[str, Any]]) -> RecordingFacts:
+    """`summarise` over some records (numbered in order)."""
+    return summarise(interpret(enumerate(records, start=1)))
 
 
 def summarise_file(path: str | Path, on_warning: WarningHandler | None = None) -> RecordingFacts:
     """`summarise` over a session file, streaming (bad lines skipped with a warning)."""
-    return summarise(record for _, record in iter_records(path, on_warning))
+    return summarise(interpret(iter_records(path, on_warning), path, on_warning))
 
 
 @dataclass(frozen=True)

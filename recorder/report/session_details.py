@@ -1,5 +1,5 @@
 """One pass over a session file for what the page shows beyond `rt stats`: the conversation
-and the call's audio.
+and the call's audio, from the frames of one `Interpreter`.
 
 Lines that cannot be read are skipped silently here: `rt stats` has already read the same
 file and reported them once.
@@ -8,14 +8,14 @@ file and reported them once.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from recorder.audio import Track, WarningHandler, collect_audio, mix_track, warn_with_python
-from recorder.errors import InputError, SessionFormatError
+from recorder.audio import AudioCollector, Track, WarningHandler, mix_track, warn_with_python
+from recorder.errors import InputError
+from recorder.interpretation import Interpreter
+from recorder.reading import iter_records
 from recorder.report.conversation import Conversation, ConversationCollector
-from recorder.store import iter_records
+from recorder.warning_log import FileWarning
 
 
 @dataclass(frozen=True)
@@ -33,18 +33,19 @@ def read_session_details(
     when the file cannot be read.
     """
     name = os.fspath(path)
-    collector = ConversationCollector()
-
-    def ignore(_: SessionFormatError) -> None:
-        pass
-
-    def records() -> Iterator[tuple[int, Mapping[str, Any]]]:
-        for line, record in iter_records(path, ignore):
-            collector.feed(line, record)
-            yield line, record
-
+    interpreter = Interpreter(name)  # its notices were reported by `rt stats` already
+    conversation = ConversationCollector()
+    audio = AudioCollector(name, on_warning or warn_with_python)
     try:
-        audio = collect_audio(records(), name, on_warning or warn_with_python)
+        for line, record in iter_records(path, _ignore):
+            frame = interpreter.feed(line, record)
+            if frame is not None:
+                conversation.feed(frame)
+                audio.feed(frame)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror or exc}") from None
-    return SessionDetails(collector.finish(), mix_track(audio))
+    return SessionDetails(conversation.finish(interpreter.finish()), mix_track(audio.finish()))
+
+
+def _ignore(_: FileWarning) -> None:
+    pass

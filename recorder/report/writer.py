@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from recorder.analytics import StatsReport
-from recorder.audio import AudioWarning, Track, WarningHandler
+from recorder.audio import Track, WarningHandler
 from recorder.errors import InputError
 from recorder.report.audio_embed import EMBED_RATE, EmbeddedAudio, embed_mix, waveform
 from recorder.report.charts import PLOT_LEFT, PLOT_RIGHT, Thresholds
@@ -29,6 +29,7 @@ from recorder.report.overview import document_end, document_start
 from recorder.report.session_details import read_session_details
 from recorder.report.session_page import SessionPage, session_section
 from recorder.store import ensure_directory
+from recorder.warning_log import FileWarning
 
 DEFAULT_AUDIO_MINUTES = 5.0
 WAVEFORM_COLUMNS = round(PLOT_RIGHT - PLOT_LEFT)  # one per unit of the chart's width
@@ -123,9 +124,9 @@ def _session_page(
 ) -> SessionPage:
     notes: list[str] = []
 
-    def warn(warning: AudioWarning) -> None:
+    def warn(warning: FileWarning) -> None:
         notes.append(
-            warning.message if warning.line is None else f"line {warning.line}: {warning.message}"
+            warning.reason if warning.line is None else f"line {warning.line}: {warning.reason}"
         )
         if on_warning is not None:
             on_warning(warning)

@@ -1,7 +1,8 @@
--- The `sessions` array of `rt stats --format json` (and the model, for the table view).
+-- The `sessions` array of `rt stats --format json`: the CONTRACT §3 keys, then the model and
+-- what the connection was (§4.3).
 SELECT
     s.session, s.file, iso_utc(s.started_at) AS started_at, s.duration_s, s.responses,
-    s.input_tokens, s.output_tokens, s.cost_usd, s.model
+    s.input_tokens, s.output_tokens, s.cost_usd, s.model, s.protocol, s.transport
 FROM sessions AS s
 JOIN inputs AS i USING (file)
 ORDER BY i.ordinal;

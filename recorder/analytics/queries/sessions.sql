@@ -1,6 +1,8 @@
 -- View `sessions`: one row per session file, in the order the files were given. The columns of
--- CONTRACT section 3 first, then the model, the frames, the errors and the median ttfb and ttft. A
--- session without responses costs 0; one whose responses all have an unknown cost costs NULL.
+-- CONTRACT section 3 first, then the model, the frames, the errors and the median ttfb and ttft
+-- of its `turn` responses, then what the connection was (CONTRACT §4.3) and the partition
+-- column `date`. A session without responses costs 0; one whose responses all have an unknown
+-- cost costs NULL. Every value is a fact of the interpretation or a sum of them.
 CREATE OR REPLACE VIEW sessions AS
 WITH
 per_session AS (
@@ -10,14 +12,17 @@ per_session AS (
         sum(input_tokens)::BIGINT AS input_tokens,
         sum(output_tokens)::BIGINT AS output_tokens,
         round(sum(cost_usd), 8) AS cost_usd,
-        round(quantile_cont(ttfb_ms, 0.5), 3) AS ttfb_p50_ms,
-        round(quantile_cont(ttft_ms, 0.5), 3) AS ttft_p50_ms
-    FROM response_metrics
+        round(quantile_cont(ttfb_ms, 0.5) FILTER (WHERE kind = 'turn'), 3) AS ttfb_p50_ms,
+        round(quantile_cont(ttft_ms, 0.5) FILTER (WHERE kind = 'turn'), 3) AS ttft_p50_ms
+    FROM response_facts
     GROUP BY ordinal
 ),
 per_session_errors AS (
-    SELECT ordinal, count(*) AS errors
-    FROM error_rows
+    SELECT
+        ordinal,
+        count(*) AS errors,
+        count(*) FILTER (WHERE source = 'proxy') AS proxy_errors
+    FROM error_facts
     GROUP BY ordinal
 )
 SELECT
@@ -33,8 +38,25 @@ SELECT
     s.frames,
     coalesce(e.errors, 0) AS errors,
     r.ttfb_p50_ms,
-    r.ttft_p50_ms
-FROM session_files AS s
+    r.ttft_p50_ms,
+    s.protocol,
+    s.transport,
+    s.client_frames,
+    s.server_frames,
+    s.input_audio_ms,
+    s.output_audio_ms,
+    s.input_audio_bytes,
+    s.output_audio_bytes,
+    coalesce(e.proxy_errors, 0) AS proxy_errors,
+    s.upstream,
+    s.request_path,
+    s.subprotocol,
+    s.closed_by,
+    s.close_code,
+    s.close_reason,
+    s.recorder_version,
+    CAST(s.started_at AS DATE) AS date
+FROM session_facts AS s
 LEFT JOIN per_session AS r USING (ordinal)
 LEFT JOIN per_session_errors AS e USING (ordinal)
 ORDER BY s.ordinal;
