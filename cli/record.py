@@ -348,7 +348,9 @@ def banner(proxy: Proxy, *, remote: bool, tls: LocalCertificate | None = None) -
     if proxy.injects_credentials:
         lines.append(Text("  clients that send no credentials get the key from the environment"))
     if proxy.strict:
-        lines.append(Text("  --strict: a failed file write closes both sides with 1011"))
+        lines.append(
+            Text("  --strict: a frame that cannot be recorded closes both sides with 1011")
+        )
     if remote:
         warning = (
             f"warning: {proxy.url} is reachable from other machines; anyone who can connect "
