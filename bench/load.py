@@ -65,7 +65,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from forwarders import FORWARDERS, missing, start_forwarder, tree_cpu_seconds  # noqa: E402
-from process_tree import tree_memory_mb  # noqa: E402
+from process_tree import tree_cpu_split, tree_memory_mb  # noqa: E402
 from profiling import PySpy  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
@@ -576,7 +576,7 @@ async def one_run(sessions: int, path: str | None, args: argparse.Namespace) -> 
                 )
         up_before = sum(upstream.cpu_seconds())
         proxy_before = tree_cpu_seconds(proxy_pid) if path else 0.0
-        proxy_sys_before = process_cpu(proxy_pid)[1] if path else 0.0
+        proxy_sys_before = tree_cpu_split(proxy_pid)[1] if path else 0.0
         busy_before, irq_before = machine_cpu_seconds()
         began = time.monotonic()
         clients = await asyncio.create_subprocess_exec(
@@ -624,7 +624,7 @@ async def one_run(sessions: int, path: str | None, args: argparse.Namespace) -> 
         if path is not None:
             run.proxy_cpu = proxy_cpu / wall
             run.proxy_cpu_s = proxy_cpu
-            run.proxy_sys = (process_cpu(proxy_pid)[1] - proxy_sys_before) / wall
+            run.proxy_sys = (tree_cpu_split(proxy_pid)[1] - proxy_sys_before) / wall
             run.proxy_rss_mb, run.proxy_peak_mb = tree_memory_mb(proxy_pid)
         if sampler is not None:
             await sampler.wait()

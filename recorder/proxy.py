@@ -259,6 +259,8 @@ class RecordingProxy(FinishedSessions):
             return
         try:
             first = await asyncio.wait_for(_peek(loop, conn), self.open_timeout)
+        except NotImplementedError:  # an event loop without add_reader (Windows' proactor)
+            first = bytes([0x16])
         except (OSError, asyncio.TimeoutError):
             conn.close()
             return

@@ -40,6 +40,7 @@ WRITE_CHUNK_BYTES = 256 * 1024
 _IOV_MAX = 1024  # the most pieces one os.writev takes (Linux, macOS)
 _WAKE_BYTES = 4 * 2**20  # write before the flush interval once this much is waiting
 
+_HAS_WRITEV = hasattr(os, "writev")  # not on Windows: a joined write there
 FELL_BEHIND = "the writer fell behind the disk"
 DELETED = "the session file was deleted while it was being written"
 
@@ -214,7 +215,7 @@ class SessionWriter:
         self.scrubber = scrubber
         self._file = file
         # os.writev on a real file; a wrapped one (a test's slow or failing disk) gets write()
-        self._fd = file.fileno() if isinstance(file, io.FileIO) else None
+        self._fd = file.fileno() if isinstance(file, io.FileIO) and _HAS_WRITEV else None
         self._flush_interval = flush_interval
         self._budget = budget if budget is not None else WriteBudget(max_pending_bytes)
         self._on_error = on_error
