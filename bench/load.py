@@ -384,7 +384,9 @@ async def print_relay_cost(args: argparse.Namespace) -> None:
             shutil.rmtree(out, ignore_errors=True)
     best = {key: min(run[key] for run in runs) for key in runs[0]}
     print(
-        f"relay cost per 20 ms audio frame (best of 5 x 40000, no sockets): "
+        "relay cost per 20 ms audio frame (best of 5 x 40000, no sockets"
+        + (f", {args.experiment}" if args.experiment else "")
+        + "): "
         f"{best['loop_us']:.1f} µs on the event loop, {best['total_us']:.1f} µs of CPU with the "
         f"writer thread's formatting and writing"
     )
@@ -861,6 +863,7 @@ if __name__ == "__main__":
             )
         )
     elif arguments.relay_cost:
+        apply_experiment(arguments.experiment)  # e.g. no-recording: the relay's own share
         asyncio.run(print_relay_cost(arguments))
     else:
         asyncio.run(main(arguments))
