@@ -140,4 +140,10 @@ def test_replay_through_the_proxy_against_serve(sample, tmp_path, run):
             if r["kind"] == "frame" and r["from"] == "server" and "event" in r
         ]
 
-    assert server_types(recorded) == server_types(sample)
+    # The proxy recorded exactly what the replaying client received. The sample's last server
+    # event may be missing: a fast replay closes right after its last frame, and the mock then
+    # has no chance to answer it (dialling the mock directly gives the same).
+    (replayed,) = (tmp_path / "replay").glob("*.jsonl")
+    assert server_types(recorded) == server_types(replayed)
+    expected = server_types(sample)
+    assert server_types(recorded) in (expected, expected[:-1])

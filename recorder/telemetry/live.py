@@ -43,6 +43,10 @@ _END = object()  # the queue item that ends a session
 OnFault = Callable[[BaseException], None]
 
 
+class _TextBytes(bytes):
+    """The payload of a text frame, still encoded (the proxy hands frames over as bytes)."""
+
+
 class LiveTelemetry:
     """Interprets the proxy's live sessions off its event loop (see the module docstring)."""
 
@@ -185,13 +189,17 @@ class SessionTap:
         self._live = live
         self.key = key
 
-    def frame(self, direction: Direction, payload: str | bytes, t: float) -> None:
+    def frame(
+        self, direction: Direction, payload: str | bytes, t: float, text: bool | None = None
+    ) -> None:
         live = self._live
         size = len(payload)
         if live.queued_bytes - live.taken_bytes + size > live.max_pending_bytes:
             live.frames_dropped += 1
             return
         live.queued_bytes += size
+        if text and isinstance(payload, bytes):  # decoded on the telemetry thread, not here
+            payload = _TextBytes(payload)
         live.queue.append((self, direction, payload, t))
 
     def record(self, record: Mapping[str, Any]) -> None:
@@ -218,6 +226,8 @@ class _LiveSession:
 
     def frame(self, direction: Direction, payload: str | bytes, t: float) -> None:
         seq, self.seq = self.seq, self.seq + 1
+        if isinstance(payload, _TextBytes):
+            payload = bytes(payload).decode("utf-8", "replace")
         if not self.broken:
             self._feed(frame_record(seq, t, direction, payload))
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from recorder.connection import presented_token
 from recorder.errors import InputError
-from recorder.proxy import presented_token
 
 Exposition = Callable[[], tuple[bytes, str]]
 METRICS_PATH = "/metrics"
