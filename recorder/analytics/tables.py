@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from recorder.analytics.loading import EVENT_COLUMNS, LoadedSession
 from recorder.interpretation import ResponseFacts, SessionFacts, cost_usd
 from recorder.interpretation.usage import TOKEN_FIELDS
@@ -175,13 +173,6 @@ class TableBuilder:
         for row in rows:
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
-
-    def frames(self) -> dict[str, dict[str, Any]]:
-        """Each base table as a dict of numpy arrays (what DuckDB scans without copying)."""
-        return {
-            table: {name: np.array(values, dtype=object) for name, values in columns.items()}
-            for table, columns in self.columns.items()
-        }
 
 
 def _response_row(

@@ -110,7 +110,7 @@ def open_views(
     ):
         if model is None or table.lookup(model) is None:
             warn(UnknownModel(model, sessions))
-    frames = builder.frames()
+    frames = builder.columns
     with AnalyticsDB(memory_limit=memory_limit) as db:
         db.register_filesystems([dataset.root for dataset in sources.datasets])
         db.create_table("inputs", "ordinal INTEGER, file VARCHAR", enumerate(sources.files))
