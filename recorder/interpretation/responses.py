@@ -155,6 +155,7 @@ class ResponseTracker:
         self._formats = formats
         self._responses: dict[str, _Response] = {}
         self._item_response: dict[str, str] = {}
+        self._phases: dict[str, str] = {}  # item id -> phase, whoever named it
         self._candidates: list[_Trigger] = []
         # the input audio timeline: where each append ends (ms of audio so far), and its time
         self._append_ends: list[float] = []
@@ -221,6 +222,8 @@ class ResponseTracker:
             self._candidates.append(
                 _Trigger(ctype, frame.t, audio_end_ms=_number(event.get("audio_end_ms")))
             )
+        if ctype in _ITEM_EVENTS:
+            self._remember_phase(event.get("item"))
         response_id = frame.response_id
         if response_id is None:
             return
@@ -260,6 +263,14 @@ class ResponseTracker:
             named = event.get("item")
             if isinstance(named, Mapping):
                 self._item(response, named, frame.t)
+
+    def _remember_phase(self, item: object) -> None:
+        """An item's phase, kept by item id: a `conversation.item.added` may name it before any
+        frame has tied the item to its response."""
+        if isinstance(item, Mapping):
+            item_id, phase = _str(item.get("id")), _str(item.get("phase"))
+            if item_id is not None and phase is not None:
+                self._phases[item_id] = phase
 
     def _open(self, response_id: str, frame: Frame) -> _Response:
         event = frame.event or {}
@@ -315,6 +326,7 @@ class ResponseTracker:
             item_id = _str(item.get("id"))
             if item_id is not None:
                 self._item_response.setdefault(item_id, response.response_id)
+            self._remember_phase(item)
             self._item(response, item, frame.t)
 
     def _item(self, response: _Response, item: Mapping[str, Any], t: float) -> None:
@@ -399,6 +411,8 @@ class ResponseTracker:
             and trigger.audio_end_ms is not None
         ):
             speech_end = self.speech_end_t(trigger.audio_end_ms)
+        for item_id, item in r.items.items():
+            item.phase = item.phase or self._phases.get(item_id)
         phased = [item for item in r.items.values() if item.phase is not None]
         if phased:
             finals = [
