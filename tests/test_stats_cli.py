@@ -190,7 +190,7 @@ def test_pricing_file_overrides_and_unknown_models_warn(sessions, tmp_path):
     bad.write_text('{"models": {"x": {"text": {"input": 1}}}}')
     result = CliRunner().invoke(cli, ["stats", str(sessions), "--pricing", str(bad)])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {bad}: models.x.text.cached: expected a price")
+    assert result.stderr.startswith(f"Error: {bad}: models.x.audio: missing table of")
 
 
 def test_help_has_an_example():
