@@ -171,6 +171,19 @@ def _sessions_table(report: StatsReport, title: str, *, full: bool) -> Table:
         Column("model"),
         *([Column("protocol"), Column("transport")] if full else []),
     ]
+    # CONTRACT §4.2, after the §3 columns as in the JSON; the table view shows them when used
+    if full or any(row.get("transcription_model") for row in report.sessions):
+        columns += [
+            Column("transcription_model", "transcription model"),
+            number_column("transcription_seconds", "transcription s", 1),
+            number_column("transcription_tokens", "transcription tok"),
+            number_column("transcription_cost_usd", "transcription $", 6),
+        ]
+    if full or any(row.get("translation_seconds") is not None for row in report.sessions):
+        columns += [
+            number_column("translation_seconds", "translated s", 1),
+            number_column("translation_cost_usd", "translation $", 6),
+        ]
     return Table(title, columns, report.sessions)
 
 
@@ -178,6 +191,11 @@ def summary_table(report: StatsReport) -> Table:
     s = report.summary
     rows = [{"metric": metric, **s[metric]} for metric in (*LATENCY_METRICS, *FINAL_ANSWER_METRICS)]
     cost = "unknown" if s["cost_usd"] is None else f"${s['cost_usd']:.4f}"
+    transcription = s.get("transcription_cost_usd")
+    if transcription is None and any(row.get("transcription_model") for row in report.sessions):
+        cost += " (transcription: no price)"
+    elif transcription:
+        cost += f" (transcription ${transcription:.4f})"
     as_of = f" (prices as of {report.prices_as_of})" if report.prices_as_of else ""
     others = ", ".join(
         f"{count} {kind.replace('_', ' ')}"

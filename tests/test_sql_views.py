@@ -149,6 +149,12 @@ def test_sessions_view(two_calls):
         "close_code": None,
         "close_reason": None,
         "recorder_version": "0.1.0",
+        "transcription_model": None,
+        "transcription_seconds": None,
+        "transcription_tokens": None,
+        "transcription_cost_usd": None,
+        "translation_seconds": None,
+        "translation_cost_usd": None,
         "date": ga["started_at"].date(),
     }
     assert ga["client_frames"] + ga["server_frames"] == ga["frames"]

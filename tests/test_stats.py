@@ -309,6 +309,12 @@ def test_sessions_rate_limits_and_trend(tmp_path):
         "model": "gpt-realtime",
         "protocol": "realtime",
         "transport": "websocket",
+        "transcription_model": None,
+        "transcription_seconds": None,
+        "transcription_tokens": None,
+        "transcription_cost_usd": None,
+        "translation_seconds": None,
+        "translation_cost_usd": None,
     }
     assert sessions[1]["responses"] == 0 and sessions[1]["cost_usd"] == 0.0
 

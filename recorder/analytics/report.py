@@ -58,6 +58,13 @@ SESSION_KEYS = (
     "model",
     "protocol",
     "transport",
+    # CONTRACT §4.2: input transcription, and the translation endpoint's billed audio
+    "transcription_model",
+    "transcription_seconds",
+    "transcription_tokens",
+    "transcription_cost_usd",
+    "translation_seconds",
+    "translation_cost_usd",
 )
 RATE_LIMIT_KEYS = ("session", "t", "at", "name", "limit", "remaining", "reset_seconds")
 # the CONTRACT's error fields, then the ones we add
@@ -73,9 +80,17 @@ class UnknownModel:
 
     model: str | None
     sessions: int
+    transcription: bool = False  # a transcription model (its cost is transcription_cost_usd)
 
     def __str__(self) -> str:
         count = f"{self.sessions} session{'s' if self.sessions != 1 else ''}"
+        if self.transcription:
+            if self.model is None:
+                return f"{count} transcribed without naming a transcription model: transcription_cost_usd is null"
+            return (
+                f"no price for transcription model {self.model!r} ({count}): "
+                "transcription_cost_usd is null; add it with --pricing FILE"
+            )
         if self.model is None:
             return f"{count} name no model: cost_usd is null (the model comes from session.created or the URL)"
         return f"no price for model {self.model!r} ({count}): cost_usd is null; add it with --pricing FILE"
@@ -130,6 +145,7 @@ class StatsReport:
                     for metric in FINAL_ANSWER_METRICS
                 },
                 "by_kind": dict(self.by_kind),
+                "transcription_cost_usd": self.summary.get("transcription_cost_usd"),
             },
             "sessions": [_pick(row, SESSION_KEYS) for row in self.sessions],
             "rate_limits": [_pick(row, RATE_LIMIT_KEYS) for row in self.rate_limits],
