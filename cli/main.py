@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "diff": "rt_cli.diff:diff",
     "check": "rt_cli.check:check",
     "report": "rt_cli.report:report",
+    "prices": "rt_cli.prices:prices",
     "demo": "rt_cli.demo:demo",
 }
 

@@ -1,5 +1,5 @@
 """Prices of the Realtime, transcription, translation and Live models (USD), and how a model name
-finds its entry.
+finds its entry (docs/pricing.md is the user's guide; `rt prices` shows the table in use).
 
 The built-in table lives in `pricing.json` beside this module, with the date it was compiled
 and, per entry, the date and source of its prices. A price file given by the user
@@ -242,3 +242,29 @@ def _price(value: object, where: str) -> float:
     if value == float("inf"):
         raise InputError(f"{where}: expected a price >= 0, got {value!r}")
     return float(value)
+
+
+def table_data(table: PriceTable) -> dict[str, Any]:
+    """`table` in the shape of a price file (what `--pricing FILE` reads back unchanged)."""
+    models: dict[str, Any] = {}
+    for name, prices in table.models.items():
+        entry: dict[str, Any] = {}
+        if prices.kind is not None:
+            entry["kind"] = prices.kind
+        for modality in MODALITIES:
+            found: ModalityPrices | None = getattr(prices, modality)
+            if found is not None:
+                entry[modality] = {"input": found.input, "cached": found.cached}
+                if found.output is not None:
+                    entry[modality]["output"] = found.output
+        if prices.per_minute is not None:
+            entry["per_minute"] = prices.per_minute
+        for name_ in _TEXT_FIELDS[1:]:
+            value = getattr(prices, name_)
+            if value is not None:
+                entry[name_] = value
+        models[name] = entry
+    models.update(table.aliases)
+    data: dict[str, Any] = {"as_of": table.as_of} if table.as_of is not None else {}
+    data["models"] = models
+    return data
