@@ -32,6 +32,8 @@ THRESHOLDS_MS = {
     "ttfb_ms": (800.0, 1500.0),
     "ttft_ms": (800.0, 1500.0),
     "voice_to_voice_ms": (1000.0, 2000.0),
+    "ttfb_final_ms": (800.0, 1500.0),
+    "voice_to_voice_final_ms": (1000.0, 2000.0),
 }
 TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "speech_stopped"}
 
@@ -202,12 +204,19 @@ def summary_table(report: StatsReport) -> Table:
         for kind, count in report.by_kind.items()
         if count and kind != "turn"
     )
+    sidebands = sum(1 for row in report.sessions if row.get("transport") == "sideband")
     caption = (
         f"{s['responses']} responses in {s['sessions']} sessions, {s['errors']} errors, "
         f"cost {cost}{as_of}"
         + (
             f"; latencies over the {report.by_kind.get('turn', 0)} turns ({others} left out)"
             if others
+            else ""
+        )
+        + (
+            f"; {sidebands} sideband session{'s' if sidebands != 1 else ''} (no audio on the "
+            "connection: first audio from output_audio_buffer.started, ttfb_source playback)"
+            if sidebands
             else ""
         )
     )

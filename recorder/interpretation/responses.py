@@ -230,6 +230,9 @@ class ResponseTracker:
         response = self._responses.get(response_id)
         if response is None:
             response = self._open(response_id, frame)
+        frame.response_kind = _kind(response)
+        if frame.item_id is not None:
+            frame.phase = self.phase(response, frame.item_id, event)
         if ctype == vocab.RESPONSE_CREATED and response.created is None:
             created = event.get("response")
             response.created = created if isinstance(created, Mapping) else {}
@@ -271,6 +274,16 @@ class ResponseTracker:
             item_id, phase = _str(item.get("id")), _str(item.get("phase"))
             if item_id is not None and phase is not None:
                 self._phases[item_id] = phase
+
+    def phase(
+        self, response: _Response, item_id: str, event: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """The phase of an item of `response`, as known now (the event's own item first)."""
+        named = event.get("item") if event is not None else None
+        if isinstance(named, Mapping) and _str(named.get("phase")) is not None:
+            return _str(named.get("phase"))
+        known = response.items.get(item_id)
+        return (known.phase if known is not None else None) or self._phases.get(item_id)
 
     def _open(self, response_id: str, frame: Frame) -> _Response:
         event = frame.event or {}
@@ -395,11 +408,7 @@ class ResponseTracker:
     def _facts(self, r: _Response) -> ResponseFacts:
         trigger = r.trigger
         trigger_t = trigger.t if trigger is not None else None
-        kind = TURN
-        if r.out_of_band:
-            kind = OUT_OF_BAND
-        elif trigger is not None and trigger.type == TIMEOUT_TRIGGERED:
-            kind = IDLE_TIMEOUT
+        kind = _kind(r)
         first_audio_t, source = r.first_audio_t, "delta"
         if first_audio_t is None and r.first_playback_t is not None:
             first_audio_t, source = r.first_playback_t, "playback"
@@ -465,6 +474,14 @@ class ResponseTracker:
             tool_calls=tuple(r.calls.values()),
             phases=tuple(item.phase for item in phased if item.phase is not None),
         )
+
+
+def _kind(r: _Response) -> str:
+    if r.out_of_band:
+        return OUT_OF_BAND
+    if r.trigger is not None and r.trigger.type == TIMEOUT_TRIGGERED:
+        return IDLE_TIMEOUT
+    return TURN
 
 
 def _conversation(created: Mapping[str, Any] | None) -> str | None:
