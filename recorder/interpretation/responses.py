@@ -131,6 +131,7 @@ class _Response:
     output_format: AudioFormat
     trigger: _Trigger | None = None
     out_of_band: bool = False
+    kind: str = TURN  # fixed when the response appears (its trigger and conversation are)
     created: Mapping[str, Any] | None = None
     created_t: float | None = None
     done: Mapping[str, Any] | None = None
@@ -230,7 +231,7 @@ class ResponseTracker:
         response = self._responses.get(response_id)
         if response is None:
             response = self._open(response_id, frame)
-        frame.response_kind = _kind(response)
+        frame.response_kind = response.kind
         if frame.item_id is not None:
             frame.phase = self.phase(response, frame.item_id, event)
         if ctype == vocab.RESPONSE_CREATED and response.created is None:
@@ -301,6 +302,7 @@ class ResponseTracker:
             out_of_band=_conversation(created) == "none"
             or (trigger is not None and trigger.out_of_band),
         )
+        response.kind = _kind(response)
         self._responses[response_id] = response
         return response
 
@@ -408,7 +410,7 @@ class ResponseTracker:
     def _facts(self, r: _Response) -> ResponseFacts:
         trigger = r.trigger
         trigger_t = trigger.t if trigger is not None else None
-        kind = _kind(r)
+        kind = r.kind
         first_audio_t, source = r.first_audio_t, "delta"
         if first_audio_t is None and r.first_playback_t is not None:
             first_audio_t, source = r.first_playback_t, "playback"
