@@ -20,6 +20,9 @@ from rich.text import Text
 
 from recorder.audio import AudioWarning
 from recorder.wav import TRACKS, WrittenWav, export_wav
+from recorder.wording import counted
+
+from .options import out_option, prices_with, pricing_option
 
 _ProgressCallback = Callable[[str, int, int], None]
 
@@ -39,13 +42,10 @@ def export() -> None:
 @click.argument(
     "session", metavar="SESSION.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
+@out_option(
+    "Directory for the WAV files (created if missing).",
+    default=".",
     show_default="the current directory",
-    help="Directory for the WAV files (created if missing).",
 )
 @click.option(
     "--track",
@@ -66,7 +66,7 @@ def export() -> None:
     help="Cut the assistant's audio where the client truncated it (what the user heard), "
     "as in the mix, instead of writing all the audio the server sent.",
 )
-def wav(session: Path, out_dir: Path, track: str, split: bool, heard: bool) -> None:
+def wav(session: Path, out: Path, track: str, split: bool, heard: bool) -> None:
     """Write a session's audio as 16-bit PCM WAV files.
 
     \b
@@ -84,11 +84,11 @@ def wav(session: Path, out_dir: Path, track: str, split: bool, heard: bool) -> N
     \b
     Example:
       $ rt export wav sessions/call.jsonl --out audio/
-      audio/call.user.wav       0:41.280  24000 Hz  mono
-      audio/call.assistant.wav  0:23.520  24000 Hz  mono
-      audio/call.mix.wav        1:02.913  24000 Hz  stereo (user left, assistant right)
+      audio/call.user.wav       0:05.562  24000 Hz  mono
+      audio/call.assistant.wav  0:06.831  24000 Hz  mono
+      audio/call.mix.wav        0:13.209  24000 Hz  stereo (user left, assistant right)
     """
-    out = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     lines: list[WrittenWav] = []
 
@@ -99,7 +99,7 @@ def wav(session: Path, out_dir: Path, track: str, split: bool, heard: bool) -> N
     with status:
         result = export_wav(
             session,
-            out_dir,
+            out,
             tracks=TRACKS if track == "all" else (track,),
             split=split,
             heard=heard,
@@ -108,7 +108,7 @@ def wav(session: Path, out_dir: Path, track: str, split: bool, heard: bool) -> N
         )
     width = max(len(str(written.path)) for written in lines)
     for written in lines:
-        out.print(_written_line(written, width))
+        console.print(_written_line(written, width))
     for missing in result.missing:
         err.print(Text.assemble(("note: ", "cyan"), missing))
 
@@ -136,13 +136,12 @@ def format_duration(seconds: float) -> str:
 
 @export.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "--out",
-    "destination",
+@out_option(
+    "The dataset: a local directory or an object store URL (s3://bucket/prefix/). "
+    "A new or empty one is created; an existing rt dataset is added to.",
     required=True,
     metavar="DIR|URL",
-    help="The dataset: a local directory or an object store URL (s3://bucket/prefix/). "
-    "A new or empty one is created; an existing rt dataset is added to.",
+    url=True,
 )
 @click.option(
     "--with-audio",
@@ -150,14 +149,8 @@ def format_duration(seconds: float) -> str:
     help="Keep the base64 audio in the events (by default only its decoded size is kept, "
     "in audio_bytes).",
 )
-@click.option(
-    "--pricing",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Price file for cost_usd, as for rt stats.",
-)
-def parquet(
-    paths: tuple[str, ...], destination: str, with_audio: bool, pricing: str | None
-) -> None:
+@pricing_option
+def parquet(paths: tuple[str, ...], out: str, with_audio: bool, pricing: str | None) -> None:
     """Write session files as a Parquet dataset for DuckDB, Spark, Trino, BigQuery, ClickHouse.
 
     PATH is a session file, a directory (every *.jsonl under it), a glob, or an object store
@@ -171,25 +164,25 @@ def parquet(
     \b
     Example:
       $ rt export parquet sessions/ --out warehouse/rt/
-      exported 412 sessions to warehouse/rt/ (run 20261126T031500Z-3f9a1c)
-      events       1,204,311 rows   38 files   61.2 MB
-      sessions           412 rows   38 files    1.1 MB
-      responses        5,120 rows   38 files    2.0 MB
-      rate_limits      5,120 rows   38 files    0.4 MB
-      errors              17 rows    9 files    0.1 MB
+      exported 7 sessions to warehouse/rt/ (run …)
+      events              1,729 rows     4 files       0.1 MB
+      sessions                7 rows     4 files       0.0 MB
+      responses              15 rows     4 files       0.0 MB
+      rate_limits            30 rows     4 files       0.0 MB
+      errors                  2 rows     1 file        0.0 MB
       $ duckdb -c "SELECT model, count(*) FROM 'warehouse/rt/responses/**/*.parquet' GROUP BY ALL"
     """
     from recorder.parquet import export_parquet
-    from recorder.pricing import builtin_prices, load_price_file
 
-    prices = builtin_prices()
-    if pricing is not None:
-        prices = prices.merged(load_price_file(pricing))
-    out = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     with _export_progress(err) as on_progress:
         result = export_parquet(
-            paths, destination, with_audio=with_audio, prices=prices, on_progress=on_progress
+            paths,
+            out,
+            with_audio=with_audio,
+            prices=prices_with(pricing),
+            on_progress=on_progress,
         )
     for warning in result.warnings:
         err.print(Text.assemble(("warning: ", "yellow"), str(warning)))
@@ -198,20 +191,20 @@ def parquet(
         err.print(
             Text.assemble(
                 ("note: ", "cyan"),
-                f"{count} session file{'s' if count != 1 else ''} already in the dataset, skipped",
+                f"{counted(count, 'session file')} already in the dataset, skipped",
             )
         )
     if not result.sessions:
-        out.print(f"nothing to export: {destination} already holds every session")
+        console.print(f"nothing to export: {out} already holds every session")
         return
-    sessions = f"{result.sessions} session{'s' if result.sessions != 1 else ''}"
-    out.print(
-        Text.assemble("exported ", (sessions, "bold"), f" to {destination} (run {result.run_id})")
+    sessions = counted(result.sessions, "session")
+    console.print(
+        Text.assemble("exported ", (sessions, "bold"), f" to {out} (run {result.run_id})")
     )
     width = max(len(table.name) for table in result.tables)
     for table in result.tables:
         files = "file " if table.files == 1 else "files"
-        out.print(
+        console.print(
             f"{table.name.ljust(width)}  {table.rows:>12,} rows  {table.files:>4} {files}  "
             f"{table.bytes / 1e6:>8.1f} MB"
         )

@@ -37,6 +37,8 @@ from recorder.session import redact_url
 from recorder.upload_spool import SessionUploader, Uploaded, UploadFailed, default_spool_root
 from recorder.upstream import DEFAULT_UPSTREAM
 
+from .options import listen_options, out_option
+
 
 @click.command()
 @click.option(
@@ -45,12 +47,11 @@ from recorder.upstream import DEFAULT_UPSTREAM
     is_flag=True,
     help="Run as a recording WebSocket proxy (the only mode today).",
 )
-@click.option(
-    "--listen",
-    default="127.0.0.1:8765",
-    show_default=True,
-    metavar="HOST:PORT",
-    help="Address to listen on. Port 0 picks a free port (the URL is printed).",
+@listen_options(
+    exposes="; the proxy may hold your API key",
+    advice=" (and --auth-token)",
+    remote_help="Anyone who can reach it can use the proxy (and the OPENAI_API_KEY it adds), "
+    "so pair it with --auth-token.",
 )
 @click.option(
     "--upstream",
@@ -59,14 +60,13 @@ from recorder.upstream import DEFAULT_UPSTREAM
     metavar="URL",
     help="The Realtime API to forward to; the client's path and query are appended.",
 )
-@click.option(
-    "--out",
-    default="sessions",
-    show_default=True,
-    metavar="DIR|URL",
-    help="Directory for the session files (created owner-only; one file per connection), or "
+@out_option(
+    "Directory for the session files (created owner-only; one file per connection), or "
     "an object store prefix (s3://bucket/prefix/, gs://, az://): each finished session is "
     "uploaded to PREFIX/date=YYYY-MM-DD/, with the storage's usual credentials.",
+    default="sessions",
+    metavar="DIR|URL",
+    url=True,
 )
 @click.option(
     "--spool",
@@ -74,12 +74,6 @@ from recorder.upstream import DEFAULT_UPSTREAM
     help="With --out URL: where sessions wait until uploaded (default: a directory per "
     "destination in the user cache). Each running proxy takes its own slot in it; a proxy "
     "that starts uploads what stopped ones left.",
-)
-@click.option(
-    "--allow-remote",
-    is_flag=True,
-    help="Allow a --listen address that is not loopback. Anyone who can reach it can use "
-    "the proxy (and the OPENAI_API_KEY it adds), so pair it with --auth-token.",
 )
 @click.option(
     "--auth-token",

@@ -10,12 +10,13 @@ from typing import Any
 import click
 
 from recorder.analytics import ResultColumn, SQLResult, run_sql
+from recorder.wording import counted
 
+from .options import format_option, prices_with, pricing_option
 from .output import (
     Column,
     Table,
     echo_warnings,
-    format_option,
     json_value,
     make_console,
     print_tables,
@@ -24,7 +25,6 @@ from .output import (
     write_json,
     write_markdown,
 )
-from .stats import prices_with, pricing_option
 
 DEFAULT_PATH = "sessions/"
 TABLE_CELL_WIDTH = 60  # the table view cuts longer cells; csv, json and markdown keep them
@@ -84,11 +84,13 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> No
     Example:
       $ rt sql "SELECT model, count(*) AS turns, round(quantile_cont(ttfb_ms, 0.95)) AS p95
                 FROM responses GROUP BY model ORDER BY p95 DESC"
-      model               turns     p95
-      ─────────────────────────────────
-      gpt-realtime-mini       6   507.0
-      gpt-realtime            2   423.0
-      2 rows
+      model                                turns     p95
+      ──────────────────────────────────────────────────
+      gpt-4o-realtime-preview                  1   603.0
+      gpt-4o-realtime-preview-2024-10-01       2   553.0
+      gpt-realtime-mini                        6   507.0
+      gpt-realtime                             6   449.0
+      4 rows
       $ rt sql "SELECT type, count(*) FROM events GROUP BY ALL ORDER BY 2 DESC" --format csv
       $ rt sql "SELECT event->>'$.error.message' FROM events WHERE type = 'error'"
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'
@@ -136,7 +138,7 @@ def result_table(
         for key, column in zip(keys, result.columns, strict=True)
     ]
     count = len(rows)
-    return Table("", columns, rows, caption=f"{count} row{'s' if count != 1 else ''}")
+    return Table("", columns, rows, caption=counted(count, "row"))
 
 
 def json_rows(result: SQLResult, keys: Sequence[str]) -> list[dict[str, Any]]:

@@ -47,6 +47,8 @@ class Recording:
     caller can call it between receiving a frame and forwarding it. `budget` bounds the memory
     frames may hold while they wait for the disk (shared by all of a proxy's sessions);
     `open_file(out_dir, session_id)` creates the file (`store.create_session_file`).
+    `began` is when the session began (`clock()` reading, UTC wall clock) if that was before
+    the file was made: a replay dials first and makes a file only once it is connected.
     """
 
     def __init__(
@@ -61,10 +63,10 @@ class Recording:
         budget: WriteBudget | None = None,
         open_file: FileOpener = create_session_file,
         clock: Callable[[], float] = time.monotonic,
+        began: tuple[float, dt.datetime] | None = None,
     ) -> None:
         self._clock = clock
-        self._t0 = clock()
-        started_at = dt.datetime.now(dt.timezone.utc)
+        self._t0, started_at = began or (clock(), dt.datetime.now(dt.timezone.utc))
         self.session_id = new_session_id(started_at)
         self.path, file = open_file(Path(out_dir), self.session_id)
         self.writer = SessionWriter(file, path=self.path, on_error=on_write_error, budget=budget)

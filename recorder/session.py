@@ -374,12 +374,22 @@ def decode_line(line: str | bytes | memoryview) -> dict[str, Any]:
     A `t` must be seconds since the start: a finite number from 0 to `MAX_T` (`NaN`, which
     Python's JSON reader would accept, is not JSON). Duplicate keys: the last one wins.
     """
+    return check_record(parse_line(line))
+
+
+def parse_line(line: str | bytes | memoryview) -> dict[str, Any]:
+    """One line as a JSON object (not yet checked against the format: see `check_record`)."""
     try:
         record = _strict_loads(line)
     except ValueError:
         record = _lenient_loads(line)
     if type(record) is not dict:
         raise SessionFormatError("not a JSON object")
+    return record
+
+
+def check_record(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` if it is a valid rt-session/1 record (see `decode_line`), else SessionFormatError."""
     kind = record.get("kind")
     if kind == "frame":
         # the common case, checked inline: a usable t, a direction, an event and nothing else

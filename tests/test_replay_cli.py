@@ -156,12 +156,15 @@ def test_replay_refused_exits_1(recording, tmp_path):
         async with serve(refuse, "127.0.0.1", 0, process_request=reject) as server:
             yield f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
 
+    out = tmp_path / "replays"
     with in_thread(refusing) as url:
-        result = invoke("replay", str(recording), "--target", url, "--out", str(tmp_path))
+        result = invoke("replay", str(recording), "--target", url, "--out", str(out))
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
         f"Error: {url}/v1/realtime?model=gpt-realtime refused the connection: HTTP 403"
     )
+    assert result.stdout == ""
+    assert not out.exists() or list(out.iterdir()) == []  # no session, no file
 
 
 @pytest.mark.parametrize(

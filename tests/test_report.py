@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -293,6 +294,35 @@ def test_each_session_has_a_section_with_its_timeline_and_conversation(samples_r
         ET.fromstring(chart)
 
 
+def test_sessions_are_titled_once_by_their_label_or_given_name(tmp_path):
+    sessions = tmp_path / "in"
+    sessions.mkdir()
+    rt_named = "20261126T025839.002772Z-a127d81f"
+    shutil.copy(SAMPLES / "ga-push-to-talk.jsonl", sessions / f"{rt_named}.jsonl")
+    lines = (SAMPLES / "ga-text-only.jsonl").read_text().splitlines(keepends=True)
+    lines[0] = json.dumps({**json.loads(lines[0]), "name": "Typed <chat>"}) + "\n"
+    (sessions / "typed.jsonl").write_text("".join(lines))
+    shutil.copy(SAMPLES / "beta-2024-10-01.jsonl", sessions / "beta.jsonl")
+    out = tmp_path / "named.html"
+    result = run_report(str(sessions), "--out", str(out), "--no-audio", "--name", "beta=Old beta")
+    assert result.exit_code == 0, result.output
+    html, _ = read_page(out)
+    titles = re.findall(r'<section class="session"[^>]*><h2>(.*?)</h2>', html)
+    assert sorted(titles) == ["11-26 02:58:39 a127", "Old beta", "Typed &lt;chat&gt;"]
+    # the id is one of the facts, no longer a second title
+    assert f"<dt>session id</dt><dd>{rt_named}</dd>" in html
+    assert f"<h2>{rt_named}" not in html
+    # the names label the tables' links and the bars too
+    assert 'title="Old beta">Old beta</span></a>' in html
+    assert ">11-26 02:58:39 a127</text>" in html
+
+
+def test_a_bad_name_option_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(SAMPLES), "--name", "no-label"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--name': expected FILE=LABEL, not 'no-label'" in result.stderr
+
+
 def test_each_session_with_audio_embeds_a_playable_16_bit_wav(samples_report):
     out, _ = samples_report
     _, page = read_page(out)
@@ -408,8 +438,9 @@ def test_user_errors_are_one_line(tmp_path, args, message):
 def test_help_has_an_example():
     result = CliRunner().invoke(cli, ["report", "--help"])
     assert result.exit_code == 0
-    assert "Example:\n    rt report sessions/ -o report.html\n" in result.stdout
-    assert "-o, --output FILE" in result.stdout and "--no-audio" in result.stdout
+    assert "Example:\n    rt report sessions/ --out report.html\n" in result.stdout
+    assert "-o, --out FILE" in result.stdout
+    assert "--output" not in result.stdout and "--no-audio" in result.stdout
 
 
 def test_library_call_writes_the_same_page(tmp_path):

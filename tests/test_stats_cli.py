@@ -102,7 +102,7 @@ def test_table_is_plain_text_off_a_terminal(sessions):
         "Errors",
     ):
         assert title in out
-    assert "2 responses in 2 sessions, 1 errors, cost $" in out
+    assert "2 responses in 2 sessions, 1 error, cost $" in out
     slow_line = next(line for line in out.splitlines() if "resp_slow" in line)
     assert "speech_stopped" in slow_line and "2000.0" in slow_line
     assert all(line == line.rstrip() for line in out.splitlines())

@@ -143,6 +143,13 @@ class AnalyticsDB:
         columns = [ResultColumn(d[0], str(d[1])) for d in description]
         return QueryResult(columns, rows)
 
+    def relation(self, sql: str) -> duckdb.DuckDBPyRelation:
+        """The user's SQL as a DuckDB relation (lazy; valid while the database is open)."""
+        try:
+            return self._con.sql(sql)
+        except duckdb.Error as exc:
+            raise SQLError(str(exc)) from exc
+
     def _run(self, name: str, params: Params) -> duckdb.DuckDBPyConnection:
         sql = query_text(name)
         try:

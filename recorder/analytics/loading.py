@@ -8,23 +8,27 @@
 Every file goes through `recorder.reading` and one `Interpreter`, exactly as `rt show` or
 `rt export wav` read it, so the analytics cannot disagree with them. Reading is the slow part
 (parsing JSON lines in Python), so large inputs are spread over processes, one file at a time
-each; results come back in the order of `files`.
+each; results come back in the order of `files`. A finished file's interpretation is kept in
+the user's cache (`facts_cache`) and used again while the file and rt's rules are the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import PurePath
+from typing import Any, cast
 
 import orjson
 
 from recorder import vocabulary as vocab
+from recorder.analytics import facts_cache
 from recorder.interpretation import Frame, Interpreter, SessionFacts
-from recorder.reading import iter_records
+from recorder.reading import RecordChecker, iter_records
 from recorder.warning_log import FileWarning
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
@@ -52,26 +56,51 @@ class LoadedSession:
     facts: SessionFacts
     warnings: list[FileWarning] = field(default_factory=list)
     events: dict[str, list[Any]] | None = None
+    records: int = 0  # usable records the file held (0: empty, or not a session file)
 
 
 def interpret_file(path: str, with_events: bool = False, with_audio: bool = False) -> LoadedSession:
-    """One file, read and interpreted (in this process)."""
+    """One file, read and interpreted (in this process), or its interpretation from the cache
+    (`facts_cache`: a finished file is read once) when its frames are not asked for."""
+    if not with_events:
+        cached = facts_cache.load(path, LoadedSession)
+        if cached is not None:
+            return _named(cast(LoadedSession, cached), path)
     warnings: list[FileWarning] = []
     interpreter = Interpreter(path, warnings.append)
+    checker = RecordChecker(path, warnings.append)
     events: dict[str, list[Any]] | None = None
     if with_events:
         events = {name: [] for name in EVENT_COLUMNS}
         add = _event_adder(events, with_audio)
-        for line, record in iter_records(path, warnings.append):
+        for line, record in iter_records(path, checker=checker):
             frame = interpreter.feed(line, record)
             if frame is not None:
                 add(frame)
     else:
         feed = interpreter.feed
-        for line, record in iter_records(path, warnings.append):
+        for line, record in iter_records(path, checker=checker):
             feed(line, record)
     warnings.sort(key=lambda w: w.line if w.line is not None else float("inf"))
-    return LoadedSession(interpreter.finish(), warnings, events)
+    loaded = LoadedSession(interpreter.finish(), warnings, events, checker.records)
+    if not with_events:
+        facts_cache.store(path, loaded)
+    return loaded
+
+
+def _named(loaded: LoadedSession, path: str) -> LoadedSession:
+    """A cached interpretation, naming the file as it was named this time (the same file may
+    have been given by another path when it was cached)."""
+    facts = loaded.facts
+    if facts.file == path:
+        return loaded
+    stem = PurePath(path).stem
+    session = stem if facts.session == PurePath(facts.file).stem else facts.session
+    return dataclasses.replace(
+        loaded,
+        facts=dataclasses.replace(facts, file=path, session=session),
+        warnings=[dataclasses.replace(w, path=path) for w in loaded.warnings],
+    )
 
 
 def interpret_files(

@@ -8,6 +8,7 @@ from typing import Any
 
 from recorder.interpretation import SessionFacts
 from recorder.warning_log import FileWarning
+from recorder.wording import counted
 
 Row = Mapping[str, Any]
 
@@ -83,16 +84,21 @@ class UnknownModel:
     transcription: bool = False  # a transcription model (its cost is transcription_cost_usd)
 
     def __str__(self) -> str:
-        count = f"{self.sessions} session{'s' if self.sessions != 1 else ''}"
+        count = counted(self.sessions, "session")
         if self.transcription:
             if self.model is None:
-                return f"{count} transcribed without naming a transcription model: transcription_cost_usd is null"
+                verb = "transcribes" if self.sessions == 1 else "transcribe"
+                return (
+                    f"{count} {verb} without naming a transcription model: "
+                    "transcription_cost_usd is null"
+                )
             return (
                 f"no price for transcription model {self.model!r} ({count}): "
                 "transcription_cost_usd is null; add it with --pricing FILE"
             )
         if self.model is None:
-            return f"{count} name no model: cost_usd is null (the model comes from session.created or the URL)"
+            verb = "names" if self.sessions == 1 else "name"
+            return f"{count} {verb} no model: cost_usd is null (the model comes from session.created or the URL)"
         return f"no price for model {self.model!r} ({count}): cost_usd is null; add it with --pricing FILE"
 
 

@@ -2,6 +2,7 @@
 
     Interpreter(path, on_warning)   feed(line, record) -> Frame | None; finish() -> SessionFacts
     interpret(records, path)        the facts of a whole session in one call
+    interpret_file(path)            the same, reading the file
 
 See `interpreter` for how the pieces fit, and each module for the rules it owns:
 `connection` (model, protocol, transport), `formats` (audio formats), `responses`
@@ -49,6 +50,7 @@ __all__ = [
     "base64_size",
     "cost_usd",
     "interpret",
+    "interpret_file",
     "total_cost_usd",
 ]
 
@@ -63,3 +65,12 @@ def interpret(
     for line, record in records:
         interpreter.feed(line, record)
     return interpreter.finish()
+
+
+def interpret_file(
+    path: str | os.PathLike[str], on_warning: OnWarning | None = None
+) -> SessionFacts:
+    """The facts of one session file (bad lines skipped and reported through `on_warning`)."""
+    from recorder.reading import iter_records
+
+    return interpret(iter_records(path, on_warning), path, on_warning)

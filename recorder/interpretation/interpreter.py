@@ -18,9 +18,10 @@ What the interpreter itself decides:
 - frame numbers: a frame's `seq` when it is a whole number above the previous frame's number
   (and below 2^53), else the previous number + 1 (hand-written files without `seq`); a `seq`
   that does not go up is reported once per file;
-- time: a record's `t` (already checked to be a number from 0 to 1e9 by the reader) never goes
-  back: a smaller `t` than one seen before is read as that earlier `t`, reported once per file,
-  so no latency comes out negative because a clock stepped back;
+- time: a record's `t` (already checked to be a number from 0 to 1e9 by the reader) is taken as
+  recorded; one smaller than a `t` seen before (the contract says they never decrease) is
+  reported once per file, and a latency that would come out negative is unknown (null), so one
+  bad line spoils no number but its own;
 - rate limits: numbers beyond a 64-bit integer are read as unknown (null), with a warning;
 - errors: server `error` events, failed responses and the proxy's own `error` records.
 """
@@ -117,24 +118,28 @@ class Interpreter:
         return None
 
     def _time(self, line: int, t: float) -> float:
-        """`t`, or the latest `t` seen when `t` is earlier (reported once per file)."""
+        """The `t` of a record, noting the largest (the session's duration)."""
+        t = float(t)
         if t < self.max_t:
-            self._warn_once(
-                "time",
-                line,
-                f"t goes back from {self.max_t:g} to {t:g}; read as {self.max_t:g} "
-                "(later lines like this are read the same way)",
-            )
-            return self.max_t
-        self.max_t = float(t)
-        return self.max_t
+            self._went_back(line, t)
+        else:
+            self.max_t = t
+        return t
+
+    def _went_back(self, line: int, t: float) -> None:
+        self._warn_once(
+            "time",
+            line,
+            f"t goes back from {self.max_t:g} to {t:g} (reported once per file); latencies that "
+            "would come out negative are null",
+        )
 
     def _frame(self, line: int, record: Mapping[str, Any]) -> Frame:
-        t = record["t"]
+        t = float(record["t"])
         if t < self.max_t:
-            t = self._time(line, t)
+            self._went_back(line, t)
         else:
-            self.max_t = t = float(t)
+            self.max_t = t
         seq = record.get("seq")
         if type(seq) is int and self._number < seq < _MAX_SEQ:
             self._number = number = seq

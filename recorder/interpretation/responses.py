@@ -28,7 +28,8 @@ a part's full text (its `.done` event, or its item in `response.output_item.done
 `conversation.item.*` or `response.done`) replaces its deltas. Calls: each function or MCP call
 item, with the name, arguments and call id its events give.
 
-Metrics (ms, rounded to µs; None when a part is missing):
+Metrics (ms, rounded to µs; None when a part is missing, or when it would be negative because
+the recorded clock went back):
 - ttfb: first output audio delta (else, with no delta at all, the first
   `output_audio_buffer.started`: `ttfb_source` "playback") minus the trigger's `t`;
 - ttft: first output delta of any kind (audio, text, transcript, function or MCP arguments);
@@ -101,7 +102,9 @@ def _index(value: object) -> int:
 
 
 def _ms(later: float | None, earlier: float | None) -> float | None:
-    if later is None or earlier is None:
+    """Milliseconds from `earlier` to `later`; None when either is unknown or the recorded clock
+    went back between them (a latency is never negative)."""
+    if later is None or earlier is None or later < earlier:
         return None
     return round((later - earlier) * 1000, 3)
 

@@ -43,6 +43,7 @@ from recorder.report.markup import (
     html_table,
     integer,
     milliseconds,
+    response_id,
     section,
     session_link,
     status_badge,
@@ -276,9 +277,7 @@ def _responses_section(stats: StatsReport, context: PageContext) -> str:
 
     columns = [
         Column("session", lambda row: session_link(row, context)),
-        Column(
-            "response", lambda row: f'<span class="mono">{escape(str(row["response_id"]))}</span>'
-        ),
+        Column("response", lambda row: response_id(row.get("response_id"))),
         Column("status", lambda row: status_badge(row.get("status"))),
         *(
             [Column("kind", lambda row: escape(str(row.get("kind") or "").replace("_", " ")))]
@@ -291,7 +290,7 @@ def _responses_section(stats: StatsReport, context: PageContext) -> str:
         *([latency("ttfb_final_ms", "ttfb final ms")] if has_preambles(stats.responses) else []),
         latency("ttft_ms", "ttft ms"),
         Column("duration ms", lambda row: fixed(row.get("duration_ms"), 1), True),
-        latency("voice_to_voice_ms", "voice→voice ms"),
+        latency("voice_to_voice_ms", "voice to voice ms"),
         Column("audio out ms", lambda row: fixed(row.get("audio_out_ms"), 1), True),
         Column("in tok", lambda row: integer(row.get("input_tokens")), True),
         Column("out tok", lambda row: integer(row.get("output_tokens")), True),
@@ -493,10 +492,7 @@ def _errors_section(stats: StatsReport, context: PageContext) -> str:
     if stats.unfinished:
         columns = [
             Column("session", lambda row: session_link(row, context)),
-            Column(
-                "response",
-                lambda row: f'<span class="mono">{escape(str(row.get("response_id")))}</span>',
-            ),
+            Column("response", lambda row: response_id(row.get("response_id"))),
             Column("status", lambda row: status_badge(row.get("status"))),
             Column("reason", lambda row: escape(str(row.get("reason") or ""))),
         ]

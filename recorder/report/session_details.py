@@ -11,11 +11,27 @@ import os
 from dataclasses import dataclass
 
 from recorder.audio import AudioCollector, Track, WarningHandler, mix_track, warn_with_python
-from recorder.errors import InputError
+from recorder.errors import InputError, SessionFormatError
 from recorder.interpretation import Interpreter
 from recorder.reading import iter_records
 from recorder.report.conversation import Conversation, ConversationCollector
+from recorder.session import decode_line
 from recorder.warning_log import FileWarning
+
+NAME_LINE_LIMIT = 1 << 20  # a session line is a few hundred bytes; never read a huge line whole
+
+
+def read_session_name(path: str | os.PathLike[str]) -> str | None:
+    """The readable `name` the session line (the first line) gives its session, if any: an
+    optional field (docs/session-format.md). None when absent, or the file cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(NAME_LINE_LIMIT)
+        record = decode_line(first)
+    except (OSError, SessionFormatError):
+        return None
+    name = record.get("name") if record.get("kind") == "session" else None
+    return " ".join(name.split()) if isinstance(name, str) and name.strip() else None
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def session_section(session: SessionPage, context: PageContext) -> str:
     name = context.names.get(session.file, session.file)
     facts = [
         ("file", session.file),
+        ("session id", str(row.get("session") or "unknown")),
         ("started at", when(row.get("started_at"))),
         ("duration", f"{as_number(row.get('duration_s')) or 0:.1f} s"),
         ("model", str(row.get("model") or "unknown")),
@@ -105,7 +106,7 @@ def session_section(session: SessionPage, context: PageContext) -> str:
         warnings = f'<ul class="warnings">{items}</ul>'
     return (
         f'<section class="session" id="{escape(anchor)}">'
-        f'<h2>{escape(name)}<span class="id mono">{escape(str(row.get("session") or ""))}</span></h2>'
+        f"<h2>{escape(name)}</h2>"
         f'<dl class="facts">{facts_html}</dl><div class="player">{player}</div>'
         f'<div class="scroll">{timeline}</div>{conversation}{warnings}</section>\n'
     )
