@@ -11,17 +11,16 @@ import click
 
 from recorder.pricing import MODEL_KINDS, ModalityPrices, ModelPrices, PriceTable, table_data
 
+from .options import format_option, prices_with, pricing_option, wide_option
 from .output import (
     Column,
     Table,
-    format_option,
     make_console,
     print_tables,
     write_csv,
     write_json,
     write_markdown,
 )
-from .stats import prices_with, pricing_option
 
 KIND_ORDER = {kind: n for n, kind in enumerate(MODEL_KINDS)}
 TOKEN_KINDS = ("input", "cached", "output")
@@ -33,8 +32,9 @@ TOKEN_KINDS = ("input", "cached", "output")
     help="table (plain text when not on a terminal), json (a price file: what --pricing "
     "reads back), csv, markdown."
 )
+@wide_option
 @pricing_option
-def prices(models: tuple[str, ...], fmt: str, pricing: str | None) -> None:
+def prices(models: tuple[str, ...], fmt: str, wide: bool, pricing: str | None) -> None:
     """Show the prices rt uses for cost_usd, and which entry a model takes.
 
     Token prices are USD per 1M tokens (input / cached input / output) of
@@ -43,6 +43,9 @@ def prices(models: tuple[str, ...], fmt: str, pricing: str | None) -> None:
     and their source (in csv, markdown and json); retired models stay priced
     for old recordings and say when they were shut down. With --pricing FILE
     the file's entries replace or add to the built-in ones, as in rt stats.
+
+    On a narrow terminal the table leaves out the image and status columns
+    first (--wide keeps every column).
 
     MODEL names (as recorded: a dated snapshot, an Azure deployment alias)
     show the entry each one takes; the exit status is 1 when one has none.
@@ -56,11 +59,14 @@ def prices(models: tuple[str, ...], fmt: str, pricing: str | None) -> None:
     Example:
       $ rt prices
       $ rt prices gpt-realtime-2025-08-28 gpt-realtime-2.1
-      model                    entry             kind      text in/cached/out   audio in/cached/out …
-      gpt-realtime-2025-08-28  gpt-realtime      realtime  4 / 0.4 / 16         32 / 0.4 / 64      …
-      gpt-realtime-2.1         gpt-realtime-2.1  realtime  4 / 0.4 / 24         32 / 0.4 / 64      …
+      …
+       model                     entry              kind       text in/cached/out   audio in/cached/out   …
+       ───…
+       gpt-realtime-2025-08-28   gpt-realtime       realtime   4 / 0.4 / 16         32 / 0.4 / 64         …
+       gpt-realtime-2.1          gpt-realtime-2.1   realtime   4 / 0.4 / 24         32 / 0.4 / 64         …
+      …
       $ rt prices --format json > my-prices.json      # edit, then: rt stats --pricing my-prices.json
-      $ rt prices --pricing azure-prices.toml my-deployment
+      $ rt prices --pricing azure-prices.toml my-realtime-deployment
     """
     table = prices_with(pricing)
     rows = _lookup_rows(table, models) if models else _rows(table)
@@ -76,7 +82,7 @@ def prices(models: tuple[str, ...], fmt: str, pricing: str | None) -> None:
         elif fmt == "markdown":
             write_markdown([shown], sys.stdout)
         else:
-            print_tables([shown], make_console(sys.stdout))
+            print_tables([shown], make_console(sys.stdout), wide=wide)
     missing = [row["model"] for row in rows if row["entry"] is None]
     if missing:
         names = ", ".join(repr(name) for name in missing)
@@ -175,12 +181,12 @@ def _table(table: PriceTable, rows: list[dict[str, Any]], *, by_name: bool, full
         columns += [
             Column("text", "text in/cached/out", text=_prices_text),
             Column("audio", "audio in/cached/out", text=_prices_text),
-            Column("image", "image in/cached", text=_prices_text),
+            Column("image", "image in/cached", text=_prices_text, priority=2),
             _price_column("per_minute", "$/min"),
-            Column("status"),
+            Column("status", priority=1),
         ]
         if any(row["origin"] not in (None, "built-in") for row in rows):
-            columns.append(Column("origin", "from"))
+            columns.append(Column("origin", "from", priority=3))
     caption = f"USD per 1M tokens, or per minute of audio; prices as of {table.as_of or '?'}" + (
         "" if full else " (every entry's own date and source: --format csv or json)"
     )

@@ -89,8 +89,9 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> No
       gpt-4o-realtime-preview                  1   603.0
       gpt-4o-realtime-preview-2024-10-01       2   553.0
       gpt-realtime-mini                        6   507.0
+      gpt-realtime-2                           5   452.0
       gpt-realtime                             6   449.0
-      4 rows
+      5 rows
       $ rt sql "SELECT type, count(*) FROM events GROUP BY ALL ORDER BY 2 DESC" --format csv
       $ rt sql "SELECT event->>'$.error.message' FROM events WHERE type = 'error'"
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'

@@ -37,7 +37,10 @@ THRESHOLDS_MS = {
     "ttfb_final_ms": (800.0, 1500.0),
     "voice_to_voice_final_ms": (1000.0, 2000.0),
 }
-TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "speech_stopped"}
+TRIGGER_LABELS = {
+    "input_audio_buffer.speech_stopped": "speech_stopped",
+    "input_audio_buffer.timeout_triggered": "idle timeout",  # CONTRACT §4.1
+}
 
 
 @click.command()

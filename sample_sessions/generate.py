@@ -319,7 +319,7 @@ GA2_SESSION = {
 GA2_PLAYBACK_MS = 1680 + 3010  # the preamble and the final answer (assistant-checking, -forecast)
 
 
-async def ga2_preamble_parallel_idle(c: Client) -> None:
+async def ga2_preamble_oob_idle(c: Client) -> None:
     await c.until("session.created")
     await c.send("session.update", session=GA2_SESSION)
     await c.until("session.updated")
@@ -521,7 +521,7 @@ SAMPLES: tuple[Sample, ...] = (
         description="GA mini: an `error` (commit with too little audio), a response cancelled by the client, an error for cancelling nothing, and the tokens rate limit falling towards zero.",
     ),
     Sample(
-        "ga2-preamble-parallel-idle",
+        "ga2-preamble-oob-idle",
         "/v1/realtime?model=gpt-realtime-2",
         Script(
             model="gpt-realtime-2",
@@ -539,7 +539,7 @@ SAMPLES: tuple[Sample, ...] = (
             user_transcripts=texts("What's the weather like in Paris today?"),
             **timing(0.35),
         ),
-        ga2_preamble_parallel_idle,
+        ga2_preamble_oob_idle,
         description='gpt-realtime-2 on a phone line (G.711 µ-law): an image in the context, a spoken preamble (`commentary`) before the `final_answer`, an out-of-band classification (`conversation: "none"`, `metadata`) beside the turn, input transcription billed by tokens, reasoning tokens, then an idle timeout (`timeout_triggered`) answered by the server.',
     ),
     Sample(

@@ -30,7 +30,7 @@ from scripted_server import ConnectionLog
 ROOT = Path(__file__).resolve().parent.parent
 SPEED = 4.0
 TOLERANCE_MS = 5.0  # two loopback hops between the proxy and the scripted server
-NAMES = ("ga2-preamble-parallel-idle", "sideband-webrtc-call", "translation-en-fr")
+NAMES = ("ga2-preamble-oob-idle", "sideband-webrtc-call", "translation-en-fr")
 
 pytestmark = pytest.mark.slow
 
@@ -254,7 +254,7 @@ def session(readers: dict[str, Any], reader: str, path: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("reader", ["stats", "sql", "parquet"])
 def test_a_preamble_parallel_and_idle_call_gives_the_injected_truth(reader, recorded, readers):
-    path, log = recorded["ga2-preamble-parallel-idle"]
+    path, log = recorded["ga2-preamble-oob-idle"]
     truth = ga2_truth(log)
     for kind in ("turn", "out_of_band", "idle_timeout"):
         expected = truth[kind]
@@ -356,7 +356,7 @@ def at(lines: list[str], pattern: str) -> float:
 
 
 def test_show_places_the_same_moments(recorded, readers):
-    path, log = recorded["ga2-preamble-parallel-idle"]
+    path, log = recorded["ga2-preamble-oob-idle"]
     truth = ga2_truth(log)
     lines = timeline(path)
     stopped = at(lines, r"input_audio_buffer\.speech_stopped")

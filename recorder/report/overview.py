@@ -140,6 +140,29 @@ def document_end(context: PageContext) -> str:
 # -- summary ----------------------------------------------------------------------------------------
 
 
+def trigger_or_kind(row: Row) -> str:
+    """What started a response: its trigger, or for an out-of-band or idle-timeout response
+    its kind (CONTRACT §4.1: `out of band` is always a response.create, `idle timeout` a
+    timeout_triggered)."""
+    kind = row.get("kind")
+    if kind in ("out_of_band", "idle_timeout"):
+        return str(kind).replace("_", " ")
+    return trigger_name(row.get("trigger"))
+
+
+def ttfb_cell(row: Row) -> str:
+    """The first audio's latency, and under it the final answer's when a preamble came first
+    (one cell: the table stays as wide as the page)."""
+    cell = fixed(row.get("ttfb_ms"), 1)
+    final = as_number(row.get("ttfb_final_ms"))
+    if final is not None and final != as_number(row.get("ttfb_ms")):
+        cell += (
+            '<br><span class="note" title="the final answer\'s first audio" '
+            f'data-key="ttfb_final_ms">{fixed(final, 1)}</span>'
+        )
+    return cell
+
+
 def has_preambles(responses: Sequence[Row]) -> bool:
     """Whether some response spoke before its final answer (its ttfb_final_ms differs from its
     ttfb_ms): then the report shows both."""
@@ -279,15 +302,15 @@ def _responses_section(stats: StatsReport, context: PageContext) -> str:
         Column("session", lambda row: session_link(row, context)),
         Column("response", lambda row: response_id(row.get("response_id"))),
         Column("status", lambda row: status_badge(row.get("status"))),
-        *(
-            [Column("kind", lambda row: escape(str(row.get("kind") or "").replace("_", " ")))]
-            if any(row.get("kind") not in (None, "turn") for row in stats.responses)
-            else []
-        ),
-        Column("trigger", lambda row: escape(trigger_name(row.get("trigger")))),
+        Column("trigger", lambda row: escape(trigger_or_kind(row))),
         Column("trigger t", lambda row: fixed(row.get("trigger_t"), 3), True),
-        latency("ttfb_ms", "ttfb ms"),
-        *([latency("ttfb_final_ms", "ttfb final ms")] if has_preambles(stats.responses) else []),
+        Column(
+            "ttfb ms (final answer)" if has_preambles(stats.responses) else "ttfb ms",
+            ttfb_cell,
+            True,
+            lambda row: level(as_number(row.get("ttfb_ms")), context.thresholds.get("ttfb_ms")),
+            "ttfb_ms",
+        ),
         latency("ttft_ms", "ttft ms"),
         Column("duration ms", lambda row: fixed(row.get("duration_ms"), 1), True),
         latency("voice_to_voice_ms", "voice to voice ms"),
