@@ -235,8 +235,6 @@ class ResponseTracker:
         if response is None:
             response = self._open(response_id, frame)
         frame.response_kind = response.kind
-        if frame.item_id is not None:
-            frame.phase = self.phase(response, frame.item_id, event)
         if ctype == vocab.RESPONSE_CREATED and response.created is None:
             created = event.get("response")
             response.created = created if isinstance(created, Mapping) else {}
@@ -270,6 +268,10 @@ class ResponseTracker:
             named = event.get("item")
             if isinstance(named, Mapping):
                 self._item(response, named, frame.t)
+        item_id = frame.item_id
+        if item_id is not None and self._phases:  # no phase in the session: nothing to look up
+            known = response.items.get(item_id)
+            frame.phase = (known.phase if known is not None else None) or self._phases.get(item_id)
 
     def _remember_phase(self, item: object) -> None:
         """An item's phase, kept by item id: a `conversation.item.added` may name it before any
@@ -278,16 +280,6 @@ class ResponseTracker:
             item_id, phase = _str(item.get("id")), _str(item.get("phase"))
             if item_id is not None and phase is not None:
                 self._phases[item_id] = phase
-
-    def phase(
-        self, response: _Response, item_id: str, event: Mapping[str, Any] | None = None
-    ) -> str | None:
-        """The phase of an item of `response`, as known now (the event's own item first)."""
-        named = event.get("item") if event is not None else None
-        if isinstance(named, Mapping) and _str(named.get("phase")) is not None:
-            return _str(named.get("phase"))
-        known = response.items.get(item_id)
-        return (known.phase if known is not None else None) or self._phases.get(item_id)
 
     def _open(self, response_id: str, frame: Frame) -> _Response:
         event = frame.event or {}
