@@ -16,6 +16,17 @@ from pathlib import Path
 from typing import Any
 
 STARTED_AT = "2026-11-26T10:00:00.000000Z"
+# the CONTRACT §4.2 fields of a session without input transcription or translation
+NOT_TRANSCRIBED = dict.fromkeys(
+    (
+        "transcription_model",
+        "transcription_seconds",
+        "transcription_tokens",
+        "transcription_cost_usd",
+        "translation_seconds",
+        "translation_cost_usd",
+    )
+)
 PCM16_BYTES_PER_MS = 48
 G711_BYTES_PER_MS = 8
 
