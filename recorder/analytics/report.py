@@ -46,6 +46,15 @@ RESPONSE_KEYS = (
     "cached_image_tokens",
     "output_reasoning_tokens",
 )
+# CONTRACT §4.2: a session's input transcription, and the translation endpoint's billed audio
+BILLED_AUDIO_KEYS = (
+    "transcription_model",
+    "transcription_seconds",
+    "transcription_tokens",
+    "transcription_cost_usd",
+    "translation_seconds",
+    "translation_cost_usd",
+)
 SESSION_KEYS = (
     "session",
     "file",
@@ -59,13 +68,7 @@ SESSION_KEYS = (
     "model",
     "protocol",
     "transport",
-    # CONTRACT §4.2: input transcription, and the translation endpoint's billed audio
-    "transcription_model",
-    "transcription_seconds",
-    "transcription_tokens",
-    "transcription_cost_usd",
-    "translation_seconds",
-    "translation_cost_usd",
+    *BILLED_AUDIO_KEYS,
 )
 RATE_LIMIT_KEYS = ("session", "t", "at", "name", "limit", "remaining", "reset_seconds")
 # the CONTRACT's error fields, then the ones we add
