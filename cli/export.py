@@ -167,11 +167,11 @@ def parquet(paths: tuple[str, ...], out: str, with_audio: bool, pricing: str | N
     \b
     Example:
       $ rt export parquet sessions/ --out warehouse/rt/
-      exported 7 sessions to warehouse/rt/ (run …)
-      events              1,729 rows     4 files       0.1 MB
-      sessions                7 rows     4 files       0.0 MB
-      responses              15 rows     4 files       0.0 MB
-      rate_limits            30 rows     4 files       0.0 MB
+      exported 10 sessions to warehouse/rt/ (run …)
+      events              2,849 rows     6 files       0.1 MB
+      sessions               10 rows     6 files       0.0 MB
+      responses              20 rows     5 files       0.0 MB
+      rate_limits            40 rows     5 files       0.0 MB
       errors                  2 rows     1 file        0.0 MB
       $ duckdb -c "SELECT model, count(*) FROM 'warehouse/rt/responses/**/*.parquet' GROUP BY ALL"
     """

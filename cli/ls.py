@@ -75,7 +75,8 @@ def ls(
       2026-11-26T02:58:39.006783Z   11-26 02:58:39 ede4   gpt-realtime                               11.3       2         383.8      566   0.012211        0
       …
       2026-11-26T02:58:39.015381Z   11-26 02:58:39 0ceb   gpt-realtime-mini                          15.2       4         503.8     2318   0.005694        2
-      7 sessions, 15 turns, 2 errors, cost $0.0887
+      …
+      10 sessions, 20 turns, 2 errors, cost $0.1216
       $ rt ls sessions/ --sort cost_usd --reverse
       $ rt ls 'sessions/202611*.jsonl' --format csv > november.csv
     """

@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rt_cli.ls:ls",
         "List recorded sessions: when, which model, how long, how fast, how much.",
     ),
+    "prices": (
+        "rt_cli.prices:prices",
+        "Show the prices rt uses for cost_usd, and which entry a model takes.",
+    ),
     "record": (
         "rt_cli.record:record",
         "Record Realtime API sessions through a transparent WebSocket proxy.",

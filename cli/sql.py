@@ -58,7 +58,9 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> No
                    ttfb_p50_ms, ttft_p50_ms, protocol, transport, client_frames,
                    server_frames, input_audio_ms, output_audio_ms, input_audio_bytes,
                    output_audio_bytes, proxy_errors, upstream, request_path,
-                   subprotocol, closed_by, close_code, close_reason, recorder_version
+                   subprotocol, closed_by, close_code, close_reason, recorder_version,
+                   transcription_model, transcription_seconds, transcription_tokens,
+                   transcription_cost_usd, translation_seconds, translation_cost_usd
       responses    session, file, response_id, model, status, trigger, trigger_t,
                    ttfb_ms, ttft_ms, duration_ms, voice_to_voice_ms, audio_out_ms,
                    input_tokens, output_tokens, input_text_tokens, input_audio_tokens,
@@ -87,8 +89,9 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> No
       gpt-4o-realtime-preview                  1   603.0
       gpt-4o-realtime-preview-2024-10-01       2   553.0
       gpt-realtime-mini                        6   507.0
+      gpt-realtime-2                           5   452.0
       gpt-realtime                             6   449.0
-      4 rows
+      5 rows
       $ rt sql "SELECT type, count(*) FROM events GROUP BY ALL ORDER BY 2 DESC" --format csv
       $ rt sql "SELECT event->>'$.error.message' FROM events WHERE type = 'error'"
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'

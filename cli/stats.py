@@ -34,8 +34,13 @@ THRESHOLDS_MS = {
     "ttfb_ms": (800.0, 1500.0),
     "ttft_ms": (800.0, 1500.0),
     "voice_to_voice_ms": (1000.0, 2000.0),
+    "ttfb_final_ms": (800.0, 1500.0),
+    "voice_to_voice_final_ms": (1000.0, 2000.0),
 }
-TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "speech_stopped"}
+TRIGGER_LABELS = {
+    "input_audio_buffer.speech_stopped": "speech_stopped",
+    "input_audio_buffer.timeout_triggered": "idle timeout",  # CONTRACT §4.1
+}
 
 
 @click.command()
@@ -170,6 +175,19 @@ def _sessions_table(
         Column("model", priority=3, min_width=12),
         *([Column("protocol"), Column("transport")] if full else []),
     ]
+    # CONTRACT §4.2, after the §3 columns as in the JSON; the table view shows them when used
+    if full or any(row.get("transcription_model") for row in report.sessions):
+        columns += [
+            Column("transcription_model", "transcription model", priority=5),
+            number_column("transcription_seconds", "transcription s", 1, priority=6),
+            number_column("transcription_tokens", "transcription tok", priority=6),
+            number_column("transcription_cost_usd", "transcription $", 6, priority=5),
+        ]
+    if full or any(row.get("translation_seconds") is not None for row in report.sessions):
+        columns += [
+            number_column("translation_seconds", "translated s", 1, priority=6),
+            number_column("translation_cost_usd", "translation $", 6, priority=5),
+        ]
     return Table(title, columns, with_labels(report.sessions, labels))
 
 
@@ -190,12 +208,18 @@ def summary_table(report: StatsReport) -> Table:
     s = report.summary
     rows = [{"metric": metric, **s[metric]} for metric in (*LATENCY_METRICS, *FINAL_ANSWER_METRICS)]
     cost = "unknown" if s["cost_usd"] is None else f"${s['cost_usd']:.4f}"
+    transcription = s.get("transcription_cost_usd")
+    if transcription is None and any(row.get("transcription_model") for row in report.sessions):
+        cost += " (transcription: no price)"
+    elif transcription:
+        cost += f" (transcription ${transcription:.4f})"
     as_of = f" (prices as of {report.prices_as_of})" if report.prices_as_of else ""
     others = ", ".join(
         f"{count} {kind.replace('_', ' ')}"
         for kind, count in report.by_kind.items()
         if count and kind != "turn"
     )
+    sidebands = sum(1 for row in report.sessions if row.get("transport") == "sideband")
     caption = (
         f"{counted(s['responses'], 'response')} in {counted(s['sessions'], 'session')}, "
         f"{counted(s['errors'], 'error')}, cost {cost}{as_of}"
@@ -203,6 +227,12 @@ def summary_table(report: StatsReport) -> Table:
             f"; latencies over the {counted(report.by_kind.get('turn', 0), 'turn')} "
             f"({others} left out)"
             if others
+            else ""
+        )
+        + (
+            f"; {sidebands} sideband session{'s' if sidebands != 1 else ''} (no audio on the "
+            "connection: first audio from output_audio_buffer.started, ttfb_source playback)"
+            if sidebands
             else ""
         )
     )

@@ -127,7 +127,13 @@ class TimelineView:
             opened = f"  (handshake done at {header.opened_t:.3f} s)"
             rows.append(("subprotocol", (header.subprotocol or "none") + opened))
         if header.protocol != "realtime" or header.transport != "websocket":
-            rows.append(("protocol", f"{header.protocol} over {header.transport}"))
+            connection = f"{header.protocol} over {header.transport}"
+            if header.transport == "sideband":
+                connection += (
+                    " (a WebRTC or SIP call's control events: its audio travels outside this "
+                    "connection; first audio from output_audio_buffer.started)"
+                )
+            rows.append(("protocol", connection))
         for key, value in rows:
             self._emit(Text.assemble((f"{key:<12}", "dim"), (escape_control(value), "bold")))
         self._emit(Text())

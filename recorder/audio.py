@@ -17,6 +17,17 @@ The assistant track holds all output audio the server sent (CONTRACT §2), or wi
 what the user heard; the mix always holds what was heard: each item ends at the `audio_end_ms`
 of its truncation (the server's `conversation.item.truncated`, else the client's
 `conversation.item.truncate`).
+
+Parallel responses (CONTRACT §4.1): only one response at a time writes into the conversation
+(turns and idle-timeout answers); out-of-band responses (`conversation: "none"`) run beside it.
+A client plays the conversation's responses one after the other, and an out-of-band response's
+audio reaches the user only if the client chooses to play it (it is side work: a
+classification, a summary). So the mix, what the user heard, leaves out-of-band audio out: it
+neither sounds over the turn nor pushes the turn's audio later. The assistant track and the
+per-response tracks keep it (all the audio the server sent).
+
+Besides Realtime appends and deltas, the mix takes whatever the interpretation marks as audio
+(a frame with an audio format): the translation endpoint's appended and translated audio.
 """
 
 from __future__ import annotations
@@ -25,7 +36,7 @@ import binascii
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby, pairwise
 from typing import Any
 
@@ -33,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recorder.errors import InputError
-from recorder.interpretation import Frame, Interpreter
+from recorder.interpretation import OUT_OF_BAND, Frame, Interpreter
 from recorder.vocabulary import (
     AUDIO_APPEND,
     AUDIO_DELTA,
@@ -84,6 +95,7 @@ class ResponseAudio:
 
     response_id: str
     items: tuple[ItemAudio, ...]
+    kind: str = "turn"  # turn | out_of_band | idle_timeout (CONTRACT §4.1)
 
     @property
     def first_delta_t(self) -> float:
@@ -97,6 +109,7 @@ class SessionAudio:
     path: str
     user: tuple[Chunk, ...]
     responses: tuple[ResponseAudio, ...]
+    transport: str = "websocket"  # a sideband carries no audio (the call's audio is elsewhere)
 
     @property
     def assistant(self) -> list[Chunk]:
@@ -317,11 +330,14 @@ def _assistant_runs(audio: SessionAudio, rate: int) -> list[tuple[Samples, int]]
     """Heard item samples and where each starts in the mix.
 
     A response starts at its first audio delta or when the previous response's audio ends,
-    whichever is later, and plays at real-time rate from there.
+    whichever is later, and plays at real-time rate from there; out-of-band responses are not
+    heard (see the module docstring).
     """
     runs: list[tuple[Samples, int]] = []
     cursor = 0
     for response, items in zip(audio.responses, _item_samples(audio, rate, True), strict=True):
+        if response.kind == OUT_OF_BAND:
+            continue
         cursor = max(cursor, round(response.first_delta_t * rate))
         for samples in items:
             runs.append((samples, cursor))
@@ -349,6 +365,8 @@ def mix_track(audio: SessionAudio) -> Track | None:
     rate = max(rates)
     user_samples, user_runs = _user_runs(audio, rate) if audio.user else (None, [])
     assistant_runs = _assistant_runs(audio, rate) if chunks else []
+    if not user_runs and not assistant_runs:
+        return None
     frames = max(
         [at + stop - start for start, stop, at in user_runs]
         + [at + len(samples) for samples, at in assistant_runs]
@@ -386,6 +404,7 @@ class AudioCollector:
         self._warn = on_warning or warn_with_python
         self.appends: list[Chunk] = []
         self.deltas: dict[str, dict[str, list[Chunk]]] = {}
+        self.kinds: dict[str, str] = {}  # response id -> kind
         self.server_cuts: dict[str, float] = {}
         self.client_cuts: dict[str, float] = {}
         self.cancelled: dict[str, tuple[int, str]] = {}
@@ -399,12 +418,15 @@ class AudioCollector:
             return
         ctype = frame.type
         if frame.direction == "client":
-            if ctype == AUDIO_APPEND:
+            if ctype == AUDIO_APPEND or frame.audio_format is not None:
                 self._audio(frame, event, "audio", self.appends)
             elif ctype == ITEM_TRUNCATE:
                 self._cut(frame, event, self.client_cuts)
-        elif ctype == AUDIO_DELTA:
-            items = self.deltas.setdefault(frame.response_id or "unknown", {})
+        elif ctype == AUDIO_DELTA or frame.audio_format is not None:
+            owner = frame.response_id or "unknown"
+            items = self.deltas.setdefault(owner, {})
+            if frame.response_kind is not None:
+                self.kinds.setdefault(owner, frame.response_kind)
             self._audio(frame, event, "delta", items.setdefault(frame.item_id or "", []))
         elif ctype == ITEM_TRUNCATED:
             self._cut(frame, event, self.server_cuts)
@@ -456,6 +478,7 @@ class AudioCollector:
                     for item_id, chunks in items.items()
                     if chunks
                 ),
+                self.kinds.get(response_id, "turn"),
             )
             for response_id, items in self.deltas.items()
             if any(items.values())
@@ -520,4 +543,4 @@ def collect_audio(
         frame = interpreter.feed(line, record)
         if frame is not None:
             collector.feed(frame)
-    return collector.finish()
+    return replace(collector.finish(), transport=interpreter.connection.transport)

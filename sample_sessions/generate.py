@@ -31,7 +31,13 @@ from recorder.proxy import RecordingProxy
 from recorder.vocabulary import PCM16, ULAW, AudioFormat, canonical
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from scripted_server import Script, ScriptedRealtimeServer, encode_audio  # noqa: E402  (a test double)
+from scripted_server import (  # noqa: E402  (a test double)
+    CallTurn,
+    ConnectionLog,
+    Script,
+    ScriptedRealtimeServer,
+    encode_audio,
+)
 
 HERE = Path(__file__).resolve().parent
 SPEECH = HERE / "speech"
@@ -80,7 +86,9 @@ class Client:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds / self.speed)
 
-    async def speak(self, pcm16_24k: bytes, chunk_ms: int = 40) -> None:
+    async def speak(
+        self, pcm16_24k: bytes, chunk_ms: int = 40, event: str = "input_audio_buffer.append"
+    ) -> None:
         """Append audio in `chunk_ms` chunks, at the pace a microphone produces it."""
         audio = encode_audio(pcm16_24k, self.input_format)
         step = int(chunk_ms * self.input_format.bytes_per_ms)
@@ -88,7 +96,7 @@ class Client:
         start = loop.time()
         for n, offset in enumerate(range(0, len(audio), step)):
             chunk = base64.b64encode(audio[offset : offset + step]).decode()
-            await self.send("input_audio_buffer.append", audio=chunk)
+            await self.send(event, audio=chunk)
             due = start + (n + 1) * chunk_ms / 1000 / self.speed
             await asyncio.sleep(max(0.0, due - loop.time()))
 
@@ -287,6 +295,109 @@ async def errors_and_rate_limits(c: Client) -> None:
     await c.sleep(0.3)
 
 
+# -- today's API (CONTRACT §4) ---------------------------------------------------------------------
+
+# a 1x1 PNG: the shape of an image input, not a picture
+PNG_PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+GA2_SESSION = {
+    "type": "realtime",
+    "instructions": "You are a concise travel assistant on a phone line.",
+    "reasoning": {"effort": "low"},
+    "audio": {
+        "input": {
+            "format": {"type": "audio/pcmu"},
+            "transcription": {"model": "gpt-4o-mini-transcribe"},
+            "turn_detection": {
+                "type": "server_vad",
+                "silence_duration_ms": 500,
+                "idle_timeout_ms": 5000,
+            },
+        },
+        "output": {"format": {"type": "audio/pcmu"}, "voice": "marin"},
+    },
+}
+GA2_PLAYBACK_MS = 1680 + 3010  # the preamble and the final answer (assistant-checking, -forecast)
+
+
+async def ga2_preamble_oob_idle(c: Client) -> None:
+    await c.until("session.created")
+    await c.send("session.update", session=GA2_SESSION)
+    await c.until("session.updated")
+    c.input_format = ULAW
+    photo = {"type": "input_image", "image_url": PNG_PIXEL}
+    await c.send(
+        "conversation.item.create", item={"type": "message", "role": "user", "content": [photo]}
+    )
+    await c.until("conversation.item.done")
+    await c.sleep(0.5)
+    speaking = asyncio.create_task(c.speak(silence(300) + clip("user-weather") + silence(700), 20))
+    await c.until("input_audio_buffer.speech_stopped")
+    # beside the turn: classify the request, out of band, linked by its metadata
+    await c.send(
+        "response.create",
+        response={
+            "conversation": "none",
+            "metadata": {"purpose": "intent"},
+            "output_modalities": ["text"],
+            "instructions": "Classify the caller's intent in one word.",
+        },
+    )
+    await speaking
+    for _ in range(2):  # the out-of-band response and the turn's
+        await c.until("response.done")
+    # the caller says nothing: once the answer has played, the idle timeout (5 s) answers
+    await c.speak(silence(GA2_PLAYBACK_MS + 5000 + 2500), 20)
+    await c.until("response.done")
+
+
+SIDEBAND_CALL = (
+    CallTurn(
+        0.8,
+        2.3,
+        "Hi, can you check the status of my order?",
+        "Of course. What is your order number?",
+        2500,
+    ),
+    CallTurn(
+        1.2,
+        2.2,
+        "Sure. It's order four two seven one.",
+        "Thanks. Your order shipped on Monday.",
+        3000,
+    ),
+)
+
+
+async def sideband_webrtc_call(c: Client) -> None:
+    await c.until("session.created")
+    update = {
+        "type": "realtime",
+        "instructions": "You are a concise support agent.",
+        "audio": {"input": {"transcription": {"model": "gpt-realtime-whisper"}}},
+    }
+    await c.send("session.update", session=update)
+    await c.until("session.updated")
+    for _ in SIDEBAND_CALL:
+        await c.until("output_audio_buffer.stopped")
+    await c.sleep(0.3)
+
+
+async def translation_en_fr(c: Client) -> None:
+    await c.until("session.created")
+    update = {
+        "audio": {
+            "input": {"transcription": {"model": "gpt-realtime-whisper"}},
+            "output": {"language": "fr"},
+        }
+    }
+    await c.send("session.update", session=update)
+    await c.until("session.updated")
+    await c.sleep(0.4)
+    await c.speak(clip("user-order") + silence(800), event="session.input_audio_buffer.append")
+    await c.send("session.close")
+    await c.until("session.closed")
+
+
 # Realistic server timing at speed 1: response.created ~40 ms after the trigger, first audio
 # ~350-600 ms after it, audio generated about three times faster than real time.
 def timing(first: float, **more: Any) -> dict[str, Any]:
@@ -409,6 +520,54 @@ SAMPLES: tuple[Sample, ...] = (
         errors_and_rate_limits,
         description="GA mini: an `error` (commit with too little audio), a response cancelled by the client, an error for cancelling nothing, and the tokens rate limit falling towards zero.",
     ),
+    Sample(
+        "ga2-preamble-oob-idle",
+        "/v1/realtime?model=gpt-realtime-2",
+        Script(
+            model="gpt-realtime-2",
+            preamble=lambda index: (
+                ("Let me check that for you.", clip("assistant-checking")) if index == 0 else None
+            ),
+            final_answer_delay=1.4,
+            assistant_audio=replies("assistant-forecast", "assistant-still-there"),
+            transcripts=texts(
+                "In Paris it is sunny, around twenty degrees.", "Are you still there?"
+            ),
+            reasoning_tokens=48,
+            image_tokens=255,
+            transcribe=True,
+            user_transcripts=texts("What's the weather like in Paris today?"),
+            **timing(0.35),
+        ),
+        ga2_preamble_oob_idle,
+        description='gpt-realtime-2 on a phone line (G.711 µ-law): an image in the context, a spoken preamble (`commentary`) before the `final_answer`, an out-of-band classification (`conversation: "none"`, `metadata`) beside the turn, input transcription billed by tokens, reasoning tokens, then an idle timeout (`timeout_triggered`) answered by the server.',
+    ),
+    Sample(
+        "sideband-webrtc-call",
+        "/v1/realtime?call_id=rtc_u1SeD9fWcJtTTuRnY5BoX",
+        Script(
+            model="gpt-realtime-2",
+            call=SIDEBAND_CALL,
+            transcribe=True,
+            transcripts=texts(*(turn.answer for turn in SIDEBAND_CALL)),
+            **timing(0.45),
+        ),
+        sideband_webrtc_call,
+        description="A sideband (`?call_id=`) watching a WebRTC call: VAD events, input transcription billed per minute, transcripts and `output_audio_buffer.started`/`stopped`, no audio on the connection.",
+    ),
+    Sample(
+        "translation-en-fr",
+        "/v1/realtime/translations?model=gpt-realtime-translate",
+        Script(
+            model="gpt-realtime-translate",
+            transcripts=texts("Bonjour, pouvez-vous vérifier l'état de ma commande ?"),
+            user_transcripts=texts("Hi, can you check the status of my order?"),
+            assistant_audio=replies("translated-order"),
+            translation_delay=0.6,
+        ),
+        translation_en_fr,
+        description="The translation endpoint (`/v1/realtime/translations`): English audio appended, French audio and transcripts streamed back per 200 ms, billed per minute of audio appended.",
+    ),
 )
 
 
@@ -418,10 +577,18 @@ def _scaled(script: Script, speed: float) -> Script:
         created_delay=script.created_delay / speed,
         first_delta_delay=script.first_delta_delay / speed,
         delta_interval=script.delta_interval / speed,
+        final_answer_delay=script.final_answer_delay / speed,
+        transcription_delay=script.transcription_delay / speed,
+        translation_delay=script.translation_delay / speed,
+        time_scale=script.time_scale / speed,
     )
 
 
-async def record_sample(sample: Sample, out_dir: Path, speed: float) -> Path:
+async def record_sample(
+    sample: Sample, out_dir: Path, speed: float, server_logs: list[ConnectionLog] | None = None
+) -> Path:
+    """Record `sample` through the proxy into `out_dir`; `server_logs` receives what the
+    scripted server sent and received, with the time of each frame (the truth of the tests)."""
     async with ScriptedRealtimeServer(_scaled(sample.script, speed)) as server:
         with tempfile.TemporaryDirectory() as tmp:
             async with (
@@ -439,6 +606,8 @@ async def record_sample(sample: Sample, out_dir: Path, speed: float) -> Path:
                 await sample.scenario(client)
                 await ws.close(1000, "")
                 await reader
+            if server_logs is not None:
+                server_logs.extend(server.connections)
             files = list(Path(tmp).glob("*.jsonl"))
             assert len(files) == 1, files
             target = out_dir / f"{sample.name}.jsonl"

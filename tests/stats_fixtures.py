@@ -15,7 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from recorder.analytics.report import BILLED_AUDIO_KEYS
+
 STARTED_AT = "2026-11-26T10:00:00.000000Z"
+# the CONTRACT §4.2 fields of a session without input transcription or translation
+NOT_TRANSCRIBED = dict.fromkeys(BILLED_AUDIO_KEYS)
 PCM16_BYTES_PER_MS = 48
 G711_BYTES_PER_MS = 8
 

@@ -46,26 +46,26 @@ def test_the_example_config_passes_on_the_samples_offline():
     result = rt("sample_sessions/", "--config", EXAMPLE)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[-1] == "PASSED: 43 passed, 13 skipped"
-    assert lines[-2] == f"7 recordings · config {EXAMPLE} · cost $0.0887"
+    assert lines[-1] == "PASSED: 57 passed, 17 skipped"
+    assert lines[-2] == f"10 recordings · config {EXAMPLE} · cost $0.1216"
     assert not ANSI.search(result.stdout)
     header = lines[0].split()
     assert header == ["check", "scope", "expected", "got", "result"]
     row = next(line for line in lines if line.startswith("latency: ttfb_ms.p95 <= 800"))
-    assert row.split()[-5:] == ["recordings", "<=", "800", "575.624", "pass"]
+    assert row.split()[-5:] == ["recordings", "<=", "800", "568.21", "pass"]
     each = lines[lines.index(row) + 1].split()
     assert each == [
         "each",
         "recording",
-        "(7)",
+        "(10)",
         "<=",
         "800",
-        "383.976",
+        "353.155",
         "–",
         "602.812",
-        "6",
+        "8",
         "pass,",
-        "1",
+        "2",
         "skip",
     ]
     assert "latency: ttfb_ms.p50 <= +20%" in result.stdout  # shown, skipped without a baseline
@@ -87,10 +87,10 @@ def test_a_failing_check_exits_1_and_names_each_failure(tmp_path):
         "FAIL errors == 0 · sample_sessions/errors-and-rate-limits.jsonl: errors = 2, expected "
         "== 0; errors: invalid_request_error/input_audio_buffer_commit_empty at 0.058 s (and 1 more)",
     ]
-    assert result.stdout.splitlines()[-1] == "FAILED: 4 of 16 checks failed (11 passed, 1 skipped)"
+    assert result.stdout.splitlines()[-1] == "FAILED: 4 of 22 checks failed (16 passed, 2 skipped)"
     # the failing recordings have rows of their own, the others one line
     assert "sample_sessions/azure-preview-g711.jsonl" in result.stdout
-    assert "the others (6)" in result.stdout
+    assert "the others (9)" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -175,12 +175,12 @@ def test_junit_markdown_and_json_files(tmp_path):
     )
     assert result.exit_code == 0
     document = json.loads(result.stdout)
-    assert document["passed"] is True and document["counts"] == {"pass": 43, "fail": 0, "skip": 13}
+    assert document["passed"] is True and document["counts"] == {"pass": 57, "fail": 0, "skip": 17}
     root = ET.parse(junit).getroot()
-    assert root.get("tests") == "56" and root.get("failures") == "0" and root.get("skipped") == "13"
-    assert len(list(root.iter("testcase"))) == 56
+    assert root.get("tests") == "74" and root.get("failures") == "0" and root.get("skipped") == "17"
+    assert len(list(root.iter("testcase"))) == 74
     summary = markdown.read_text()
-    assert summary.startswith("## rt check: PASSED: 43 passed, 13 skipped\n")
+    assert summary.startswith("## rt check: PASSED: 57 passed, 17 skipped\n")
 
 
 def test_verbose_lists_every_recording():
@@ -197,9 +197,9 @@ def test_a_stored_run_as_the_baseline(tmp_path):
     )
     result = rt("sample_sessions/", "--config", EXAMPLE, "--baseline", tmp_path / "baseline")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "PASSED: 93 passed, 8 skipped"
+    assert result.stdout.splitlines()[-1] == "PASSED: 126 passed, 14 skipped"
     assert f"baseline: {tmp_path / 'baseline'}" in result.stdout
-    assert "cost $0.0887 (baseline $0.0887, +0.0%)" in result.stdout
+    assert "cost $0.1216 (baseline $0.1216, +0.0%)" in result.stdout
     # the same calls, one of them now without its tool call and slower
     changed = tmp_path / "baseline" / "ga-function-call.jsonl"
     text = changed.read_text().replace('"get_weather"', '"get_forecast"')

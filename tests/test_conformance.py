@@ -269,6 +269,16 @@ def test_every_reader_says_the_same(session_file: Path, tmp_path: Path) -> None:
                 continue
             assert sql[key] == value, key
             assert stored[key] == value, key
+    # the kind of each response (CONTRACT §4.1), as the timeline marks it
+    kinds = {row["response_id"]: row["kind"] for row in r.stats_responses}
+    for entry in r.timeline:
+        if entry.response_id in kinds and entry.response_kind is not None:
+            assert entry.response_kind == kinds[entry.response_id], entry
+    # the session: its cost, input transcription and translated audio (CONTRACT §4.2, §4.3)
+    for key, value in r.stats_session.items():
+        if key not in ("session", "file", "started_at"):
+            assert r.sql_session[key] == value, key
+            assert r.parquet_session[key] == value, key
     # the model
     model = r.stats_session["model"]
     assert model == r.sql_session["model"] == r.parquet_session["model"]

@@ -225,8 +225,8 @@ SAMPLES = sorted((Path(__file__).resolve().parent.parent / "sample_sessions").gl
 @pytest.mark.parametrize("session", SAMPLES, ids=[p.stem for p in SAMPLES])
 def test_cli_on_the_sample_sessions(tmp_path, session):
     code, out, err = run(str(session), "--out", str(tmp_path))
-    if code == 1:
-        assert err == f"Error: no audio in {session}\n"
+    if code == 1:  # the text-only sample, and the sideband (which says why)
+        assert err.startswith(f"Error: no audio in {session}") and err.count("\n") == 1
         return
     assert code == 0
     for line in out.splitlines():

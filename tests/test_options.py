@@ -73,5 +73,5 @@ def test_a_bad_price_file_is_one_line(command, tmp_path):
     bad.write_text('{"models": {"x": {"text": {"input": 1}}}}')
     result = invoke(*command, "--pricing", str(bad))
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {bad}: models.x.text.cached: expected a price")
+    assert result.stderr.startswith(f"Error: {bad}: models.x.audio: missing table of")
     assert len(result.stderr.splitlines()) == 1

@@ -98,6 +98,8 @@ def test_layout_is_one_hive_partitioned_directory_per_table(dataset: Path) -> No
     assert models == {
         "model=gpt-realtime",
         "model=gpt-realtime-mini",
+        "model=gpt-realtime-2",
+        "model=gpt-realtime-translate",
         "model=gpt-4o-realtime-preview",
         "model=gpt-4o-realtime-preview-2024-10-01",
     }
@@ -160,10 +162,10 @@ def test_events_are_every_frame_in_the_ga_vocabulary_without_audio(
         assert row["type"] == vocabulary.canonical(event["type"])
         beta_seen |= row["type"] != row["raw_type"]
         stored = json.loads(row["event"])
-        if row["type"] == vocabulary.AUDIO_APPEND:
+        if row["type"] in (vocabulary.AUDIO_APPEND, "session.input_audio_buffer.append"):
             assert row["audio_bytes"] == len(base64.b64decode(event["audio"]))
             assert stored == {k: v for k, v in event.items() if k != "audio"}
-        elif row["type"] == vocabulary.AUDIO_DELTA:
+        elif row["type"] in (vocabulary.AUDIO_DELTA, "session.output_audio.delta"):
             assert row["audio_bytes"] == len(base64.b64decode(event["delta"]))
             assert stored == {k: v for k, v in event.items() if k != "delta"}
         else:
@@ -200,12 +202,12 @@ def test_a_second_export_adds_only_new_sessions(samples: Path, tmp_path: Path) -
     assert first.sessions == 1
     again = export_parquet([samples], "warehouse")
     assert again.already_exported == [str(samples / "ga-text-only.jsonl")]
-    assert again.sessions == 6
+    assert again.sessions == 9
     assert again.run_id != first.run_id
     nothing = export_parquet([samples], "warehouse")
-    assert nothing.sessions == 0 and len(nothing.already_exported) == 7
+    assert nothing.sessions == 0 and len(nothing.already_exported) == 10
     sessions = read("warehouse", "sessions")
-    assert len(sessions) == 7 == len({row["file"] for row in sessions})
+    assert len(sessions) == 10 == len({row["file"] for row in sessions})
     names = {
         p.name.split("-", 1)[1].rsplit("-", 1)[0] for p in Path("warehouse").rglob("*.parquet")
     }
@@ -300,12 +302,12 @@ def test_cli_prints_what_it_wrote(samples: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("exported 7 sessions to warehouse (run ")
+    assert lines[0].startswith("exported 10 sessions to warehouse (run ")
     assert [line.split()[0] for line in lines[1:]] == list(TABLES)
     assert lines[1].split()[1:3] == [f"{len(read('warehouse', 'events')):,}", "rows"]
     again = CliRunner().invoke(cli, ["export", "parquet", str(samples), "--out", "warehouse"])
     assert again.stdout == "nothing to export: warehouse already holds every session\n"
-    assert "7 session files already in the dataset, skipped" in again.stderr
+    assert "10 session files already in the dataset, skipped" in again.stderr
 
 
 def test_cli_refuses_an_occupied_directory(samples: Path) -> None:

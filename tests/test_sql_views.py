@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stats_fixtures import SessionFile, ga_session_created, ga_usage
+from stats_fixtures import NOT_TRANSCRIBED, SessionFile, ga_session_created, ga_usage
 
 from recorder.analytics import VIEW_NAMES, collect_stats, open_views, run_sql
 from recorder.analytics.db import query_text
@@ -149,6 +149,7 @@ def test_sessions_view(two_calls):
         "close_code": None,
         "close_reason": None,
         "recorder_version": "0.1.0",
+        **NOT_TRANSCRIBED,
         "date": ga["started_at"].date(),
     }
     assert ga["client_frames"] + ga["server_frames"] == ga["frames"]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from stats_fixtures import (
     G711_BYTES_PER_MS,
+    NOT_TRANSCRIBED,
     SessionFile,
     ga_session_created,
     ga_usage,
@@ -310,6 +311,7 @@ def test_sessions_rate_limits_and_trend(tmp_path):
         "model": "gpt-realtime",
         "protocol": "realtime",
         "transport": "websocket",
+        **NOT_TRANSCRIBED,
     }
     assert sessions[1]["responses"] == 0 and sessions[1]["cost_usd"] == 0.0
 

@@ -25,12 +25,15 @@ RESPONSE_KEYS = [
 ]  # fmt: skip
 SUMMARY_KEYS = [
     "ttfb_ms", "ttft_ms", "duration_ms", "voice_to_voice_ms", "responses", "sessions", "errors",
-    "cost_usd", "ttfb_final_ms", "voice_to_voice_final_ms", "by_kind",
+    "cost_usd", "ttfb_final_ms", "voice_to_voice_final_ms", "by_kind", "transcription_cost_usd",
 ]  # fmt: skip
 DISTRIBUTION_KEYS = ["count", "mean", "p50", "p90", "p95", "p99", "max"]
 SESSION_KEYS = [
     "session", "file", "started_at", "duration_s", "responses", "input_tokens", "output_tokens",
     "cost_usd", "model", "protocol", "transport",
+    # CONTRACT §4.2 additions
+    "transcription_model", "transcription_seconds", "transcription_tokens",
+    "transcription_cost_usd", "translation_seconds", "translation_cost_usd",
 ]  # fmt: skip
 RATE_LIMIT_KEYS = ["session", "t", "at", "name", "limit", "remaining", "reset_seconds"]
 ERROR_KEYS = ["session", "t", "type", "code", "message"]  # plus the fields we add
@@ -190,7 +193,7 @@ def test_pricing_file_overrides_and_unknown_models_warn(sessions, tmp_path):
     bad.write_text('{"models": {"x": {"text": {"input": 1}}}}')
     result = CliRunner().invoke(cli, ["stats", str(sessions), "--pricing", str(bad)])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {bad}: models.x.text.cached: expected a price")
+    assert result.stderr.startswith(f"Error: {bad}: models.x.audio: missing table of")
 
 
 def test_help_has_an_example():

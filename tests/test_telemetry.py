@@ -197,9 +197,9 @@ def test_live_metrics_and_traces_equal_rt_stats(tmp_path: Path) -> None:
     assert total(samples, "rt_tokens_total", type="output") == summed(
         [s["output_tokens"] for s in stats["sessions"]]
     )
-    for model in {r["model"] for r in responses}:
+    for model in {s["model"] for s in stats["sessions"]}:  # responses, transcription, translation
         assert total(samples, "rt_cost_usd_total", model=model) == pytest.approx(
-            summed([r["cost_usd"] for r in responses if r["model"] == model])
+            summed([s["cost_usd"] for s in stats["sessions"] if s["model"] == model])
         )
     latest = {}
     for entry in stats["rate_limits"]:  # in the order the sessions were replayed

@@ -182,12 +182,16 @@ def _event_adder(columns: dict[str, list[Any]], with_audio: bool) -> Callable[[F
 
 def without_audio(frame: Frame) -> Mapping[str, Any]:
     """The frame's event without its base64 audio (its size stays in `audio_bytes`): the
-    payload of an append or audio delta, and the `audio` of input_audio parts in items, are
+    payload of an append or audio delta (or of any frame the interpretation says carries
+    audio: the translation endpoint's), and the `audio` of input_audio parts in items, are
     left out (the key with them)."""
     event = frame.event or {}
-    if frame.type == vocab.AUDIO_APPEND and "audio" in event:
+    client = frame.direction == "client"
+    if (frame.type == vocab.AUDIO_APPEND or (client and frame.audio_format)) and "audio" in event:
         return {key: value for key, value in event.items() if key != "audio"}
-    if frame.type == vocab.AUDIO_DELTA and "delta" in event:
+    if (
+        frame.type == vocab.AUDIO_DELTA or (not client and frame.audio_format)
+    ) and "delta" in event:
         return {key: value for key, value in event.items() if key != "delta"}
     item = event.get("item")
     if isinstance(item, Mapping) and isinstance(item.get("content"), list):

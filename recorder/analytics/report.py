@@ -46,6 +46,15 @@ RESPONSE_KEYS = (
     "cached_image_tokens",
     "output_reasoning_tokens",
 )
+# CONTRACT §4.2: a session's input transcription, and the translation endpoint's billed audio
+BILLED_AUDIO_KEYS = (
+    "transcription_model",
+    "transcription_seconds",
+    "transcription_tokens",
+    "transcription_cost_usd",
+    "translation_seconds",
+    "translation_cost_usd",
+)
 SESSION_KEYS = (
     "session",
     "file",
@@ -59,6 +68,7 @@ SESSION_KEYS = (
     "model",
     "protocol",
     "transport",
+    *BILLED_AUDIO_KEYS,
 )
 RATE_LIMIT_KEYS = ("session", "t", "at", "name", "limit", "remaining", "reset_seconds")
 # the CONTRACT's error fields, then the ones we add
@@ -74,9 +84,21 @@ class UnknownModel:
 
     model: str | None
     sessions: int
+    transcription: bool = False  # a transcription model (its cost is transcription_cost_usd)
 
     def __str__(self) -> str:
         count = counted(self.sessions, "session")
+        if self.transcription:
+            if self.model is None:
+                verb = "transcribes" if self.sessions == 1 else "transcribe"
+                return (
+                    f"{count} {verb} without naming a transcription model: "
+                    "transcription_cost_usd is null"
+                )
+            return (
+                f"no price for transcription model {self.model!r} ({count}): "
+                "transcription_cost_usd is null; add it with --pricing FILE"
+            )
         if self.model is None:
             verb = "names" if self.sessions == 1 else "name"
             return f"{count} {verb} no model: cost_usd is null (the model comes from session.created or the URL)"
@@ -132,6 +154,7 @@ class StatsReport:
                     for metric in FINAL_ANSWER_METRICS
                 },
                 "by_kind": dict(self.by_kind),
+                "transcription_cost_usd": self.summary.get("transcription_cost_usd"),
             },
             "sessions": [_pick(row, SESSION_KEYS) for row in self.sessions],
             "rate_limits": [_pick(row, RATE_LIMIT_KEYS) for row in self.rate_limits],

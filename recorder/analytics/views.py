@@ -110,6 +110,10 @@ def open_views(
     ):
         if model is None or table.lookup(model) is None:
             warn(UnknownModel(model, sessions))
+    for model, sessions in sorted(
+        builder.unpriced_transcription.items(), key=lambda item: (item[0] is None, item[0] or "")
+    ):
+        warn(UnknownModel(model, sessions, transcription=True))
     frames = builder.columns
     with AnalyticsDB(memory_limit=memory_limit) as db:
         db.register_filesystems([dataset.root for dataset in sources.datasets])

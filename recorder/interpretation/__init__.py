@@ -6,7 +6,8 @@
 
 See `interpreter` for how the pieces fit, and each module for the rules it owns:
 `connection` (model, protocol, transport), `formats` (audio formats), `responses`
-(attribution, triggers, kinds, latencies), `usage` (tokens and cost).
+(attribution, triggers, kinds, latencies), `usage` (tokens and cost), `transcription` (input
+transcription usage and cost), `translation` (the translation endpoint's audio and cost).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from recorder.interpretation.facts import (
 from recorder.interpretation.frame import BINARY_FRAME, NO_TYPE, TEXT_FRAME, Frame, base64_size
 from recorder.interpretation.interpreter import Interpreter, OnWarning, response_error
 from recorder.interpretation.responses import IDLE_TIMEOUT, KINDS, OUT_OF_BAND, TURN
-from recorder.interpretation.usage import TokenUsage, cost_usd
+from recorder.interpretation.transcription import TranscriptionSummary, TranscriptionUsage
+from recorder.interpretation.usage import TokenUsage, cost_usd, total_cost_usd
 
 __all__ = [
     "BINARY_FRAME",
@@ -43,11 +45,14 @@ __all__ = [
     "SessionFacts",
     "TokenUsage",
     "ToolCall",
+    "TranscriptionSummary",
+    "TranscriptionUsage",
     "base64_size",
     "cost_usd",
     "interpret",
     "interpret_file",
     "response_error",
+    "total_cost_usd",
 ]
 
 

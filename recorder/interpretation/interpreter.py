@@ -10,7 +10,8 @@ serve, check, the proxy's live metrics) feeds its records through an `Interprete
 it says: the frame's number and canonical type, the response it belongs to, the audio format in
 effect, the model, the response metrics. The rules live in the modules beside this one:
 `connection` (model, protocol, transport), `formats` (audio formats), `responses`
-(attribution, triggers, kinds, latencies), `usage` (tokens and cost).
+(attribution, triggers, kinds, latencies), `usage` (tokens and cost), `transcription` (input
+transcription usage), `translation` (the translation endpoint's audio and cost).
 
 What the interpreter itself decides:
 
@@ -38,6 +39,14 @@ from recorder.interpretation.facts import ErrorFacts, RateLimitFacts, ResponseFa
 from recorder.interpretation.formats import AudioFormats
 from recorder.interpretation.frame import NO_TYPE, Frame, base64_size
 from recorder.interpretation.responses import ResponseTracker
+from recorder.interpretation.transcription import TRANSCRIPTION_COMPLETED, TranscriptionTracker
+from recorder.interpretation.translation import (
+    INPUT_FORMAT,
+    TRANSLATION,
+    TRANSLATION_APPEND,
+    TRANSLATION_AUDIO_DELTA,
+    output_format,
+)
 from recorder.vocabulary import canonical
 from recorder.warning_log import FileWarning
 
@@ -68,6 +77,7 @@ class Interpreter:
         self.connection = Connection()
         self.formats = AudioFormats()
         self.responses = ResponseTracker(self.formats)
+        self.transcription = TranscriptionTracker()
         self.errors: list[ErrorFacts] = []
         self.rate_limits: list[RateLimitFacts] = []
         self.frames = 0
@@ -194,6 +204,12 @@ class Interpreter:
             self.responses.appended(frame.t, frame.audio_ms)
         elif ctype == "session.update":
             self.formats.client_update(event)
+            self.transcription.client_update(event)
+        elif ctype == TRANSLATION_APPEND and self.connection.protocol == TRANSLATION:
+            frame.audio_format = INPUT_FORMAT
+            frame.audio_bytes = base64_size(event.get("audio"))
+            self.input_audio_bytes += frame.audio_bytes
+            self.input_audio_ms += frame.audio_ms
         self.connection.client_event(ctype, event, first=self.client_frames == 1)
         self.responses.client_frame(frame)
 
@@ -202,6 +218,12 @@ class Interpreter:
             frame.audio_bytes = base64_size(event.get("delta"))
         elif ctype in (vocab.SESSION_CREATED, vocab.SESSION_UPDATED):
             self.formats.server_session(event, created=ctype == vocab.SESSION_CREATED)
+            self.transcription.server_session(event)
+        elif ctype == TRANSCRIPTION_COMPLETED:
+            self.transcription.completed(frame.t, frame.number, event)
+        elif ctype == TRANSLATION_AUDIO_DELTA and self.connection.protocol == TRANSLATION:
+            frame.audio_format = output_format(event)
+            frame.audio_bytes = base64_size(event.get("delta"))
         elif ctype == vocab.ERROR:
             self.formats.server_error(event)
             error = event.get("error")
@@ -220,7 +242,7 @@ class Interpreter:
             self._rate_limits(line, frame, event)
         self.connection.server_event(ctype, event)
         self.responses.server_frame(frame)
-        if ctype == vocab.AUDIO_DELTA:
+        if ctype == vocab.AUDIO_DELTA or frame.audio_bytes:  # a delta, or translated audio
             if frame.audio_format is None:  # a delta of no response: the session's format
                 frame.audio_format = self.formats.output
             self.output_audio_bytes += frame.audio_bytes
@@ -304,6 +326,7 @@ class Interpreter:
             responses=tuple(responses),
             errors=tuple(errors),
             rate_limits=tuple(self.rate_limits),
+            transcriptions=tuple(self.transcription.usages),
         )
 
 

@@ -106,7 +106,11 @@ def status_badge(value: object) -> str:
 def trigger_name(value: object) -> str:
     if value is None:
         return ""
-    return {"input_audio_buffer.speech_stopped": "speech_stopped"}.get(str(value), str(value))
+    short = {
+        "input_audio_buffer.speech_stopped": "speech_stopped",
+        "input_audio_buffer.timeout_triggered": "timeout_triggered",
+    }
+    return short.get(str(value), str(value))
 
 
 def as_number(value: object) -> float | None:

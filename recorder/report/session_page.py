@@ -63,6 +63,15 @@ def session_section(session: SessionPage, context: PageContext) -> str:
         ),
         ("cost", dollars(row.get("cost_usd"))),
     ]
+    if row.get("protocol") not in (None, "realtime") or row.get("transport") == "sideband":
+        facts.append(("connection", f"{row.get('protocol')} over {row.get('transport')}"))
+    if row.get("transcription_model"):
+        facts.append(
+            (
+                "input transcription",
+                f"{row['transcription_model']} · {dollars(row.get('transcription_cost_usd'))}",
+            )
+        )
     facts_html = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
     player = f'<p class="note">{escape(session.audio_note)}</p>'
     if session.audio is not None:
@@ -124,9 +133,15 @@ def _timeline_rows(session: SessionPage, context: PageContext) -> list[TimelineR
         v2v = as_number(row.get("voice_to_voice_ms"))
         speech_end = first - v2v / 1000 if v2v is not None and first is not None else None
         wait_text = f"{metric} {wait:.0f} ms" if wait is not None else "no output"
+        final = as_number(row.get("ttfb_final_ms"))
+        if final is not None and final != ttfb:
+            wait_text += f" · final answer {final:.0f} ms"
         if v2v is not None:
             wait_text += f" · voice→voice {v2v:.0f} ms"
         status = str(row.get("status") or "")
+        kind = str(row.get("kind") or "turn")
+        if kind != "turn":
+            wait_text += f" · {kind.replace('_', ' ')}"
         tip = [
             f"{response_id} · {status} · {trigger_name(row.get('trigger'))} at {start:.3f} s",
             wait_text,
@@ -169,7 +184,10 @@ def _turn(turn: Turn, row: Row | None, context: PageContext) -> str:
     if row is not None and turn.role == ASSISTANT:
         parts = []
         first = "ttfb_ms" if row.get("ttfb_ms") is not None else "ttft_ms"
-        for key, label in ((first, first[:4]), ("voice_to_voice_ms", "voice→voice")):
+        keys = [(first, first[:4]), ("voice_to_voice_ms", "voice→voice")]
+        if row.get("ttfb_final_ms") not in (None, row.get("ttfb_ms")):
+            keys.insert(1, ("ttfb_final_ms", "final answer"))
+        for key, label in keys:
             value = as_number(row.get(key))
             if value is not None:
                 css = level(value, context.thresholds.get(key)) or ""

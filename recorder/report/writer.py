@@ -156,7 +156,7 @@ def _session_page(
         user_wave=user_wave,
         assistant_wave=assistant_wave,
         seconds=seconds,
-        audio_note=_audio_note(options, mix, audio),
+        audio_note=_audio_note(options, mix, audio, row),
         warnings=notes,
     )
 
@@ -189,7 +189,15 @@ def _audio_policy(options: ReportOptions) -> str:
     )
 
 
-def _audio_note(options: ReportOptions, mix: Track | None, audio: EmbeddedAudio | None) -> str:
+def _audio_note(
+    options: ReportOptions, mix: Track | None, audio: EmbeddedAudio | None, row: Row
+) -> str:
+    if (mix is None or not mix.frames) and row.get("transport") == "sideband":
+        return (
+            "No audio on this connection: a sideband carries the control events of a WebRTC "
+            "or SIP call, whose audio travels outside it (first audio is taken from "
+            "output_audio_buffer.started)."
+        )
     if mix is None or not mix.frames:
         return "No audio in this session."
     if audio is None:

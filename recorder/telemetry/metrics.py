@@ -184,8 +184,9 @@ TOKEN_DETAILS = _spec(
 COST = _spec(
     "rt_cost_usd",
     "counter",
-    "What the finished responses cost at the price table's prices "
-    "(rt stats cost_usd; responses of unpriced models add nothing).",
+    "What the calls cost at the price table's prices (rt stats cost_usd): each response as it "
+    "finishes, a session's input transcription and translated audio when it ends; what has no "
+    "price adds nothing.",
     ("model",),
     unit="{USD}",
 )
@@ -333,6 +334,15 @@ def session_ended_measurements(closed_by: str | None, bound: BoundedLabels) -> l
         Measurement(SESSIONS_ENDED, (bound("closed_by", closed_by),), 1),
         Measurement(SESSIONS_ACTIVE, (), -1),
     ]
+
+
+def session_cost_measurements(
+    model: str | None, parts: tuple[float | None, ...], bound: BoundedLabels
+) -> list[Measurement]:
+    """What an ended session adds to the cost beyond its responses: its input transcription
+    and its translated audio, where priced (CONTRACT §4.2; interpretation/costs.py)."""
+    label = bound("model", model)
+    return [Measurement(COST, (label,), part) for part in parts if part]
 
 
 def frame_measurements(direction: str, frames: int, size: int) -> list[Measurement]:

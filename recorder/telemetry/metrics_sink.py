@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from recorder.interpretation import ErrorFacts, RateLimitFacts, ResponseFacts, SessionFacts
+from recorder.interpretation.costs import SessionCost
 from recorder.telemetry import metrics
 from recorder.telemetry.metrics import BoundedLabels, Measurement
 from recorder.telemetry.watcher import WatchedSession
@@ -43,9 +44,15 @@ class MetricsSink:
         self.record(metrics.rate_limit_measurements(entry, self.bound))
 
     def session_ended(
-        self, session: WatchedSession, facts: SessionFacts, cost: float | None
+        self, session: WatchedSession, facts: SessionFacts, cost: SessionCost
     ) -> None:
         self.record(metrics.session_ended_measurements(facts.closed_by, self.bound))
+        # what the session cost beyond its responses (told as each finished)
+        self.record(
+            metrics.session_cost_measurements(
+                session.model, (cost.transcription.cost_usd, cost.translation_cost_usd), self.bound
+            )
+        )
 
     def frames(self, direction: str, count: int, size: int) -> None:
         self.record(metrics.frame_measurements(direction, count, size))

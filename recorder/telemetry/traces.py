@@ -17,6 +17,7 @@ import datetime as dt
 from typing import Any
 
 from recorder.interpretation import ErrorFacts, RateLimitFacts, ResponseFacts, SessionFacts
+from recorder.interpretation.costs import SessionCost
 from recorder.telemetry import attributes
 from recorder.telemetry.extra import require
 from recorder.telemetry.watcher import WatchedSession
@@ -102,11 +103,11 @@ class TraceSink:
         )
 
     def session_ended(
-        self, session: WatchedSession, facts: SessionFacts, cost: float | None
+        self, session: WatchedSession, facts: SessionFacts, cost: SessionCost
     ) -> None:
         state: _SessionTrace = session.state.pop(_STATE)
         span = state.span
         if facts.model:
             span.update_name(f"realtime {facts.model}")
-        span.set_attributes(attributes.session_attributes(facts, cost))
+        span.set_attributes(attributes.session_attributes(facts, cost.cost_usd))
         span.end(end_time=state.at(facts.duration_s))

@@ -29,6 +29,7 @@ from recorder.interpretation import (
     cost_usd,
     response_error,
 )
+from recorder.interpretation.costs import SessionCost, session_cost
 from recorder.interpretation.interpreter import OnWarning
 from recorder.pricing import PriceTable
 
@@ -65,8 +66,10 @@ class TelemetrySink(Protocol):
     def rate_limit(self, session: WatchedSession, entry: RateLimitFacts) -> None: ...
 
     def session_ended(
-        self, session: WatchedSession, facts: SessionFacts, cost: float | None
-    ) -> None: ...
+        self, session: WatchedSession, facts: SessionFacts, cost: SessionCost
+    ) -> None:
+        """`cost`: the session's, by the one rule of `rt stats` (interpretation/costs.py)."""
+        ...
 
 
 class SessionWatcher:
@@ -88,8 +91,6 @@ class SessionWatcher:
         self._failures: set[str] = set()  # failed responses whose error was told
         self._errors = 0  # of interpreter.errors, told
         self._rate_limits = 0  # of interpreter.rate_limits, told
-        self.cost = 0.0  # of the responses told, where known
-        self.priced = False
 
     def feed(self, line: int, record: Mapping[str, Any]) -> None:
         interpreter = self.session.interpreter
@@ -123,7 +124,7 @@ class SessionWatcher:
             if error.source == "response" and error.response_id not in self._failures:
                 self._failures.add(error.response_id or "")
                 self._tell("error", error)
-        cost = self.cost if self.priced else None
+        cost = session_cost(facts, self.prices)  # the one rule, as in rt stats
         for sink in self.sinks:
             sink.session_ended(self.session, facts, cost)
         return facts
@@ -135,12 +136,7 @@ class SessionWatcher:
 
     def _response(self, response: ResponseFacts) -> None:
         self._reported.add(response.response_id)
-        model = self.session.model
-        found = None if model is None else self.prices.lookup(model)
-        cost = cost_usd(response.usage, None if found is None else found[1])
-        if cost is not None:
-            self.cost += cost
-            self.priced = True
+        cost = cost_usd(response.usage, self.prices.prices(self.session.model))
         for sink in self.sinks:
             sink.response_finished(self.session, response, cost)
         error = response_error(response, self.session.interpreter.max_t)

@@ -17,7 +17,13 @@ What the timeline itself does:
 - collapsing: the audio deltas of one response, the transcript or text deltas of one content
   part, the argument deltas of one function call and the deltas of one user transcription each
   become one entry, the text assembled; the `.done` event that ends them is folded in. A run of
-  `input_audio_buffer.append` becomes one entry; any other line ends the run;
+  `input_audio_buffer.append` becomes one entry; any other line ends the run. The translation
+  endpoint's appends, translated audio and transcripts collapse the same way;
+- what the interpretation says about responses (CONTRACT §4.1): the audio of a response whose
+  items have phases is one entry per phase, marked `preamble` (`commentary`) or `final answer`,
+  and so are transcripts and texts of phased items; `response.created` and `response.done` of
+  an out-of-band or idle-timeout response say so, and the `response.done` of a response with
+  phases gives its ttfb and the final answer's;
 - order: entries come out in the order of their first frame. A collapsed entry holds back the
   entries after it until it is complete (its `.done`, its `response.done`, 5 s of session time
   without a new delta, or the end), so a follower prints the same timeline as `rt show`, a
@@ -34,8 +40,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from recorder import vocabulary as vocab
-from recorder.interpretation import Frame, Interpreter, base64_size
+from recorder.interpretation import TURN, Frame, Interpreter, base64_size
 from recorder.interpretation.interpreter import OnWarning
+from recorder.interpretation.responses import COMMENTARY, FINAL_ANSWER
+from recorder.interpretation.translation import TRANSLATION_APPEND, TRANSLATION_AUDIO_DELTA
 from recorder.timeline.describe import (
     Severity,
     clip,
@@ -89,6 +97,8 @@ class Entry:
     end_t: float | None = None
     types: frozenset[str] = frozenset()
     event: Mapping[str, Any] | None = None  # the event of a one-frame entry
+    response_kind: str | None = None  # turn | out_of_band | idle_timeout (CONTRACT §4.1)
+    phase: str | None = None  # the output item's phase: commentary | final_answer
 
 
 TimelineItem = SessionHeader | Entry
@@ -138,18 +148,27 @@ _RUN_SPECS = (
         False,
     ),
     _RunSpec("appends", vocab.AUDIO_APPEND, None, None, False),
+    # the translation endpoint (recorder/interpretation/translation.py)
+    _RunSpec("appends", TRANSLATION_APPEND, None, None, False),
+    _RunSpec("audio", TRANSLATION_AUDIO_DELTA, None, None, False),
+    _RunSpec("transcript", "session.input_transcript.delta", None, None, False),
+    _RunSpec("transcript", "session.output_transcript.delta", None, None, False),
 )
+PHASE_LABELS = {COMMENTARY: "preamble", FINAL_ANSWER: "final answer"}
+_APPEND_KEYS = tuple((spec.delta,) for spec in _RUN_SPECS if spec.kind == "appends")
 _SPEC_BY_DELTA = {spec.delta: spec for spec in _RUN_SPECS}
 _SPEC_BY_DONE = {spec.done: spec for spec in _RUN_SPECS if spec.done is not None}
 
 
-def _run_key(spec: _RunSpec, event: Mapping[str, Any], response_id: str | None) -> tuple[Any, ...]:
+def _run_key(
+    spec: _RunSpec, event: Mapping[str, Any], response_id: str | None, phase: str | None = None
+) -> tuple[Any, ...]:
     if spec.kind == "appends":
         return (spec.delta,)
     # Only scalars from the event: a hostile file may put a list where an id belongs.
     item_id = _str(event.get("item_id"))
-    if spec.kind == "audio":  # one line per response, whatever items carry its audio
-        return (spec.delta, response_id or item_id)
+    if spec.kind == "audio":  # one line per response (and phase), whatever items carry it
+        return (spec.delta, response_id or item_id, phase)
     if spec.kind == "arguments":
         return (spec.delta, response_id, item_id or _str(event.get("call_id")))
     index = event.get("content_index")
@@ -169,6 +188,8 @@ class _Run:
     response_number: int | None
     item_id: str | None
     last_t: float
+    response_kind: str | None = None
+    phase: str | None = None
     count: int = 0
     size: int = 0  # decoded audio bytes
     audio_ms: float = 0.0
@@ -217,6 +238,8 @@ class _Run:
         else:
             text = "".join(self.parts) if self.parts else self.final_text or ""
             summary = f"{quote(text)} · {deltas}"
+        if self.phase in PHASE_LABELS:
+            summary = f"{PHASE_LABELS[self.phase]} · {summary}"
         return Entry(
             t=self.t,
             source=self.source,
@@ -230,6 +253,8 @@ class _Run:
             collapsed=True,
             end_t=self.last_t,
             types=frozenset(self.types),
+            response_kind=self.response_kind,
+            phase=self.phase,
         )
 
 
@@ -367,6 +392,8 @@ class Timeline:
         if self.collapse and ctype == vocab.RESPONSE_DONE and frame.response_id is not None:
             self._complete_response(frame.response_id)
         summary, severity = describe_event(ctype, event, frame.audio_format or PCM16)
+        if ctype in (vocab.RESPONSE_CREATED, vocab.RESPONSE_DONE) and frame.response_id:
+            summary = self._response_summary(summary, ctype, frame)
         self._new_line(
             Entry(
                 t=frame.t,
@@ -380,8 +407,30 @@ class Timeline:
                 severity=severity,
                 types=frozenset({ctype}),
                 event=event,
+                response_kind=frame.response_kind,
+                phase=frame.phase,
             )
         )
+
+    def _response_summary(self, summary: str, ctype: str, frame: Frame) -> str:
+        """A response's line, with what the interpretation says about it: its kind when it is
+        not a turn, and at its end the latencies of a response that spoke a preamble."""
+        kind = frame.response_kind
+        parts = [summary] if summary else []
+        if kind is not None and kind != TURN:
+            parts.append(kind.replace("_", " "))
+        response_id = frame.response_id
+        if (
+            ctype == vocab.RESPONSE_DONE
+            and response_id
+            and response_id in self.interpreter.responses
+        ):
+            facts = self.interpreter.responses.facts(response_id)
+            if facts.phases:
+                parts.append(f"ttfb {_ms(facts.ttfb_ms)} · final answer {_ms(facts.ttfb_final_ms)}")
+                if facts.preamble_audio_ms:
+                    parts.append(f"preamble {seconds(facts.preamble_audio_ms)} audio")
+        return " · ".join(parts)
 
     def _collapsed(self, frame: Frame, event: Mapping[str, Any]) -> bool:
         """Fold the frame into a collapsed entry if it belongs in one; False if it is a line."""
@@ -389,7 +438,7 @@ class Timeline:
         response_id = frame.response_id
         spec = _SPEC_BY_DELTA.get(ctype)
         if spec is not None:
-            key = _run_key(spec, event, response_id)
+            key = _run_key(spec, event, response_id, frame.phase)
             run = self._open.get(key)
             if run is None:
                 run = _Run(
@@ -402,6 +451,8 @@ class Timeline:
                     response_number=self.interpreter.responses.number(response_id),
                     item_id=frame.item_id,
                     last_t=frame.t,
+                    response_kind=frame.response_kind,
+                    phase=frame.phase,
                 )
                 if spec.kind != "appends":
                     self._end_appends()
@@ -439,9 +490,10 @@ class Timeline:
                 del self._open[key]
 
     def _end_appends(self) -> None:
-        run = self._open.pop((vocab.AUDIO_APPEND,), None)
-        if run is not None:
-            run.complete = True
+        for key in _APPEND_KEYS:
+            run = self._open.pop(key, None)
+            if run is not None:
+                run.complete = True
 
     def _new_line(self, entry: Entry) -> None:
         self._end_appends()
@@ -481,3 +533,7 @@ def build_timeline(
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _ms(value: float | None) -> str:
+    return "none" if value is None else f"{value:.1f} ms"

@@ -1,8 +1,10 @@
 -- The `sessions` array of `rt stats --format json`: the CONTRACT §3 keys, then the model and
--- what the connection was (§4.3).
+-- what the connection was (§4.3), then the input transcription (§4.2) and translated audio.
 SELECT
     s.session, s.file, iso_utc(s.started_at) AS started_at, s.duration_s, s.responses,
-    s.input_tokens, s.output_tokens, s.cost_usd, s.model, s.protocol, s.transport
+    s.input_tokens, s.output_tokens, s.cost_usd, s.model, s.protocol, s.transport,
+    s.transcription_model, s.transcription_seconds, s.transcription_tokens,
+    s.transcription_cost_usd, s.translation_seconds, s.translation_cost_usd
 FROM sessions AS s
 JOIN inputs AS i USING (file)
 ORDER BY i.ordinal;

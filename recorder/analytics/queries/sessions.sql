@@ -1,8 +1,10 @@
 -- View `sessions`: one row per session file, in the order the files were given. The columns of
 -- CONTRACT section 3 first, then the model, the frames, the errors and the median ttfb and ttft
--- of its `turn` responses, then what the connection was (CONTRACT §4.3) and the partition
--- column `date`. A session without responses costs 0; one whose responses all have an unknown
--- cost costs NULL. Every value is a fact of the interpretation or a sum of them.
+-- of its `turn` responses, then what the connection was (CONTRACT §4.3), its input
+-- transcription and translated audio (§4.2) and the partition column `date`. `cost_usd` is the
+-- session's whole cost (its responses, transcription and translated audio), priced by the
+-- interpretation: 0 with nothing billed, NULL when nothing billed has a known price. Every
+-- value is a fact of the interpretation or a sum of them.
 CREATE OR REPLACE VIEW sessions AS
 WITH
 per_session AS (
@@ -11,7 +13,6 @@ per_session AS (
         count(*) AS responses,
         sum(input_tokens)::BIGINT AS input_tokens,
         sum(output_tokens)::BIGINT AS output_tokens,
-        round(sum(cost_usd), 8) AS cost_usd,
         round(quantile_cont(ttfb_ms, 0.5) FILTER (WHERE kind = 'turn'), 3) AS ttfb_p50_ms,
         round(quantile_cont(ttft_ms, 0.5) FILTER (WHERE kind = 'turn'), 3) AS ttft_p50_ms
     FROM response_facts
@@ -33,7 +34,7 @@ SELECT
     coalesce(r.responses, 0) AS responses,
     coalesce(r.input_tokens, 0) AS input_tokens,
     coalesce(r.output_tokens, 0) AS output_tokens,
-    CASE WHEN r.responses IS NULL THEN 0.0 ELSE r.cost_usd END AS cost_usd,
+    s.cost_usd,
     s.model,
     s.frames,
     coalesce(e.errors, 0) AS errors,
@@ -55,6 +56,12 @@ SELECT
     s.close_code,
     s.close_reason,
     s.recorder_version,
+    s.transcription_model,
+    s.transcription_seconds,
+    s.transcription_tokens,
+    s.transcription_cost_usd,
+    s.translation_seconds,
+    s.translation_cost_usd,
     CAST(s.started_at AS DATE) AS date
 FROM session_facts AS s
 LEFT JOIN per_session AS r USING (ordinal)
