@@ -42,7 +42,15 @@ _NUMERIC_TYPES = (
     "objects; JSON columns as objects), csv, markdown."
 )
 @pricing_option
-def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> None:
+@click.option(
+    "--with-audio",
+    is_flag=True,
+    help="Keep the base64 audio of appends and audio deltas in events.event (left out by "
+    "default: their size is in audio_bytes; keeping it reads several times slower).",
+)
+def sql(
+    query: str, paths: tuple[str, ...], fmt: str, pricing: str | None, with_audio: bool
+) -> None:
     """Run SQL (DuckDB's dialect) over recorded sessions, through ready views.
 
     PATH is a session file, a directory (every *.jsonl under it) or a glob;
@@ -98,7 +106,11 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> No
     """
     with reading_progress() as on_progress:
         result = run_sql(
-            query, paths or (DEFAULT_PATH,), prices_with(pricing), on_progress=on_progress
+            query,
+            paths or (DEFAULT_PATH,),
+            prices_with(pricing),
+            on_progress=on_progress,
+            with_audio=with_audio,
         )
     echo_warnings(result.warnings)
     render(result, fmt)
