@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from recorder.analytics import collect_stats, facts_cache
-from recorder.analytics.loading import LoadedSession, interpret_file
+from recorder.analytics.loading import LoadedSession
+from recorder.analytics.loading import interpret_file as interpret_uncached
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_sessions" / "ga-function-call.jsonl"
 
@@ -23,6 +24,11 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RT_CACHE_DIR", str(directory))
     monkeypatch.delenv("RT_CACHE", raising=False)
     return directory
+
+
+def interpret_file(path: str) -> LoadedSession:
+    """A file read as `rt stats` reads it: through the cache (RT_CACHE_DIR, RT_CACHE)."""
+    return interpret_uncached(path, cache=facts_cache.cache_dir())
 
 
 def aged_copy(tmp_path: Path) -> Path:

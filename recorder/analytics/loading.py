@@ -17,10 +17,11 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, cast
 
 import orjson
@@ -59,13 +60,18 @@ class LoadedSession:
     records: int = 0  # usable records the file held (0: empty, or not a session file)
 
 
-def interpret_file(path: str, with_events: bool = False, with_audio: bool = False) -> LoadedSession:
-    """One file, read and interpreted (in this process), or its interpretation from the cache
+def interpret_file(
+    path: str,
+    with_events: bool = False,
+    with_audio: bool = False,
+    cache: Path | None = None,
+) -> LoadedSession:
+    """One file, read and interpreted (in this process), or its interpretation from `cache`
     (`facts_cache`: a finished file is read once) when its frames are not asked for."""
-    if not with_events:
-        cached = facts_cache.load(path, LoadedSession)
+    if not with_events and cache is not None:
+        cached = cached_file(path, cache)
         if cached is not None:
-            return _named(cast(LoadedSession, cached), path)
+            return cached
     warnings: list[FileWarning] = []
     interpreter = Interpreter(path, warnings.append)
     checker = RecordChecker(path, warnings.append)
@@ -83,9 +89,15 @@ def interpret_file(path: str, with_events: bool = False, with_audio: bool = Fals
             feed(line, record)
     warnings.sort(key=lambda w: w.line if w.line is not None else float("inf"))
     loaded = LoadedSession(interpreter.finish(), warnings, events, checker.records)
-    if not with_events:
-        facts_cache.store(path, loaded)
+    if not with_events and cache is not None:
+        facts_cache.store(path, loaded, cache)
     return loaded
+
+
+def cached_file(path: str, cache: Path) -> LoadedSession | None:
+    """The kept interpretation of `path`, named as given this time, or None."""
+    cached = facts_cache.load(path, LoadedSession, cache)
+    return None if cached is None else _named(cast(LoadedSession, cached), path)
 
 
 def _named(loaded: LoadedSession, path: str) -> LoadedSession:
@@ -112,38 +124,59 @@ def interpret_files(
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
 ) -> Iterator[LoadedSession]:
-    """Each file interpreted, in the order given (see the module docstring)."""
+    """Each file interpreted, in the order given (see the module docstring): files the cache
+    knows come from it, the others are read, in worker processes when there is much to read."""
     total = sum(sizes)
     done = 0
     if on_progress is not None:
         on_progress(0, total)
-    count = _worker_count(len(files), total, workers)
-    if count <= 1:
-        for path, size in zip(files, sizes, strict=True):
-            loaded = interpret_file(path, with_events, with_audio)
+    cache = None if with_events else facts_cache.cache_dir()
+    known: dict[int, LoadedSession] = {}
+    if cache is not None:
+        for index, path in enumerate(files):
+            found = cached_file(path, cache)
+            if found is not None:
+                known[index] = found
+    unread = [index for index in range(len(files)) if index not in known]
+    count = _worker_count(len(unread), sum(sizes[i] for i in unread), workers)
+    pool = ProcessPoolExecutor(count, mp_context=_context()) if count > 1 else None
+    try:
+        futures: dict[int, Future[LoadedSession]] = {}
+        if pool is not None:
+            for index in unread:
+                futures[index] = pool.submit(
+                    interpret_file, files[index], with_events, with_audio, cache
+                )
+        for index, (path, size) in enumerate(zip(files, sizes, strict=True)):
+            if index in known:
+                loaded = known.pop(index)
+            elif pool is not None:
+                loaded = futures.pop(index).result()
+            else:
+                loaded = interpret_file(path, with_events, with_audio, cache)
             done += size
             if on_progress is not None:
                 on_progress(done, total)
             yield loaded
-        return
-    with ProcessPoolExecutor(count, mp_context=_context()) as pool:
-        futures: list[Future[LoadedSession]] = [
-            pool.submit(interpret_file, path, with_events, with_audio) for path in files
-        ]
-        for future, size in zip(futures, sizes, strict=True):
-            loaded = future.result()
-            done += size
-            if on_progress is not None:
-                on_progress(done, total)
-            yield loaded
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 def _worker_count(files: int, total_bytes: int, wanted: int | None) -> int:
     if wanted is not None:
         return max(1, min(wanted, files))
-    if files < 2 or total_bytes < PARALLEL_MIN_BYTES:
+    if files < 2 or total_bytes < PARALLEL_MIN_BYTES or not _can_start_workers():
         return 1
     return max(1, min(os.cpu_count() or 1, files))
+
+
+def _can_start_workers() -> bool:
+    """Whether worker processes can start: they re-import the main script, which a program
+    read from stdin or `-c` does not have (then everything is read in this process)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return path is None or os.path.exists(path)
 
 
 def _context() -> multiprocessing.context.BaseContext:
