@@ -170,7 +170,7 @@ def test_cli_notes_a_missing_side_and_warns_on_stderr(tmp_path):
     ]
     assert err.splitlines() == [
         f"warning: {session}:{bad}: response.output_audio.delta 'delta' is not valid base64 "
-        "(Only base64 data is allowed); skipped",
+        "(Non-base64 digit found); skipped",
         f"note: no user audio in {session}",
     ]
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.interpretation.conversation import ConversationTiming
 from recorder.interpretation.usage import TokenUsage
 
 
@@ -116,6 +117,7 @@ class SessionFacts:
     responses: tuple[ResponseFacts, ...] = ()
     errors: tuple[ErrorFacts, ...] = ()
     rate_limits: tuple[RateLimitFacts, ...] = ()
+    conversation: ConversationTiming | None = None  # CONTRACT §4.6; None without audio
 
     @property
     def proxy_errors(self) -> int:

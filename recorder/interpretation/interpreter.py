@@ -33,11 +33,13 @@ from typing import Any
 
 from recorder import vocabulary as vocab
 from recorder.interpretation.connection import Connection
+from recorder.interpretation.conversation import CallAudio
 from recorder.interpretation.facts import ErrorFacts, RateLimitFacts, SessionFacts
 from recorder.interpretation.formats import AudioFormats
 from recorder.interpretation.frame import NO_TYPE, Frame, base64_size
+from recorder.interpretation.layout import LIVE_APPEND, LIVE_AUDIO_DELTA, live_timeline_ms
 from recorder.interpretation.responses import ResponseTracker
-from recorder.vocabulary import canonical
+from recorder.vocabulary import PCM16, AudioFormat, canonical
 from recorder.warning_log import FileWarning
 
 OnWarning = Callable[[FileWarning], None]
@@ -46,6 +48,9 @@ _MAX_SEQ = 2**53  # a frame number every reader (JSON, DuckDB, JavaScript) holds
 # what makes an event belong to a response or an item (see responses.py); an append without
 # any of these takes the short way
 _NAMES_SOMETHING = frozenset({"response_id", "item_id", "item", "response"})
+_APPENDS = frozenset({vocab.AUDIO_APPEND, LIVE_APPEND})
+_SESSION_REQUESTS = frozenset({"session.update", "session.start"})  # session.start: GPT-Live
+_SESSION_STATES = frozenset({vocab.SESSION_CREATED, vocab.SESSION_UPDATED, "session.started"})
 
 
 def _str(value: object) -> str | None:
@@ -60,13 +65,20 @@ class Interpreter:
     """Interprets one session's records, in order (see the module docstring)."""
 
     def __init__(
-        self, path: str | os.PathLike[str] = "<session>", on_warning: OnWarning | None = None
+        self,
+        path: str | os.PathLike[str] = "<session>",
+        on_warning: OnWarning | None = None,
+        *,
+        audible_frames: bool = False,
     ) -> None:
+        """`audible_frames`: measure each frame's audio as it comes (its `audible_ms`), for
+        readers that show frames one by one; otherwise audio is measured in blocks."""
         self.path = os.fspath(path)
         self._warn_handler = on_warning or _ignore
         self.connection = Connection()
         self.formats = AudioFormats()
         self.responses = ResponseTracker(self.formats)
+        self.call = CallAudio(per_frame=audible_frames)
         self.errors: list[ErrorFacts] = []
         self.rate_limits: list[RateLimitFacts] = []
         self.frames = 0
@@ -141,8 +153,8 @@ class Interpreter:
             self.client_frames += 1
             if event is not None:
                 raw_type = event.get("type")
-                if raw_type == vocab.AUDIO_APPEND and not _NAMES_SOMETHING.intersection(event):
-                    return self._append(line, number, t, event)
+                if raw_type in _APPENDS and not _NAMES_SOMETHING.intersection(event):
+                    return self._append(line, number, t, raw_type, event)
         else:
             self.server_frames += 1
         if event is None:
@@ -167,35 +179,44 @@ class Interpreter:
             self._server(line, frame, ctype, event)
         return frame
 
-    def _append(self, line: int, number: int, t: float, event: Mapping[str, Any]) -> Frame:
+    def _append(
+        self, line: int, number: int, t: float, kind: str, event: Mapping[str, Any]
+    ) -> Frame:
         """The hot path: a client append (most frames of a call), which names no response."""
-        fmt = self.formats.input
-        size = base64_size(event.get("audio"))
-        frame = Frame(line, number, t, "client", vocab.AUDIO_APPEND, vocab.AUDIO_APPEND, event)
+        frame = Frame(line, number, t, "client", kind, kind, event)
+        self._user_audio(frame, event, self.formats.input)
+        return frame
+
+    def _user_audio(self, frame: Frame, event: Mapping[str, Any], fmt: AudioFormat) -> None:
+        """An append (or, on a GPT-Live sideband, the caller audio the server reflects)."""
+        payload = event.get("audio")
+        size = base64_size(payload)
         frame.audio_format = fmt
         frame.audio_bytes = size
         ms = size / fmt.bytes_per_ms
         self.input_audio_bytes += size
         self.input_audio_ms += ms
-        self.responses.appended(t, ms)
-        return frame
+        self.responses.appended(frame.t, ms)
+        frame.audible_ms = self.call.user(frame.t, payload, fmt)
 
     def _client(self, frame: Frame, ctype: str, event: Mapping[str, Any]) -> None:
-        if ctype == vocab.AUDIO_APPEND:
-            frame.audio_format = self.formats.input
-            frame.audio_bytes = base64_size(event.get("audio"))
-            self.input_audio_bytes += frame.audio_bytes
-            self.input_audio_ms += frame.audio_ms
-            self.responses.appended(frame.t, frame.audio_ms)
-        elif ctype == "session.update":
+        if ctype in _APPENDS:
+            self._user_audio(frame, event, self.formats.input)
+        elif ctype in _SESSION_REQUESTS:
             self.formats.client_update(event)
+        elif ctype == vocab.ITEM_TRUNCATE:
+            self.call.cuts.feed(frame)
         self.connection.client_event(ctype, event, first=self.client_frames == 1)
         self.responses.client_frame(frame)
 
     def _server(self, line: int, frame: Frame, ctype: str, event: Mapping[str, Any]) -> None:
         if ctype == vocab.AUDIO_DELTA:
             frame.audio_bytes = base64_size(event.get("delta"))
-        elif ctype in (vocab.SESSION_CREATED, vocab.SESSION_UPDATED):
+        elif ctype == LIVE_AUDIO_DELTA:
+            self._live_output(frame, event)
+        elif ctype == LIVE_APPEND:  # a GPT-Live sideband reflects the caller's audio
+            self._user_audio(frame, event, PCM16)
+        elif ctype in _SESSION_STATES:
             self.formats.server_session(event, created=ctype == vocab.SESSION_CREATED)
         elif ctype == vocab.ERROR:
             self.formats.server_error(event)
@@ -213,6 +234,8 @@ class Interpreter:
             )
         elif ctype == vocab.RATE_LIMITS_UPDATED:
             self._rate_limits(line, frame, event)
+        elif ctype == vocab.ITEM_TRUNCATED:
+            self.call.cuts.feed(frame)
         self.connection.server_event(ctype, event)
         self.responses.server_frame(frame)
         if ctype == vocab.AUDIO_DELTA:
@@ -220,6 +243,23 @@ class Interpreter:
                 frame.audio_format = self.formats.output
             self.output_audio_bytes += frame.audio_bytes
             self.output_audio_ms += frame.audio_ms
+            frame.audible_ms = self.call.assistant(
+                frame.t, event.get("delta"), frame.audio_format, frame.response_id, frame.item_id
+            )
+
+    def _live_output(self, frame: Frame, event: Mapping[str, Any]) -> None:
+        """GPT-Live output audio: one track, in the session's format (PCM16 24 kHz on a
+        sideband, whose reflected deltas say where they sit on the timeline)."""
+        sideband = self.connection.transport == "sideband"
+        frame.audio_format = PCM16 if sideband else self.formats.output
+        payload = event.get("delta")
+        frame.audio_bytes = base64_size(payload)
+        self.output_audio_bytes += frame.audio_bytes
+        self.output_audio_ms += frame.audio_ms
+        self.call.live = True
+        frame.audible_ms = self.call.assistant(
+            frame.t, payload, frame.audio_format, None, None, live_timeline_ms(event)
+        )
 
     def _rate_limits(self, line: int, frame: Frame, event: Mapping[str, Any]) -> None:
         entries = event.get("rate_limits")
@@ -311,6 +351,7 @@ class Interpreter:
             responses=tuple(responses),
             errors=tuple(errors),
             rate_limits=tuple(self.rate_limits),
+            conversation=self.call.timing(),
         )
 
 

@@ -1,0 +1,127 @@
+"""Conversation timing (CONTRACT §4.6): talk, talk-over, barge-ins, dead air, turns, measured on
+the timeline the WAV mix plays (recorder/interpretation/conversation.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from audio_fixtures import SessionBuilder, pcm16, sine, split
+
+from recorder.audio import collect_audio, mix_track
+from recorder.interpretation import interpret
+from recorder.interpretation.conversation import conversation_timing, talk_spurts
+from recorder.interpretation.energy import audible_windows
+from recorder.session import decode_line
+
+RATE = 24000
+
+
+def ms(*values: float) -> np.ndarray:
+    return np.array(values, dtype=np.float64)
+
+
+def test_spurts_bridge_pauses_shorter_than_300_ms():
+    # pauses: 300 ms (a new spurt), 100 ms (bridged), 1000 ms
+    starts, ends = talk_spurts(ms(0, 1300, 1500, 3000), ms(1000, 1400, 2000, 3100))
+    assert starts.tolist() == [0, 1300, 3000]
+    assert ends.tolist() == [1000, 2000, 3100]
+
+
+def test_figures_from_spans():
+    user = (ms(0, 4200, 9000), ms(2000, 5000, 9500))
+    assistant = (ms(3000, 10000), ms(6000, 10500))
+    timing = conversation_timing(user, assistant)
+    assert timing.user_talk_ms == 2000 + 800 + 500
+    assert timing.assistant_talk_ms == 3000 + 500
+    assert timing.talk_over_ms == 800
+    assert timing.barge_ins == 1 and timing.barge_in_stop_ms == 1800  # 4.2 s -> 6.0 s
+    assert timing.dead_air_ms == 3000  # 6.0 -> 9.0 s; 2.0 -> 3.0 s and 9.5 -> 10.0 s are short
+    assert timing.dead_air == ((6.0, 9.0),)
+    # spurts in start order: user, assistant, user (the barge-in), user, assistant: the two user
+    # spurts in a row make one turn
+    assert timing.turns == 4
+
+
+def test_no_audio_no_figures():
+    timing = conversation_timing((ms(), ms()), (ms(), ms()))
+    assert (timing.user_talk_ms, timing.turns, timing.barge_in_stop_ms) == (0, 0, None)
+
+
+def stream(b: SessionBuilder, t0: float, samples: np.ndarray, chunk_ms: int = 20) -> None:
+    """The microphone: `samples` in `chunk_ms` appends, in real time from `t0`."""
+    pieces = split(pcm16(samples), [chunk_ms * 48])
+    b.appends(t0, pieces, chunk_ms / 1000)
+
+
+def silence(ms_: int) -> np.ndarray:
+    return np.zeros(RATE * ms_ // 1000, dtype=np.int16)
+
+
+def barge_in_call() -> SessionBuilder:
+    """User asks (0.5-2.0 s), the answer (3 s of audio) starts at 2.6 s, the user talks over it
+    1.2 s in (3.8 s), the client truncates 180 ms later (audio_end_ms 1380), then 2.5 s of
+    silence on both sides and the user speaks again (7.7-8.5 s)."""
+    b = SessionBuilder()
+    b.session_created()
+    mic = np.concatenate(
+        [
+            silence(500),
+            sine(300, 1500),  # 0.5 - 2.0 s
+            silence(1800),
+            sine(350, 1000),  # 3.8 - 4.8 s
+            silence(2900),
+            sine(300, 800),  # 7.7 - 8.5 s
+            silence(500),
+        ]
+    )
+    stream(b, 0.0, mic)
+    b.response_created(2.3, "resp_1")
+    answer = split(pcm16(sine(500, 3000)), [4800])  # 100 ms deltas, 4x real time
+    b.deltas(2.6, "resp_1", "item_1", answer, 0.025)
+    b.truncate(3.99, "item_1", 1380)
+    b.truncated(3.995, "item_1", 1380)
+    b.response_done(4.0, "resp_1", "cancelled", "turn_detected")
+    return in_time_order(b)
+
+
+def in_time_order(b: SessionBuilder) -> SessionBuilder:
+    """The same frames, written in the order of their `t` (as the proxy would have)."""
+    frames = [decode_line(line) for line in b.lines[1:]]
+    ordered = SessionBuilder()
+    for frame in sorted(frames, key=lambda record: record["t"]):
+        ordered.frame(frame["t"], frame["from"], frame["event"])
+    return ordered
+
+
+def records(b: SessionBuilder) -> list[tuple[int, dict]]:
+    return [(n, decode_line(line)) for n, line in enumerate(b.lines, start=1)]
+
+
+def test_a_barge_in_call_measured_on_the_mix_timeline():
+    timing = interpret(records(barge_in_call())).conversation
+    assert timing is not None
+    assert timing.user_talk_ms == pytest.approx(1500 + 1000 + 800, abs=20)
+    assert timing.assistant_talk_ms == pytest.approx(1380, abs=20)  # cut where truncated
+    assert timing.talk_over_ms == pytest.approx(180, abs=20)
+    assert timing.barge_ins == 1
+    assert timing.barge_in_stop_ms == pytest.approx(180, abs=20)
+    assert timing.dead_air_ms == pytest.approx(7700 - 4800, abs=20)  # silence 4.8 s to 7.7 s
+    assert timing.turns == 3  # user, assistant, user (the barge-in, then again after silence)
+    assert [round(t, 2) for t, _ in timing.user] == [0.5, 3.8, 7.7]
+    assert [(round(a, 2), round(b, 2)) for a, b in timing.assistant] == [(2.6, 3.98)]
+
+
+def test_the_figures_are_those_of_the_exported_mix():
+    """Both sides of the stereo mix, measured with the same detector, give the same spans."""
+    b = barge_in_call()
+    timing = interpret(records(b)).conversation
+    mix = mix_track(collect_audio(records(b)))
+    assert timing is not None and mix is not None and mix.rate == RATE
+    for channel, spans in ((0, timing.user), (1, timing.assistant)):
+        audible = audible_windows(np.ascontiguousarray(mix.samples[:, channel]), RATE)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], audible.astype(int), [0]])))
+        found = [(edges[i] * 0.02, edges[i + 1] * 0.02) for i in range(0, len(edges), 2)]
+        assert len(found) == len(spans)
+        for (start, end), (expected_start, expected_end) in zip(found, spans, strict=True):
+            assert start == pytest.approx(expected_start, abs=0.02)
+            assert end == pytest.approx(expected_end, abs=0.02)
