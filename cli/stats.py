@@ -112,7 +112,7 @@ def report_tables(report: StatsReport, by: str, *, full: bool) -> list[Table]:
 
 def main_table(report: StatsReport, by: str, *, full: bool) -> Table:
     if by == "session":
-        return _sessions_table(report, "Sessions", full=full)
+        return _sessions_table(report, "Sessions", full=full, timing=True)
     return _responses_table(report, full=full)
 
 
@@ -158,7 +158,7 @@ def _responses_table(report: StatsReport, *, full: bool) -> Table:
     return Table("Responses", columns, report.responses)
 
 
-def _sessions_table(report: StatsReport, title: str, *, full: bool) -> Table:
+def _sessions_table(report: StatsReport, title: str, *, full: bool, timing: bool = False) -> Table:
     columns = [
         Column("session"),
         *([Column("file")] if full else []),
@@ -171,6 +171,16 @@ def _sessions_table(report: StatsReport, title: str, *, full: bool) -> Table:
         Column("model"),
         *([Column("protocol"), Column("transport")] if full else []),
     ]
+    if timing:  # CONTRACT §4.6, as in the JSON
+        columns += [
+            number_column("user_talk_ms", "user talk ms"),
+            number_column("assistant_talk_ms", "assistant talk ms"),
+            number_column("talk_over_ms", "talk-over ms"),
+            number_column("barge_ins", "barge-ins"),
+            number_column("barge_in_stop_ms", "barge-in stop ms"),
+            number_column("dead_air_ms", "dead air ms"),
+            number_column("turns"),
+        ]
     return Table(title, columns, report.sessions)
 
 

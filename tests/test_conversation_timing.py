@@ -3,9 +3,15 @@ the timeline the WAV mix plays (recorder/interpretation/conversation.py)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+
 import numpy as np
 import pytest
 from audio_fixtures import SessionBuilder, pcm16, sine, split
+from click.testing import CliRunner
+from rt_cli.main import cli
 
 from recorder.audio import collect_audio, mix_track
 from recorder.interpretation import interpret
@@ -125,3 +131,34 @@ def test_the_figures_are_those_of_the_exported_mix():
         for (start, end), (expected_start, expected_end) in zip(found, spans, strict=True):
             assert start == pytest.approx(expected_start, abs=0.02)
             assert end == pytest.approx(expected_end, abs=0.02)
+
+
+def test_stats_by_session_shows_the_timing_in_every_format(tmp_path):
+    path = barge_in_call().write(tmp_path / "call.jsonl")
+    runner = CliRunner()
+    data = json.loads(runner.invoke(cli, ["stats", str(path), "--format", "json"]).stdout)
+    (session,) = data["sessions"]
+    assert session["barge_ins"] == 1 and session["turns"] == 3
+    assert session["talk_over_ms"] == pytest.approx(180, abs=20)
+    csv_out = runner.invoke(cli, ["stats", str(path), "--by", "session", "--format", "csv"])
+    (row,) = list(csv.DictReader(io.StringIO(csv_out.stdout)))
+    assert float(row["barge_in_stop_ms"]) == pytest.approx(180, abs=20)
+    assert float(row["dead_air_ms"]) == pytest.approx(2900, abs=20)
+    for fmt in ("table", "markdown"):
+        shown = runner.invoke(cli, ["stats", str(path), "--by", "session", "--format", fmt])
+        assert shown.exit_code == 0, shown.output
+        assert "talk-over ms" in shown.stdout and "barge-ins" in shown.stdout
+
+
+def test_rt_check_gates_on_the_timing(tmp_path):
+    path = barge_in_call().write(tmp_path / "call.jsonl")
+    config = tmp_path / "rt-check.toml"
+    config.write_text(
+        '[[checks]]\nname = "yield"\nexpect = ["barge_in_stop_ms.per_session.max <= 300"]\n'
+        '[[checks]]\nname = "silence"\nexpect = ["dead_air_ms.per_session.max <= 2000"]\n'
+    )
+    result = CliRunner().invoke(cli, ["check", str(path), "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    failed = [line for line in result.stdout.splitlines() if "FAIL" in line]
+    assert any("dead_air_ms" in line for line in failed)
+    assert not any("barge_in_stop_ms" in line for line in failed)

@@ -149,6 +149,14 @@ def test_sessions_view(two_calls):
         "close_code": None,
         "close_reason": None,
         "recorder_version": "0.1.0",
+        # its audio is digital silence: nobody talked
+        "user_talk_ms": 0.0,
+        "assistant_talk_ms": 0.0,
+        "talk_over_ms": 0.0,
+        "barge_ins": 0,
+        "barge_in_stop_ms": None,
+        "dead_air_ms": 0.0,
+        "turns": 0,
         "date": ga["started_at"].date(),
     }
     assert ga["client_frames"] + ga["server_frames"] == ga["frames"]

@@ -31,6 +31,9 @@ DISTRIBUTION_KEYS = ["count", "mean", "p50", "p90", "p95", "p99", "max"]
 SESSION_KEYS = [
     "session", "file", "started_at", "duration_s", "responses", "input_tokens", "output_tokens",
     "cost_usd", "model", "protocol", "transport",
+    # CONTRACT §4.6
+    "user_talk_ms", "assistant_talk_ms", "talk_over_ms", "barge_ins", "barge_in_stop_ms",
+    "dead_air_ms", "turns",
 ]  # fmt: skip
 RATE_LIMIT_KEYS = ["session", "t", "at", "name", "limit", "remaining", "reset_seconds"]
 ERROR_KEYS = ["session", "t", "type", "code", "message"]  # plus the fields we add

@@ -58,6 +58,14 @@ SESSION_KEYS = (
     "model",
     "protocol",
     "transport",
+    # CONTRACT §4.6: conversation timing (null for a session without audio)
+    "user_talk_ms",
+    "assistant_talk_ms",
+    "talk_over_ms",
+    "barge_ins",
+    "barge_in_stop_ms",
+    "dead_air_ms",
+    "turns",
 )
 RATE_LIMIT_KEYS = ("session", "t", "at", "name", "limit", "remaining", "reset_seconds")
 # the CONTRACT's error fields, then the ones we add

@@ -16,6 +16,7 @@ import numpy as np
 
 from recorder.analytics.loading import EVENT_COLUMNS, LoadedSession
 from recorder.interpretation import ResponseFacts, SessionFacts, cost_usd
+from recorder.interpretation.conversation import TIMING_FIELDS
 from recorder.interpretation.usage import TOKEN_FIELDS
 from recorder.pricing import PriceTable
 from recorder.session import iso_utc
@@ -45,6 +46,14 @@ SESSION_FACTS: Columns = (
     ("closed_by", "VARCHAR"),
     ("close_code", "BIGINT"),
     ("close_reason", "VARCHAR"),
+    # CONTRACT §4.6: conversation timing (SessionFacts.conversation; NULL without audio)
+    ("user_talk_ms", "DOUBLE"),
+    ("assistant_talk_ms", "DOUBLE"),
+    ("talk_over_ms", "DOUBLE"),
+    ("barge_ins", "INTEGER"),
+    ("barge_in_stop_ms", "DOUBLE"),
+    ("dead_air_ms", "DOUBLE"),
+    ("turns", "INTEGER"),
 )
 
 RESPONSE_FACTS: Columns = (
@@ -166,6 +175,9 @@ class TableBuilder:
                 value: Any = ordinal
             elif name == "started_at":
                 value = None if facts.started_at is None else iso_utc(facts.started_at)
+            elif name in TIMING_FIELDS:
+                timing = facts.conversation
+                value = None if timing is None else getattr(timing, name)
             else:
                 value = getattr(facts, name)
             columns[name].append(value)

@@ -1,8 +1,10 @@
 -- The `sessions` array of `rt stats --format json`: the CONTRACT §3 keys, then the model and
--- what the connection was (§4.3).
+-- what the connection was (§4.3), then the conversation timing (§4.6).
 SELECT
     s.session, s.file, iso_utc(s.started_at) AS started_at, s.duration_s, s.responses,
-    s.input_tokens, s.output_tokens, s.cost_usd, s.model, s.protocol, s.transport
+    s.input_tokens, s.output_tokens, s.cost_usd, s.model, s.protocol, s.transport,
+    s.user_talk_ms, s.assistant_talk_ms, s.talk_over_ms, s.barge_ins, s.barge_in_stop_ms,
+    s.dead_air_ms, s.turns
 FROM sessions AS s
 JOIN inputs AS i USING (file)
 ORDER BY i.ordinal;

@@ -1,7 +1,7 @@
 -- View `sessions`: one row per session file, in the order the files were given. The columns of
 -- CONTRACT section 3 first, then the model, the frames, the errors and the median ttfb and ttft
--- of its `turn` responses, then what the connection was (CONTRACT §4.3) and the partition
--- column `date`. A session without responses costs 0; one whose responses all have an unknown
+-- of its `turn` responses, then what the connection was (CONTRACT §4.3), its conversation
+-- timing (§4.6: NULL for a session without audio) and the partition column `date`. A session without responses costs 0; one whose responses all have an unknown
 -- cost costs NULL. Every value is a fact of the interpretation or a sum of them.
 CREATE OR REPLACE VIEW sessions AS
 WITH
@@ -55,6 +55,13 @@ SELECT
     s.close_code,
     s.close_reason,
     s.recorder_version,
+    s.user_talk_ms,
+    s.assistant_talk_ms,
+    s.talk_over_ms,
+    s.barge_ins,
+    s.barge_in_stop_ms,
+    s.dead_air_ms,
+    s.turns,
     CAST(s.started_at AS DATE) AS date
 FROM session_facts AS s
 LEFT JOIN per_session AS r USING (ordinal)
