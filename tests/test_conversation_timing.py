@@ -162,3 +162,20 @@ def test_rt_check_gates_on_the_timing(tmp_path):
     failed = [line for line in result.stdout.splitlines() if "FAIL" in line]
     assert any("dead_air_ms" in line for line in failed)
     assert not any("barge_in_stop_ms" in line for line in failed)
+
+
+def test_the_report_draws_the_strip(tmp_path):
+    path = barge_in_call().write(tmp_path / "call.jsonl")
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["report", str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    strip = page[
+        page.index('class="chart strip"') : page.index("</svg>", page.index('class="chart strip"'))
+    ]
+    assert strip.count('class="talk talk-user"') == 3
+    assert strip.count('class="talk talk-assistant"') == 1
+    assert strip.count('class="talk-over"') == 1 and strip.count('class="barge-in"') == 1
+    assert strip.count('class="dead-air"') == 1 and ">2.90 s</text>" in strip
+    assert 'data-t="3.800"' in strip  # the barge-in, and the user's spurt: a click plays it
+    assert "1 barge-in, the assistant stopped after 180 ms (median)" in page

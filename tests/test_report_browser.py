@@ -169,6 +169,24 @@ def test_audio_plays_and_the_playhead_follows(visit):
     assert visit.console == []
 
 
+def test_a_click_on_the_conversation_strip_plays_from_there(visit):
+    page = visit.page
+    section = page.locator("section.session", has=page.locator("svg.strip .barge-in")).first
+    audio = section.locator("audio")
+    audio.evaluate(
+        "a => new Promise(done => a.readyState >= 1 ? done() : a.onloadedmetadata = done)"
+    )
+    spurt = section.locator("svg.strip rect.talk-assistant").last
+    start = float(spurt.get_attribute("data-t"))
+    assert start > 1
+    spurt.click()
+    page.wait_for_function(
+        "([a, t]) => Math.abs(a.currentTime - t) < 0.5",
+        arg=[audio.element_handle(), start],
+    )
+    assert visit.console == []
+
+
 def test_hostile_recording_renders_as_text(visit):
     page = visit.page
     hostile = page.locator("section.session", has_text="hostile<b>")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from recorder.audio import AudioCollector, Track, WarningHandler, mix_track, warn_with_python
 from recorder.errors import InputError
 from recorder.interpretation import Interpreter
+from recorder.interpretation.conversation import ConversationTiming
 from recorder.reading import iter_records
 from recorder.report.conversation import Conversation, ConversationCollector
 from recorder.warning_log import FileWarning
@@ -22,6 +23,7 @@ from recorder.warning_log import FileWarning
 class SessionDetails:
     conversation: Conversation
     mix: Track | None  # stereo, user left and assistant right; None without audio
+    timing: ConversationTiming | None = None  # who talked when, on the mix's timeline
 
 
 def read_session_details(
@@ -44,7 +46,8 @@ def read_session_details(
                 audio.feed(frame)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror or exc}") from None
-    return SessionDetails(conversation.finish(interpreter.finish()), mix_track(audio.finish()))
+    facts = interpreter.finish()
+    return SessionDetails(conversation.finish(facts), mix_track(audio.finish()), facts.conversation)
 
 
 def _ignore(_: FileWarning) -> None:

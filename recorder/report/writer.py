@@ -156,6 +156,7 @@ def _session_page(
         seconds=seconds,
         audio_note=_audio_note(options, mix, audio),
         warnings=notes,
+        timing=details.timing,
     )
 
 
