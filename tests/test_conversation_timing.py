@@ -3,6 +3,7 @@ the timeline the WAV mix plays (recorder/interpretation/conversation.py)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -12,6 +13,8 @@ import pytest
 from audio_fixtures import SessionBuilder, pcm16, sine, split
 from click.testing import CliRunner
 from rt_cli.main import cli
+from scripted_server import Script, sine_pcm16
+from websockets.asyncio.client import connect
 
 from recorder.audio import collect_audio, mix_track
 from recorder.interpretation import interpret
@@ -179,3 +182,80 @@ def test_the_report_draws_the_strip(tmp_path):
     assert strip.count('class="dead-air"') == 1 and ">2.90 s</text>" in strip
     assert 'data-t="3.800"' in strip  # the barge-in, and the user's spurt: a click plays it
     assert "1 barge-in, the assistant stopped after 180 ms (median)" in page
+
+
+def test_a_call_through_the_proxy_to_the_scripted_server(run, proxied):
+    """The scripted server answers with 3 s of audio; 1.2 s into it the user talks over it, the
+    client truncates the answer 180 ms later (audio_end_ms 1380), then both sides are silent for
+    2.5 s and the user speaks again. The user's audio goes out in one burst when the answer's
+    first delta arrives, so each figure depends only on the recorded times of those two."""
+    script = Script(
+        assistant_audio=lambda index: sine_pcm16(3000, 500.0),
+        delta_ms=100,
+        first_delta_delay=0.9,  # the question (0.7 s, sent in a burst) has played by then
+        created_delay=0.005,
+    )
+    question = np.concatenate([silence(100), sine(300, 500), silence(100)])
+    answer_over = np.concatenate(
+        [silence(1200), sine(350, 1000), silence(2500), sine(300, 800), silence(300)]
+    )
+
+    async def append_all(ws, samples: np.ndarray) -> None:
+        for piece in split(pcm16(samples), [960]):
+            event = {"type": "input_audio_buffer.append", "audio": base64.b64encode(piece).decode()}
+            await ws.send(json.dumps(event))
+
+    async def call() -> list[dict]:
+        async with proxied(script) as stack:
+            url = stack.proxy.url + "/v1/realtime?model=gpt-realtime"
+            async with connect(url, max_size=None) as ws:
+                await ws.send(json.dumps(NO_VAD))
+                await until(ws, "session.updated")
+                await append_all(ws, question)
+                await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+                await ws.send(json.dumps({"type": "response.create"}))
+                first = await until(ws, "response.output_audio.delta")
+                await append_all(ws, answer_over)
+                truncate = {
+                    "type": "conversation.item.truncate",
+                    "item_id": first["item_id"],
+                    "content_index": 0,
+                    "audio_end_ms": 1380,
+                }
+                await ws.send(json.dumps(truncate))
+                await until(ws, "response.done")
+            await stack.proxy.wait_for_sessions(1)
+            return stack.records()
+
+    records = run(call())
+    frames = [r for r in records if r["kind"] == "frame"]
+    first_audio = next(
+        f["t"] for f in frames if f["event"].get("type") == "response.output_audio.delta"
+    )
+    appends = [f["t"] for f in frames if f["event"].get("type") == "input_audio_buffer.append"]
+    burst = appends[len(split(pcm16(question), [960]))]  # the first append of the second burst
+    assert 0 <= burst - first_audio < 0.1  # the client answered the first delta at once
+    talk_over = (first_audio + 1.380) - (burst + 1.200)  # the truth, on the recorder's clock
+    timing = interpret(enumerate(records)).conversation
+    assert timing is not None
+    assert timing.user_talk_ms == pytest.approx(500 + 1000 + 800, abs=20)
+    assert timing.assistant_talk_ms == pytest.approx(1380, abs=20)
+    assert timing.talk_over_ms == pytest.approx(talk_over * 1000, abs=20)
+    assert timing.barge_ins == 1
+    assert timing.barge_in_stop_ms == pytest.approx(talk_over * 1000, abs=20)
+    assert timing.dead_air_ms == pytest.approx(2500, abs=20)
+    assert timing.turns == 3
+
+
+NO_VAD = {
+    "type": "session.update",
+    "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
+}
+
+
+async def until(ws, kind: str) -> dict:
+    async for message in ws:
+        event = json.loads(message)
+        if event.get("type") == kind:
+            return event
+    raise AssertionError(f"the connection closed before {kind}")
