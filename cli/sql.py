@@ -60,7 +60,9 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> No
                    output_audio_bytes, proxy_errors, upstream, request_path,
                    subprotocol, closed_by, close_code, close_reason, recorder_version,
                    user_talk_ms, assistant_talk_ms, talk_over_ms, barge_ins,
-                   barge_in_stop_ms, dead_air_ms, turns
+                   barge_in_stop_ms, dead_air_ms, turns, live_seconds,
+                   live_cost_usd, live_close_reason, live_delegations,
+                   live_delegated_tokens, live_muted_ms
       responses    session, file, response_id, model, status, trigger, trigger_t,
                    ttfb_ms, ttft_ms, duration_ms, voice_to_voice_ms, audio_out_ms,
                    input_tokens, output_tokens, input_text_tokens, input_audio_tokens,

@@ -33,7 +33,11 @@ THRESHOLDS_MS = {
     "ttft_ms": (800.0, 1500.0),
     "voice_to_voice_ms": (1000.0, 2000.0),
 }
-TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "speech_stopped"}
+TRIGGER_LABELS = {
+    "input_audio_buffer.speech_stopped": "speech_stopped",
+    "session.input_transcript.delta": "user speech",  # a GPT-Live turn
+}
+USER_TURNS = ("turn", "live_turn")  # the responses the latency summary covers
 
 pricing_option = click.option(
     "--pricing",
@@ -192,13 +196,14 @@ def summary_table(report: StatsReport) -> Table:
     others = ", ".join(
         f"{count} {kind.replace('_', ' ')}"
         for kind, count in report.by_kind.items()
-        if count and kind != "turn"
+        if count and kind not in USER_TURNS
     )
     caption = (
         f"{s['responses']} responses in {s['sessions']} sessions, {s['errors']} errors, "
         f"cost {cost}{as_of}"
         + (
-            f"; latencies over the {report.by_kind.get('turn', 0)} turns ({others} left out)"
+            f"; latencies over the {sum(report.by_kind.get(k, 0) for k in USER_TURNS)} turns "
+            f"({others} left out)"
             if others
             else ""
         )

@@ -9,8 +9,14 @@ same shape; its entries replace built-in entries of the same name and add new on
                                  "audio": {"input": 32.0, "cached": 0.4, "output": 64.0}},
                 "my-azure-deployment": "gpt-realtime"}}
 
-A string entry is an alias (an Azure deployment name, say) for another entry. A model matches
-the entry with the longest name that is the model's name or a prefix of it ending before a "-",
+A string entry is an alias (an Azure deployment name, say) for another entry. A model billed by
+time (GPT-Live) has a `per_minute` price (USD per minute), with or without token tables; a text
+model that a GPT-Live session delegates to (`"kind": "responses"`) needs only `text`:
+
+    "gpt-live-1": {"per_minute": 0.05},
+    "gpt-5-mini": {"kind": "responses", "text": {"input": 0.25, "cached": 0.025, "output": 2.0}}
+
+A model matches the entry with the longest name that is the model's name or a prefix of it ending before a "-",
 so a dated snapshot `gpt-realtime-mini-2025-10-06` takes the `gpt-realtime-mini` prices while
 `gpt-realtime-2025-08-28` does not take those of `gpt-realtime-2`.
 """
@@ -41,9 +47,10 @@ class ModalityPrices:
 
 @dataclass(frozen=True)
 class ModelPrices:
-    text: ModalityPrices
-    audio: ModalityPrices
+    text: ModalityPrices | None  # None: a model billed by time only
+    audio: ModalityPrices | None
     image: ModalityPrices | None = None  # image input (output 0); None: not priced
+    per_minute: float | None = None  # USD per minute of session time (GPT-Live)
 
 
 @dataclass(frozen=True)
@@ -142,10 +149,22 @@ def parse_price_table(data: Mapping[str, Any], source: str) -> PriceTable:
             raise InputError(f"{source}: models.{name}: expected a table of prices or a model name")
         where = f"{source}: models.{name}"
         image = _modality(entry, "image", where, ("input", "cached")) if "image" in entry else None
+        per_minute = entry.get("per_minute")
+        if per_minute is not None and (
+            isinstance(per_minute, bool)
+            or not isinstance(per_minute, (int, float))
+            or per_minute < 0
+        ):
+            raise InputError(f"{where}.per_minute: expected a price >= 0, got {per_minute!r}")
+        timed = per_minute is not None
+        text_only = entry.get("kind") == "responses"  # a text model (a GPT-Live delegation's)
         models[key] = ModelPrices(
-            text=_modality(entry, "text", where),
-            audio=_modality(entry, "audio", where),
+            text=_modality(entry, "text", where) if "text" in entry or not timed else None,
+            audio=_modality(entry, "audio", where)
+            if "audio" in entry or not (timed or text_only)
+            else None,
             image=image,
+            per_minute=None if per_minute is None else float(per_minute),
         )
     as_of = data.get("as_of")
     return PriceTable(models, aliases, None if as_of is None else str(as_of), source)

@@ -108,6 +108,7 @@ class Script:
     tokens_per_response_floor: int = 0
     require_credentials: bool = False
     refuse_status: int | None = None
+    live: Any = None  # a scripted_live.LiveScript: how GPT-Live sessions go (its defaults if None)
 
 
 @dataclass
@@ -132,6 +133,8 @@ class ScriptedRealtimeServer:
         self.host = host
         self.port = port
         self.connections: list[ConnectionLog] = []
+        self.live_sessions: dict[str, Any] = {}  # GPT-Live session id -> scripted_live.LiveSession
+        self.live_truth: list[Any] = []  # scripted_live.LiveTruth of each GPT-Live session
         self._server: Server | None = None
         self._tokens_used = 0
         self._requests_used = 0
@@ -177,6 +180,11 @@ class ScriptedRealtimeServer:
         assert request is not None
         log = ConnectionLog(request.path, list(request.headers.raw_items()), ws.subprotocol)
         self.connections.append(log)
+        import scripted_live  # GPT-Live: another protocol, its own module
+
+        if scripted_live.is_live_path(request.path):
+            await self._live(ws, log, request.path, scripted_live)
+            return
         session = _Session(self, ws, log, _is_beta(request.path, request.headers, ws.subprotocol))
         query = dict(parse_qsl(urlsplit(request.path).query))
         session.config["model"] = query.get("model") or query.get("deployment") or self.script.model
@@ -190,6 +198,18 @@ class ScriptedRealtimeServer:
                     pass
         finally:
             session.cancel_response()
+            log.closed.set()
+
+    async def _live(self, ws: ServerConnection, log: ConnectionLog, path: str, live: Any) -> None:
+        match = live.LIVE_PATH.match(path)
+        try:
+            if match and match.group("id"):
+                await live.attach(self, ws, match.group("id"))
+            else:
+                await live.LiveSession(self, ws, log).run()
+        except ConnectionClosed:
+            pass
+        finally:
             log.closed.set()
 
     def take_rate_limits(self, tokens: int) -> list[dict[str, Any]]:

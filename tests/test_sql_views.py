@@ -157,6 +157,13 @@ def test_sessions_view(two_calls):
         "barge_in_stop_ms": None,
         "dead_air_ms": 0.0,
         "turns": 0,
+        # not a GPT-Live session
+        "live_seconds": None,
+        "live_cost_usd": None,
+        "live_close_reason": None,
+        "live_delegations": None,
+        "live_delegated_tokens": None,
+        "live_muted_ms": None,
         "date": ga["started_at"].date(),
     }
     assert ga["client_frames"] + ga["server_frames"] == ga["frames"]

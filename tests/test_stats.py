@@ -309,6 +309,14 @@ def test_sessions_rate_limits_and_trend(tmp_path):
         "model": "gpt-realtime",
         "protocol": "realtime",
         "transport": "websocket",
+        # CONTRACT §4.6: its audio is digital silence
+        "user_talk_ms": 0.0,
+        "assistant_talk_ms": 0.0,
+        "talk_over_ms": 0.0,
+        "barge_ins": 0,
+        "barge_in_stop_ms": None,
+        "dead_air_ms": 0.0,
+        "turns": 0,
     }
     assert sessions[1]["responses"] == 0 and sessions[1]["cost_usd"] == 0.0
 

@@ -75,7 +75,12 @@ def test_json_is_exactly_the_contract_shape(sessions):
     assert list(data["summary"]) == SUMMARY_KEYS
     for metric in ("ttfb_ms", "ttft_ms", "duration_ms", "voice_to_voice_ms", "ttfb_final_ms"):
         assert list(data["summary"][metric]) == DISTRIBUTION_KEYS
-    assert data["summary"]["by_kind"] == {"turn": 2, "out_of_band": 0, "idle_timeout": 0}
+    assert data["summary"]["by_kind"] == {
+        "turn": 2,
+        "out_of_band": 0,
+        "idle_timeout": 0,
+        "live_turn": 0,
+    }
     assert [list(s) for s in data["sessions"]] == [SESSION_KEYS, SESSION_KEYS]
     assert [list(r) for r in data["rate_limits"]] == [RATE_LIMIT_KEYS]
     assert list(data["errors"][0])[: len(ERROR_KEYS)] == ERROR_KEYS

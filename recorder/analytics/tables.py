@@ -17,6 +17,7 @@ import numpy as np
 from recorder.analytics.loading import EVENT_COLUMNS, LoadedSession
 from recorder.interpretation import ResponseFacts, SessionFacts, cost_usd
 from recorder.interpretation.conversation import TIMING_FIELDS
+from recorder.interpretation.live import live_cost_usd, unpriced_models
 from recorder.interpretation.usage import TOKEN_FIELDS
 from recorder.pricing import PriceTable
 from recorder.session import iso_utc
@@ -54,6 +55,13 @@ SESSION_FACTS: Columns = (
     ("barge_in_stop_ms", "DOUBLE"),
     ("dead_air_ms", "DOUBLE"),
     ("turns", "INTEGER"),
+    # CONTRACT §4.4: GPT-Live (SessionFacts.live; NULL for other sessions)
+    ("live_seconds", "DOUBLE"),
+    ("live_cost_usd", "DOUBLE"),
+    ("live_close_reason", "VARCHAR"),
+    ("live_delegations", "INTEGER"),
+    ("live_delegated_tokens", "BIGINT"),
+    ("live_muted_ms", "DOUBLE"),
 )
 
 RESPONSE_FACTS: Columns = (
@@ -137,6 +145,7 @@ class TableBuilder:
             table: {name: [] for name, _ in columns} for table, columns in BASE_TABLES.items()
         }
         self.sessions_by_model: dict[str | None, int] = {}
+        self.unpriced_delegations: dict[str | None, int] = {}  # GPT-Live: model -> sessions
 
     def add(self, ordinal: int, loaded: LoadedSession) -> None:
         facts = loaded.facts
@@ -178,9 +187,26 @@ class TableBuilder:
             elif name in TIMING_FIELDS:
                 timing = facts.conversation
                 value = None if timing is None else getattr(timing, name)
+            elif name.startswith("live_"):
+                value = None if facts.live is None else self._live_value(name, facts)
             else:
                 value = getattr(facts, name)
             columns[name].append(value)
+
+    def _live_value(self, name: str, facts: SessionFacts) -> Any:
+        live = facts.live
+        assert live is not None
+        if name == "live_cost_usd":
+            for model in unpriced_models(live, self.prices):
+                self.unpriced_delegations[model] = self.unpriced_delegations.get(model, 0) + 1
+            return live_cost_usd(live, facts.model, self.prices)
+        return {
+            "live_seconds": live.billed_seconds,
+            "live_close_reason": live.close_reason,
+            "live_delegations": len(live.delegations),
+            "live_delegated_tokens": live.delegated_tokens,
+            "live_muted_ms": live.muted_ms,
+        }[name]
 
     def _extend(self, table: str, rows: Iterable[Sequence[Any]]) -> None:
         columns = list(self.columns[table].values())

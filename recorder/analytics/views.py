@@ -95,6 +95,8 @@ def open_views(
     ):
         if model is None or table.lookup(model) is None:
             warn(UnknownModel(model, sessions))
+    for model, sessions in builder.unpriced_delegations.items():  # GPT-Live delegations
+        warn(UnknownModel(model, sessions))
     frames = builder.frames()
     with AnalyticsDB(memory_limit=memory_limit) as db:
         db.register_filesystems([dataset.root for dataset in sources.datasets])

@@ -257,11 +257,11 @@ class CallAudio:
                 heard_ms[indices] = np.clip(heard - offsets, 0.0, lengths)
         return starts, heard_ms, (playing_starts, playing_ends)
 
-    def timing(self) -> ConversationTiming | None:
+    def timing(self, laid_out: LaidOut | None = None) -> ConversationTiming | None:
         """The conversation timing of the session (None without audio)."""
         if not self.has_audio:
             return None
-        laid_out = self.lay_out()
+        laid_out = laid_out or self.lay_out()
         return conversation_timing(
             laid_out.user_spans(), laid_out.assistant_spans(), laid_out.playing
         )

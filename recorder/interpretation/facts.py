@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recorder.interpretation.conversation import ConversationTiming
 from recorder.interpretation.usage import TokenUsage
+
+if TYPE_CHECKING:  # live.py builds ResponseFacts: it imports this module, not the reverse
+    from recorder.interpretation.live import LiveFacts
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class SessionFacts:
     errors: tuple[ErrorFacts, ...] = ()
     rate_limits: tuple[RateLimitFacts, ...] = ()
     conversation: ConversationTiming | None = None  # CONTRACT §4.6; None without audio
+    live: LiveFacts | None = None  # a GPT-Live session (CONTRACT §4.4)
 
     @property
     def proxy_errors(self) -> int:

@@ -38,6 +38,20 @@ from recorder.interpretation.facts import ErrorFacts, RateLimitFacts, SessionFac
 from recorder.interpretation.formats import AudioFormats
 from recorder.interpretation.frame import NO_TYPE, Frame, base64_size
 from recorder.interpretation.layout import LIVE_APPEND, LIVE_AUDIO_DELTA, live_timeline_ms
+from recorder.interpretation.live import (
+    DELEGATION_CREATED,
+    INPUT_TRANSCRIPT,
+    MUTE,
+    MUTED,
+    OUTPUT_TRANSCRIPT,
+    RESPONSE_EVENT,
+    SESSION_CLOSED,
+    SESSION_STARTED,
+    UNMUTE,
+    UNMUTED,
+    USAGE_UPDATED,
+    LiveTracker,
+)
 from recorder.interpretation.responses import ResponseTracker
 from recorder.vocabulary import PCM16, AudioFormat, canonical
 from recorder.warning_log import FileWarning
@@ -50,7 +64,21 @@ _MAX_SEQ = 2**53  # a frame number every reader (JSON, DuckDB, JavaScript) holds
 _NAMES_SOMETHING = frozenset({"response_id", "item_id", "item", "response"})
 _APPENDS = frozenset({vocab.AUDIO_APPEND, LIVE_APPEND})
 _SESSION_REQUESTS = frozenset({"session.update", "session.start"})  # session.start: GPT-Live
-_SESSION_STATES = frozenset({vocab.SESSION_CREATED, vocab.SESSION_UPDATED, "session.started"})
+_SESSION_STATES = frozenset({vocab.SESSION_CREATED, vocab.SESSION_UPDATED, SESSION_STARTED})
+_LIVE_CLIENT = frozenset({"session.start", MUTE, UNMUTE})
+_LIVE_SERVER = frozenset(
+    {
+        INPUT_TRANSCRIPT,
+        OUTPUT_TRANSCRIPT,
+        SESSION_STARTED,
+        USAGE_UPDATED,
+        SESSION_CLOSED,
+        DELEGATION_CREATED,
+        RESPONSE_EVENT,
+        MUTED,
+        UNMUTED,
+    }
+)
 
 
 def _str(value: object) -> str | None:
@@ -79,6 +107,7 @@ class Interpreter:
         self.formats = AudioFormats()
         self.responses = ResponseTracker(self.formats)
         self.call = CallAudio(per_frame=audible_frames)
+        self.live = LiveTracker()
         self.errors: list[ErrorFacts] = []
         self.rate_limits: list[RateLimitFacts] = []
         self.frames = 0
@@ -206,6 +235,8 @@ class Interpreter:
             self.formats.client_update(event)
         elif ctype == vocab.ITEM_TRUNCATE:
             self.call.cuts.feed(frame)
+        if ctype in _LIVE_CLIENT:
+            self.live.client(frame, event)
         self.connection.client_event(ctype, event, first=self.client_frames == 1)
         self.responses.client_frame(frame)
 
@@ -236,6 +267,8 @@ class Interpreter:
             self._rate_limits(line, frame, event)
         elif ctype == vocab.ITEM_TRUNCATED:
             self.call.cuts.feed(frame)
+        if ctype in _LIVE_SERVER:
+            self.live.server(frame, event)
         self.connection.server_event(ctype, event)
         self.responses.server_frame(frame)
         if ctype == vocab.AUDIO_DELTA:
@@ -257,6 +290,7 @@ class Interpreter:
         self.output_audio_bytes += frame.audio_bytes
         self.output_audio_ms += frame.audio_ms
         self.call.live = True
+        self.live.output_audio(frame)
         frame.audible_ms = self.call.assistant(
             frame.t, payload, frame.audio_format, None, None, live_timeline_ms(event)
         )
@@ -309,6 +343,11 @@ class Interpreter:
         """Everything the session says, as it stands after the last record fed."""
         connection = self.connection
         responses = self.responses.all_facts()
+        laid_out = self.call.lay_out() if self.call.has_audio else None
+        live = None
+        if connection.protocol == "live":
+            responses += self.live.turns(laid_out, self.responses.speech_end_t, len(responses) + 1)
+            live = self.live.facts(self.max_t)
         failed = [
             ErrorFacts(
                 r.done_t if r.done_t is not None else self.max_t,
@@ -351,7 +390,8 @@ class Interpreter:
             responses=tuple(responses),
             errors=tuple(errors),
             rate_limits=tuple(self.rate_limits),
-            conversation=self.call.timing(),
+            conversation=self.call.timing(laid_out),
+            live=live,
         )
 
 

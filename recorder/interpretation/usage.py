@@ -105,7 +105,7 @@ def cached_split(usage: TokenUsage) -> tuple[int, int, int] | None:
 
 def cost_usd(usage: TokenUsage | None, prices: ModelPrices | None) -> float | None:
     """What one response cost, in USD; None when the usage, its split or the price is unknown."""
-    if usage is None or prices is None:
+    if usage is None or prices is None or prices.text is None or prices.audio is None:
         return None
     split = cached_split(usage)
     needed = (

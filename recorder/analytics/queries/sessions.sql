@@ -1,7 +1,9 @@
 -- View `sessions`: one row per session file, in the order the files were given. The columns of
 -- CONTRACT section 3 first, then the model, the frames, the errors and the median ttfb and ttft
--- of its `turn` responses, then what the connection was (CONTRACT §4.3), its conversation
--- timing (§4.6: NULL for a session without audio) and the partition column `date`. A session without responses costs 0; one whose responses all have an unknown
+-- of its `turn` (GPT-Live: `live_turn`) responses, then what the connection was (CONTRACT §4.3), its conversation
+-- timing (§4.6: NULL for a session without audio), what a GPT-Live session was billed (§4.4:
+-- NULL for other sessions) and the partition column `date`. A GPT-Live session's cost is its
+-- billed time and delegated calls (`live_cost_usd`): its turns have no token usage. A session without responses costs 0; one whose responses all have an unknown
 -- cost costs NULL. Every value is a fact of the interpretation or a sum of them.
 CREATE OR REPLACE VIEW sessions AS
 WITH
@@ -12,8 +14,8 @@ per_session AS (
         sum(input_tokens)::BIGINT AS input_tokens,
         sum(output_tokens)::BIGINT AS output_tokens,
         round(sum(cost_usd), 8) AS cost_usd,
-        round(quantile_cont(ttfb_ms, 0.5) FILTER (WHERE kind = 'turn'), 3) AS ttfb_p50_ms,
-        round(quantile_cont(ttft_ms, 0.5) FILTER (WHERE kind = 'turn'), 3) AS ttft_p50_ms
+        round(quantile_cont(ttfb_ms, 0.5) FILTER (WHERE kind IN ('turn', 'live_turn')), 3) AS ttfb_p50_ms,
+        round(quantile_cont(ttft_ms, 0.5) FILTER (WHERE kind IN ('turn', 'live_turn')), 3) AS ttft_p50_ms
     FROM response_facts
     GROUP BY ordinal
 ),
@@ -33,7 +35,11 @@ SELECT
     coalesce(r.responses, 0) AS responses,
     coalesce(r.input_tokens, 0) AS input_tokens,
     coalesce(r.output_tokens, 0) AS output_tokens,
-    CASE WHEN r.responses IS NULL THEN 0.0 ELSE r.cost_usd END AS cost_usd,
+    CASE
+        WHEN s.protocol = 'live' THEN s.live_cost_usd
+        WHEN r.responses IS NULL THEN 0.0
+        ELSE r.cost_usd
+    END AS cost_usd,
     s.model,
     s.frames,
     coalesce(e.errors, 0) AS errors,
@@ -62,6 +68,12 @@ SELECT
     s.barge_in_stop_ms,
     s.dead_air_ms,
     s.turns,
+    s.live_seconds,
+    s.live_cost_usd,
+    s.live_close_reason,
+    s.live_delegations,
+    s.live_delegated_tokens,
+    s.live_muted_ms,
     CAST(s.started_at AS DATE) AS date
 FROM session_facts AS s
 LEFT JOIN per_session AS r USING (ordinal)

@@ -1,0 +1,193 @@
+"""GPT-Live sessions (CONTRACT §4.4) recorded through the proxy from the scripted stand-in, and
+measured against what it injected: turns, voice-to-voice on the timeline clock, wall-clock ttfb,
+billed seconds and cost, delegations, mute, and the readers on top (stats, show, export)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from audio_fixtures import pcm16, sine
+from click.testing import CliRunner
+from rt_cli.main import cli
+from scripted_live import LiveScript, LiveTruth
+from scripted_server import Script
+from websockets.asyncio.client import connect
+
+from recorder.interpretation import interpret
+
+CHUNK_MS = 20
+
+
+def silence(ms: int, rate: int = 24000) -> np.ndarray:
+    return np.zeros(rate * ms // 1000, dtype=np.int16)
+
+
+def mic(*parts: tuple[str, int]) -> np.ndarray:
+    """('talk', ms) and ('quiet', ms) pieces of a microphone's signal at 24 kHz."""
+    return np.concatenate([sine(330, ms) if kind == "talk" else silence(ms) for kind, ms in parts])
+
+
+@dataclass
+class LiveCall:
+    records: list[dict[str, Any]]
+    truth: LiveTruth
+    path: Path
+    sideband: Path | None = None
+
+
+def start_event(fmt: dict[str, Any], model: str = "gpt-live-1") -> dict[str, Any]:
+    return {
+        "type": "session.start",
+        "session": {"model": model, "audio": {"format": fmt, "output": {"voice": "marin"}}},
+    }
+
+
+async def until(ws: Any, kind: str) -> dict[str, Any]:
+    async for message in ws:
+        event = json.loads(message)
+        if event.get("type") == kind:
+            return event
+    raise AssertionError(f"closed before {kind}")
+
+
+def record_call(
+    run: Any,
+    proxied: Any,
+    samples: np.ndarray,
+    live: LiveScript | None = None,
+    *,
+    pace: float = 0.25,  # seconds of wall clock per second of audio
+    path: str = "/v1/live/sessions",
+    mute_at_ms: tuple[int, int] | None = None,
+    sideband: bool = False,
+) -> LiveCall:
+    """Record one GPT-Live call: the client streams `samples` (24 kHz) in 20 ms appends at
+    `pace`, then closes the session."""
+
+    async def call() -> LiveCall:
+        async with proxied(Script(live=live or LiveScript())) as stack:
+            async with connect(stack.proxy.url + path, max_size=None) as ws:
+                await ws.send(json.dumps(start_event({"type": "audio/pcm", "rate": 24000})))
+                started = await until(ws, "session.started")
+                watcher = None
+                if sideband:
+                    attach = f"{path.rstrip('/')}/{started['session']['id']}/attach"
+                    side = await connect(stack.proxy.url + attach, max_size=None)
+                    watcher = asyncio.ensure_future(_drain(side))
+                reader = asyncio.ensure_future(_drain(ws))
+                loop = asyncio.get_running_loop()
+                begin = loop.time()
+                pieces = [
+                    samples[i : i + 480] for i in range(0, len(samples), 480 * CHUNK_MS // 20)
+                ]
+                for n, piece in enumerate(pieces):
+                    at_ms = n * CHUNK_MS
+                    if mute_at_ms is not None and at_ms in mute_at_ms:
+                        kind = (
+                            "session.input_audio.mute"
+                            if at_ms == mute_at_ms[0]
+                            else "session.input_audio.unmute"
+                        )
+                        await ws.send(json.dumps({"type": kind}))
+                    event = {
+                        "type": "session.input_audio.append",
+                        "audio": base64.b64encode(pcm16(piece)).decode(),
+                    }
+                    await ws.send(json.dumps(event))
+                    due = begin + (n + 1) * CHUNK_MS / 1000 * pace
+                    await asyncio.sleep(max(0.0, due - loop.time()))
+                await ws.send(json.dumps({"type": "session.close"}))
+                await reader
+                if watcher is not None:
+                    await watcher
+            await stack.proxy.wait_for_sessions(2 if sideband else 1)
+            files = stack.files()
+            primary = next(f for f in files if "attach" not in _path_of(f))
+            side_file = next((f for f in files if "attach" in _path_of(f)), None)
+            return LiveCall(stack.records(primary), stack.server.live_truth[0], primary, side_file)
+
+    return run(call(), timeout=30)
+
+
+def _path_of(file: Path) -> str:
+    return json.loads(file.read_text().splitlines()[0])["request"]["path"]
+
+
+async def _drain(ws: Any) -> None:
+    try:
+        async for _ in ws:
+            pass
+    finally:
+        await ws.close()
+
+
+TWO_QUESTIONS = mic(("quiet", 300), ("talk", 1000), ("quiet", 2000), ("talk", 800), ("quiet", 2200))
+
+
+def test_turns_voice_to_voice_and_ttfb_against_the_injected_truth(run, proxied):
+    call = record_call(run, proxied, TWO_QUESTIONS, LiveScript(reply_delay_ms=600))
+    facts = interpret(enumerate(call.records), call.path)
+    assert facts.protocol == "live" and facts.model == "gpt-live-1"
+    turns = [r for r in facts.responses if r.kind == "live_turn"]
+    assert [t.response_id for t in turns] == ["live-1", "live-2"]
+    assert len(call.truth.turns) == 2
+    for turn, truth in zip(turns, call.truth.turns, strict=True):
+        assert turn.voice_to_voice_ms == pytest.approx(600, abs=1)
+        assert turn.trigger == "session.input_transcript.delta"
+        injected_ttfb = (truth.first_audio_sent_t - truth.end_append_t) * 1000
+        assert turn.ttfb_ms == pytest.approx(injected_ttfb, abs=10)
+        assert turn.audio_out_ms == pytest.approx(1200, abs=20)
+        assert turn.transcript == ("Sure, here it is.",)
+    live = facts.live
+    assert live is not None and live.close_reason == "close_requested"
+    assert live.billed_seconds == pytest.approx(call.truth.billed_seconds)
+    assert live.billed_seconds == pytest.approx(len(TWO_QUESTIONS) / 24000, abs=0.001)
+
+
+def test_stats_and_sql_on_a_live_call_with_a_delegation_and_mute(run, proxied):
+    script = LiveScript(reply_delay_ms=400, delegate_turn=1)
+    call = record_call(run, proxied, TWO_QUESTIONS, script, mute_at_ms=(4600, 5000))
+    runner = CliRunner()
+    data = json.loads(runner.invoke(cli, ["stats", str(call.path), "--format", "json"]).stdout)
+    rows = data["responses"]
+    assert [(r["response_id"], r["kind"], r["voice_to_voice_ms"]) for r in rows] == [
+        ("live-1", "live_turn", 400.0),
+        ("live-2", "live_turn", 400.0),
+    ]
+    assert data["summary"]["by_kind"]["live_turn"] == 2
+    assert data["summary"]["voice_to_voice_ms"]["p50"] == 400.0
+    billed = len(TWO_QUESTIONS) / 24000
+    delegated = (820 - 512) * 0.25 + 512 * 0.025 + 96 * 2.0  # gpt-5-mini, per 1M tokens
+    cost = billed / 60 * 0.05 + delegated / 1e6
+    (session,) = data["sessions"]
+    assert session["protocol"] == "live" and session["model"] == "gpt-live-1"
+    assert session["cost_usd"] == pytest.approx(cost)
+    assert data["summary"]["cost_usd"] == pytest.approx(cost)
+    query = (
+        "SELECT live_seconds, live_cost_usd, live_close_reason, live_delegations, "
+        "live_delegated_tokens, live_muted_ms FROM sessions"
+    )
+    out = runner.invoke(cli, ["sql", query, str(call.path), "--format", "json"])
+    (row,) = json.loads(out.stdout)
+    assert row["live_seconds"] == pytest.approx(billed)
+    assert row["live_cost_usd"] == pytest.approx(cost)
+    assert (row["live_close_reason"], row["live_delegations"]) == ("close_requested", 1)
+    assert row["live_delegated_tokens"] == 820 + 96
+    muted_wall = 0.4 * 0.25 * 1000  # 400 ms of audio muted, streamed at a quarter of real time
+    assert row["live_muted_ms"] == pytest.approx(muted_wall, abs=40)
+
+
+def test_a_live_model_without_a_price_says_so(run, proxied, tmp_path):
+    call = record_call(
+        run, proxied, mic(("talk", 400), ("quiet", 1200)), LiveScript(model="gpt-live-9")
+    )
+    result = CliRunner().invoke(cli, ["stats", str(call.path), "--format", "json"])
+    assert json.loads(result.stdout)["sessions"][0]["cost_usd"] is None
+    assert "no price for model 'gpt-live-9'" in result.stderr
