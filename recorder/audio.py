@@ -514,7 +514,7 @@ def collect_audio(
     the rest is kept.
     """
     warn = on_warning or warn_with_python
-    interpreter = Interpreter(path, warn)
+    interpreter = Interpreter(path, warn, measure_audio=False)  # the tracks decode it
     collector = AudioCollector(path, warn)
     for line, record in records:
         frame = interpreter.feed(line, record)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import soundfile as sf
 from audio_fixtures import pcm16, sine
 from click.testing import CliRunner
 from rt_cli.main import cli
@@ -21,6 +23,8 @@ from scripted_server import Script
 from websockets.asyncio.client import connect
 
 from recorder.interpretation import interpret
+from recorder.interpretation.energy import audible_windows
+from recorder.reading import iter_records
 
 CHUNK_MS = 20
 
@@ -191,3 +195,95 @@ def test_a_live_model_without_a_price_says_so(run, proxied, tmp_path):
     result = CliRunner().invoke(cli, ["stats", str(call.path), "--format", "json"])
     assert json.loads(result.stdout)["sessions"][0]["cost_usd"] is None
     assert "no price for model 'gpt-live-9'" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def delegated_call(tmp_path_factory):
+    """A recorded call with a Responses delegation, a mute, and a sideband attached."""
+    from conftest import ProxyStack, run_bounded
+    from scripted_server import ScriptedRealtimeServer
+
+    from recorder.proxy import RecordingProxy
+
+    out = tmp_path_factory.mktemp("live")
+
+    def proxied(script=None, **options):
+        @contextlib.asynccontextmanager
+        async def stack():
+            async with (
+                ScriptedRealtimeServer(script) as server,
+                RecordingProxy(server.url, out, port=0, environ={}) as proxy,
+            ):
+                yield ProxyStack(server, proxy, out)
+
+        return stack()
+
+    script = LiveScript(reply_delay_ms=600, delegate_turn=1)
+    return record_call(run_bounded, proxied, TWO_QUESTIONS, script, sideband=True)
+
+
+def test_show_folds_the_silent_output_and_shows_who_said_what(delegated_call):
+    result = CliRunner().invoke(cli, ["show", str(delegated_call.path)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("protocol    live over websocket") for line in lines)
+    said = [line for line in lines if "transcript.delta" in line]
+    assert [line.split("  ")[-1].strip() for line in said] == [
+        '"Hello there" · timeline 0.30–1.30 s · 2 deltas',
+        '"Sure, here it is." · timeline 1.90–3.10 s · 4 deltas',
+        '"Hello there" · timeline 3.30–4.10 s · 2 deltas',
+        '"Sure, here it is." · timeline 4.70–5.90 s · 4 deltas',
+    ]
+    output = [line for line in lines if "session.output_audio.delta" in line]
+    assert sum("speech" in line for line in output) >= 2 and any(
+        "silence" in line for line in output
+    )
+    assert len(output) < 20  # hundreds of deltas, folded
+    delegation = next(line for line in lines if "response.event" in line)
+    assert (
+        "response.completed · gpt-5-mini · completed · 820 in (512 cached) / 96 out tokens"
+        in delegation
+    )
+    assert any(
+        "session.closed" in line and "close_requested · 6.3 s billed" in line for line in lines
+    )
+
+
+def test_export_wav_plays_the_output_along_the_session_timeline(delegated_call, tmp_path):
+    result = CliRunner().invoke(
+        cli, ["export", "wav", str(delegated_call.path), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    stem = delegated_call.path.stem
+    assistant, rate = sf.read(tmp_path / f"{stem}.assistant.wav", dtype="int16")
+    assert rate == 24000 and len(assistant) == len(TWO_QUESTIONS)  # the track holds its silences
+    mix, _ = sf.read(tmp_path / f"{stem}.mix.wav", dtype="int16")
+    first_append = next(
+        r["t"]
+        for r in delegated_call.records
+        if r["kind"] == "frame" and r["event"].get("type") == "session.input_audio.append"
+    )
+
+    def onsets(channel: np.ndarray) -> list[float]:
+        audible = audible_windows(np.ascontiguousarray(channel), 24000).astype(int)
+        return (np.flatnonzero(np.diff(np.concatenate([[0], audible])) == 1) * 0.02).tolist()
+
+    # the user's speech at timeline 0.3 s and 3.3 s, the replies at 1.9 s and 4.7 s, all from
+    # where the first append plays
+    for found, expected in zip(onsets(mix[:, 0]), (0.3, 3.3), strict=True):
+        assert found == pytest.approx(first_append + expected, abs=0.021)
+    for found, expected in zip(onsets(mix[:, 1]), (1.9, 4.7), strict=True):
+        assert found == pytest.approx(first_append + expected, abs=0.021)
+
+
+def test_the_sideband_of_the_same_call_says_the_same(delegated_call):
+    assert delegated_call.sideband is not None
+    primary = interpret(enumerate(delegated_call.records), delegated_call.path)
+    records = [record for _, record in iter_records(delegated_call.sideband)]
+    side = interpret(enumerate(records), delegated_call.sideband)
+    assert (side.protocol, side.transport) == ("live", "sideband")
+    assert [r.voice_to_voice_ms for r in side.responses] == [600.0, 600.0]
+    assert [r.transcript for r in side.responses] == [r.transcript for r in primary.responses]
+    assert side.live is not None and side.live.billed_seconds == primary.live.billed_seconds
+    assert side.conversation is not None and primary.conversation is not None
+    assert side.conversation.assistant_talk_ms == primary.conversation.assistant_talk_ms == 2400.0

@@ -143,9 +143,10 @@ def _spans(windows: AudibleWindows, starts: Floats, heard: Floats) -> tuple[Floa
 class CallAudio:
     """The audio of one session, side by side (see the module docstring)."""
 
-    def __init__(self, per_frame: bool = False) -> None:
-        self._user = _Side(AudibilityMeter(per_frame))
-        self._assistant = _Side(AudibilityMeter(per_frame))
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled  # False: audio is not measured (a reader that needs none of it)
+        self._user = _Side(AudibilityMeter())
+        self._assistant = _Side(AudibilityMeter())
         self._keys: list[tuple[str, str]] = []  # (response, item) of each output chunk
         self._timeline: list[float | None] = []  # GPT-Live: a reflected delta's start_ms
         self.cuts = Cuts()
@@ -155,12 +156,13 @@ class CallAudio:
     def has_audio(self) -> bool:
         return bool(self._user.t or self._assistant.t)
 
-    def user(self, t: float, payload: object, fmt: AudioFormat) -> float | None:
-        """A chunk of user audio; with `per_frame`, its audible milliseconds."""
-        side = self._user
-        side.t.append(t)
-        side.formats.append(fmt)
-        return side.meter.add(payload, fmt)
+    def user(self, t: float, payload: object, fmt: AudioFormat) -> None:
+        """A chunk of user audio."""
+        if self.enabled:
+            side = self._user
+            side.t.append(t)
+            side.formats.append(fmt)
+            side.meter.add(payload, fmt)
 
     def assistant(
         self,
@@ -170,14 +172,15 @@ class CallAudio:
         response_id: str | None,
         item_id: str | None,
         timeline_ms: float | None = None,
-    ) -> float | None:
+    ) -> None:
         """A chunk of assistant audio (of a response's item, or of a GPT-Live output track)."""
-        self._keys.append((response_id or "unknown", item_id or ""))
-        self._timeline.append(timeline_ms)
-        side = self._assistant
-        side.t.append(t)
-        side.formats.append(fmt)
-        return side.meter.add(payload, fmt)
+        if self.enabled:
+            self._keys.append((response_id or "unknown", item_id or ""))
+            self._timeline.append(timeline_ms)
+            side = self._assistant
+            side.t.append(t)
+            side.formats.append(fmt)
+            side.meter.add(payload, fmt)
 
     def lay_out(self) -> LaidOut:
         """Both sides on the call's timeline (`layout.py`, in milliseconds)."""

@@ -16,8 +16,9 @@ report's conversation strip, `rt show`'s folded silences):
 base64: the payloads of a block are joined and decoded in one call (pybase64's SIMD decoder),
 then every window of the block is measured by a few numpy operations, so a chunk costs a few
 list appends; a payload of digital silence (all "A" in base64) is recognised without decoding.
-`per_frame=True` measures each chunk as it comes instead (for readers that show frames one by
-one). Both give the same windows: windows never span chunks. `docs/benchmarks.md` has the
+`per_frame=True` measures each chunk as it comes instead, and `audible_ms(payload, fmt)` one
+chunk alone (for readers that show frames one by one: `rt show` folds GPT-Live's silent output).
+All give the same windows: windows never span chunks. `docs/benchmarks.md` has the
 figures (about 2 GB/s of base64 per core).
 """
 
@@ -85,6 +86,11 @@ def _measure(
     sums = np.add.reduceat(squares, starts)
     lengths = np.minimum(width, ends[chunk] - starts)
     return sums >= _THRESHOLD * lengths, chunk, within
+
+
+def audible_ms(payload: object, fmt: AudioFormat) -> float:
+    """The audible milliseconds of one chunk (its base64 payload, in format `fmt`)."""
+    return AudibilityMeter(per_frame=True).add(payload, fmt) or 0.0
 
 
 @dataclass(frozen=True)

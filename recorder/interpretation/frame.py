@@ -43,7 +43,6 @@ class Frame:
     audio_bytes: int = 0
     text: str | None = None  # the payload of a text frame that is not a JSON object
     binary: str | None = None  # the base64 payload of a binary frame
-    audible_ms: float | None = None  # audio measured frame by frame: its audible milliseconds
 
     @property
     def audio_ms(self) -> float:

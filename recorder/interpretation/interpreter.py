@@ -97,16 +97,16 @@ class Interpreter:
         path: str | os.PathLike[str] = "<session>",
         on_warning: OnWarning | None = None,
         *,
-        audible_frames: bool = False,
+        measure_audio: bool = True,
     ) -> None:
-        """`audible_frames`: measure each frame's audio as it comes (its `audible_ms`), for
-        readers that show frames one by one; otherwise audio is measured in blocks."""
+        """`measure_audio=False`: leave the audio unmeasured (no conversation timing, GPT-Live
+        turns from transcripts only), for readers that need none of it (rt show, replay)."""
         self.path = os.fspath(path)
         self._warn_handler = on_warning or _ignore
         self.connection = Connection()
         self.formats = AudioFormats()
         self.responses = ResponseTracker(self.formats)
-        self.call = CallAudio(per_frame=audible_frames)
+        self.call = CallAudio(enabled=measure_audio)
         self.live = LiveTracker()
         self.errors: list[ErrorFacts] = []
         self.rate_limits: list[RateLimitFacts] = []
@@ -226,7 +226,7 @@ class Interpreter:
         self.input_audio_bytes += size
         self.input_audio_ms += ms
         self.responses.appended(frame.t, ms)
-        frame.audible_ms = self.call.user(frame.t, payload, fmt)
+        self.call.user(frame.t, payload, fmt)
 
     def _client(self, frame: Frame, ctype: str, event: Mapping[str, Any]) -> None:
         if ctype in _APPENDS:
@@ -276,7 +276,7 @@ class Interpreter:
                 frame.audio_format = self.formats.output
             self.output_audio_bytes += frame.audio_bytes
             self.output_audio_ms += frame.audio_ms
-            frame.audible_ms = self.call.assistant(
+            self.call.assistant(
                 frame.t, event.get("delta"), frame.audio_format, frame.response_id, frame.item_id
             )
 
@@ -291,7 +291,7 @@ class Interpreter:
         self.output_audio_ms += frame.audio_ms
         self.call.live = True
         self.live.output_audio(frame)
-        frame.audible_ms = self.call.assistant(
+        self.call.assistant(
             frame.t, payload, frame.audio_format, None, None, live_timeline_ms(event)
         )
 

@@ -122,7 +122,7 @@ def load_session(
     path = Path(path)
     keep = frozenset(keep_payloads)
     session = RecordedSession(path)
-    interpreter = Interpreter(path, on_warning)
+    interpreter = Interpreter(path, on_warning, measure_audio=False)
     try:
         for number, raw, record in iter_raw_records(path, on_warning):
             kind = record["kind"]
