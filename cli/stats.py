@@ -185,6 +185,15 @@ def _sessions_table(report: StatsReport, title: str, *, full: bool, timing: bool
             number_column("dead_air_ms", "dead air ms"),
             number_column("turns"),
         ]
+    if timing and full:  # CONTRACT §4.4: GPT-Live billing, as in the JSON
+        columns += [
+            number_column("live_seconds", "live billed s", 3),
+            number_column("live_cost_usd", "live cost $", 6),
+            Column("live_close_reason", "live closed"),
+            number_column("live_delegations", "delegations"),
+            number_column("live_delegated_tokens", "delegated tok"),
+            number_column("live_muted_ms", "muted ms", 1),
+        ]
     return Table(title, columns, report.sessions)
 
 

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,23 @@ def test_the_sideband_of_the_same_call_says_the_same(delegated_call):
     assert side.live is not None and side.live.billed_seconds == primary.live.billed_seconds
     assert side.conversation is not None and primary.conversation is not None
     assert side.conversation.assistant_talk_ms == primary.conversation.assistant_talk_ms == 2400.0
+
+
+def test_report_of_a_live_call(delegated_call, tmp_path):
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["report", str(delegated_call.path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    turns = re.findall(
+        r'<li class="turn (\w+)" data-t="([\d.]+)">.*?<span class="said">([^<]*)', page
+    )
+    assert [(who, said) for who, _, said in turns] == [
+        ("user", "Hello there"),
+        ("assistant", "Sure, here it is."),
+        ("user", "Hello there"),
+        ("assistant", "Sure, here it is."),
+    ]
+    times = [float(t) for _, t, _ in turns]
+    assert times == sorted(times)  # where each plays in the mix
+    assert "#1 live" in page and "voice→voice 600 ms" in page
+    assert 'class="chart strip"' in page

@@ -317,6 +317,13 @@ def test_sessions_rate_limits_and_trend(tmp_path):
         "barge_in_stop_ms": None,
         "dead_air_ms": 0.0,
         "turns": 0,
+        # CONTRACT §4.4: not a GPT-Live session
+        "live_seconds": None,
+        "live_cost_usd": None,
+        "live_close_reason": None,
+        "live_delegations": None,
+        "live_delegated_tokens": None,
+        "live_muted_ms": None,
     }
     assert sessions[1]["responses"] == 0 and sessions[1]["cost_usd"] == 0.0
 

@@ -34,6 +34,9 @@ SESSION_KEYS = [
     # CONTRACT §4.6
     "user_talk_ms", "assistant_talk_ms", "talk_over_ms", "barge_ins", "barge_in_stop_ms",
     "dead_air_ms", "turns",
+    # CONTRACT §4.4
+    "live_seconds", "live_cost_usd", "live_close_reason", "live_delegations",
+    "live_delegated_tokens", "live_muted_ms",
 ]  # fmt: skip
 RATE_LIMIT_KEYS = ["session", "t", "at", "name", "limit", "remaining", "reset_seconds"]
 ERROR_KEYS = ["session", "t", "type", "code", "message"]  # plus the fields we add

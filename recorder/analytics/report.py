@@ -66,6 +66,13 @@ SESSION_KEYS = (
     "barge_in_stop_ms",
     "dead_air_ms",
     "turns",
+    # CONTRACT §4.4: GPT-Live (null for other sessions)
+    "live_seconds",
+    "live_cost_usd",
+    "live_close_reason",
+    "live_delegations",
+    "live_delegated_tokens",
+    "live_muted_ms",
 )
 RATE_LIMIT_KEYS = ("session", "t", "at", "name", "limit", "remaining", "reset_seconds")
 # the CONTRACT's error fields, then the ones we add

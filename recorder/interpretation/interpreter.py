@@ -347,7 +347,7 @@ class Interpreter:
         live = None
         if connection.protocol == "live":
             responses += self.live.turns(laid_out, self.responses.speech_end_t, len(responses) + 1)
-            live = self.live.facts(self.max_t)
+            live = self.live.facts(self.max_t, laid_out)
         failed = [
             ErrorFacts(
                 r.done_t if r.done_t is not None else self.max_t,

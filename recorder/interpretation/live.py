@@ -29,7 +29,9 @@ the input audio), and billing by the second. The rules, one for every reader:
   seconds x the model's per-minute price, plus each delegated Responses call's usage (inside
   `response.event`) at its model's token price;
 - mute: from each `session.input_audio.muted` to the next `.unmuted` (or the end), on the wall
-  clock (the client's `.mute`/`.unmute` where the server's acks are missing).
+  clock (the client's `.mute`/`.unmute` where the server's acks are missing);
+- an utterance (what the report and `rt show` print as one line): consecutive transcript deltas
+  of one side; a pause of more than 1 s on the timeline (`UTTERANCE_GAP_MS`) starts a new one.
 """
 
 from __future__ import annotations
@@ -38,9 +40,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from recorder.interpretation.conversation import LaidOut
 from recorder.interpretation.facts import ResponseFacts, ToolCall
 from recorder.interpretation.frame import Frame
+from recorder.interpretation.layout import along_timeline
 
 LIVE_TURN = "live_turn"
 INPUT_TRANSCRIPT = "session.input_transcript.delta"
@@ -54,6 +59,7 @@ MUTED = "session.input_audio.muted"
 UNMUTED = "session.input_audio.unmuted"
 MUTE = "session.input_audio.mute"
 UNMUTE = "session.input_audio.unmute"
+UTTERANCE_GAP_MS = 1000.0
 # Responses events whose `response` carries the delegated call's usage and model
 _RESPONSES_DONE = frozenset({"response.completed", "response.done", "response.incomplete"})
 
@@ -78,6 +84,16 @@ class Speech:
 
     t: float
     seq: int
+    start_ms: float
+    end_ms: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """What the user said in one go: `t` is where it plays in the mix (session clock)."""
+
+    t: float
     start_ms: float
     end_ms: float
     text: str
@@ -116,8 +132,9 @@ class LiveFacts:
     delegations: tuple[Delegation, ...] = ()
     delegated: tuple[DelegatedUsage, ...] = ()
     muted_ms: float = 0.0
-    user_speech: tuple[Speech, ...] = ()  # what the user said (input transcript deltas)
+    utterances: tuple[Utterance, ...] = ()  # what the user said
     delegation_model: str | None = None  # session.start's delegation.responses.model
+    turns_played_at: tuple[tuple[str, float], ...] = ()  # (response id, where it plays in the mix)
 
     @property
     def delegated_tokens(self) -> int:
@@ -169,6 +186,7 @@ class LiveTracker:
         self.delegation_model: str | None = None
         self._mute: list[tuple[float, bool, bool]] = []  # (t, muted, from the server)
         self.output: list[tuple[float, int]] = []  # (t, seq) of each output audio delta
+        self._played_at: list[tuple[str, float]] = []
 
     def client(self, frame: Frame, event: Mapping[str, Any]) -> None:
         ctype = frame.type
@@ -264,7 +282,7 @@ class LiveTracker:
 
     # -- results ---------------------------------------------------------------------------------
 
-    def facts(self, end_t: float) -> LiveFacts:
+    def facts(self, end_t: float, laid_out: LaidOut | None = None) -> LiveFacts:
         billed = self.closed_seconds if self.closed_seconds is not None else self.usage_seconds
         return LiveFacts(
             session_id=self.session_id,
@@ -273,9 +291,32 @@ class LiveTracker:
             delegations=tuple(self.delegations),
             delegated=tuple(self.delegated),
             muted_ms=round(self._muted_ms(end_t), 3),
-            user_speech=tuple(self.user),
+            utterances=tuple(self._utterances(laid_out)),
+            turns_played_at=tuple(self._played_at),
             delegation_model=self.delegation_model,
         )
+
+    def _utterances(self, laid_out: LaidOut | None) -> list[Utterance]:
+        groups: list[list[Speech]] = []
+        for speech in sorted(self.user, key=lambda s: (s.start_ms, s.seq)):
+            if groups and speech.start_ms - groups[-1][-1].end_ms <= UTTERANCE_GAP_MS:
+                groups[-1].append(speech)
+            else:
+                groups.append([speech])
+        starts = np.array([group[0].start_ms for group in groups], dtype=np.float64)
+        if laid_out is not None and len(laid_out.user_lengths):
+            heard = along_timeline(starts, laid_out.user_lengths, laid_out.user_starts, 0.0) / 1000
+        else:
+            heard = np.array([group[0].t for group in groups], dtype=np.float64)
+        return [
+            Utterance(
+                round(float(at), 6),
+                group[0].start_ms,
+                max(speech.end_ms for speech in group),
+                "".join(speech.text for speech in sorted(group, key=lambda s: s.seq)).strip(),
+            )
+            for group, at in zip(groups, heard.tolist(), strict=True)
+        ]
 
     def _muted_ms(self, end_t: float) -> float:
         acked = any(server for _, _, server in self._mute)
@@ -321,7 +362,15 @@ class LiveTracker:
                 turns.append(_Turn(first + len(turns), last_user))
                 user_since = False
             turns[-1].add(piece)
-        return [self._facts(turn, speech_end_t) for turn in turns]
+        facts = [self._facts(turn, speech_end_t) for turn in turns]
+        if laid_out is not None and len(laid_out.user_lengths) and turns:
+            starts = np.array([min(p.start for p in turn.pieces) for turn in turns])
+            played = along_timeline(starts, laid_out.user_lengths, laid_out.user_starts, 0.0)
+            self._played_at = [
+                (f.response_id, round(at / 1000, 6))
+                for f, at in zip(facts, played.tolist(), strict=True)
+            ]
+        return facts
 
     def _facts(self, turn: _Turn, speech_end_t: Callable[[float], float | None]) -> ResponseFacts:
         first_start = min(piece.start for piece in turn.pieces)

@@ -26,7 +26,11 @@ from recorder.report.markup import (
 )
 from recorder.report.strip import conversation_strip, strip_caption
 
-TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "VAD", "response.create": "create"}
+TRIGGER_LABELS = {
+    "input_audio_buffer.speech_stopped": "VAD",
+    "response.create": "create",
+    "session.input_transcript.delta": "live",  # a GPT-Live turn
+}
 TOOLTIP_TEXT = 240
 
 

@@ -38,7 +38,12 @@ from recorder.interpretation import Frame, Interpreter, base64_size
 from recorder.interpretation.energy import audible_ms
 from recorder.interpretation.interpreter import OnWarning
 from recorder.interpretation.layout import LIVE_APPEND, LIVE_AUDIO_DELTA
-from recorder.interpretation.live import INPUT_TRANSCRIPT, OUTPUT_TRANSCRIPT, RESPONSE_EVENT
+from recorder.interpretation.live import (
+    INPUT_TRANSCRIPT,
+    OUTPUT_TRANSCRIPT,
+    RESPONSE_EVENT,
+    UTTERANCE_GAP_MS,
+)
 from recorder.timeline.describe import (
     Severity,
     clip,
@@ -158,7 +163,6 @@ _RUN_SPECS = (
 )
 _STREAMS = frozenset({"appends", "output audio"})  # audio runs, ended by any other line
 _SPEECH = frozenset({"user speech", "assistant speech"})
-_SPEECH_GAP_MS = 1000.0  # a longer pause on the session timeline starts a new utterance
 _SPEC_BY_DELTA = {spec.delta: spec for spec in _RUN_SPECS}
 # runs a new run of these kinds completes: the other side's speech, the other audibility
 _ENDED_BY: dict[str, tuple[str, ...]] = {
@@ -517,7 +521,11 @@ class Timeline:
         if spec.kind in _SPEECH:
             number, last_end = self._utterances.get(spec.delta, (0, None))
             start = live_span(None, event)
-            if start is not None and last_end is not None and start[0] - last_end > _SPEECH_GAP_MS:
+            if (
+                start is not None
+                and last_end is not None
+                and start[0] - last_end > UTTERANCE_GAP_MS
+            ):
                 number += 1
             self._utterances[spec.delta] = (number, start[1] if start else last_end)
             return (spec.delta, number)

@@ -1,10 +1,12 @@
 -- The `sessions` array of `rt stats --format json`: the CONTRACT §3 keys, then the model and
--- what the connection was (§4.3), then the conversation timing (§4.6).
+-- what the connection was (§4.3), then the conversation timing (§4.6) and what a GPT-Live
+-- session was billed (§4.4).
 SELECT
     s.session, s.file, iso_utc(s.started_at) AS started_at, s.duration_s, s.responses,
     s.input_tokens, s.output_tokens, s.cost_usd, s.model, s.protocol, s.transport,
     s.user_talk_ms, s.assistant_talk_ms, s.talk_over_ms, s.barge_ins, s.barge_in_stop_ms,
-    s.dead_air_ms, s.turns
+    s.dead_air_ms, s.turns, s.live_seconds, s.live_cost_usd, s.live_close_reason,
+    s.live_delegations, s.live_delegated_tokens, s.live_muted_ms
 FROM sessions AS s
 JOIN inputs AS i USING (file)
 ORDER BY i.ordinal;
