@@ -126,7 +126,7 @@ class LiveSession:
         self.utterances = 0
         self.replies: list[_Reply] = []
         self.next_usage_ms = float(self.script.usage_every_ms)
-        self.sidebands: list[ServerConnection] = []
+        self.sidebands: list[tuple[ServerConnection, Any]] = []  # (connection, its log)
         self.truth = LiveTruth(session_id=self.id)
         self.closed = asyncio.Event()
         server.live_truth.append(self.truth)
@@ -146,8 +146,11 @@ class LiveSession:
 
     async def _reflect(self, event: dict[str, Any]) -> None:
         for sideband in list(self.sidebands):
+            ws, log = sideband
+            message = json.dumps(event)
             try:
-                await sideband.send(json.dumps(event))
+                await ws.send(message)
+                log.sent.append(message)
             except ConnectionClosed:
                 self.sidebands.remove(sideband)
 
@@ -226,7 +229,7 @@ class LiveSession:
                 "usage": {"seconds": seconds},
             }
         )
-        for sideband in self.sidebands:
+        for sideband, _ in self.sidebands:
             await sideband.close(1000, "")
         await self.ws.close(1000, "")
 
@@ -376,14 +379,14 @@ class LiveSession:
             )
 
 
-async def attach(server: Any, ws: ServerConnection, session_id: str) -> None:
+async def attach(server: Any, ws: ServerConnection, log: Any, session_id: str) -> None:
     """A sideband: copies of one session's server events until it closes."""
     session = server.live_sessions.get(session_id)
     if session is None:
         await ws.close(4004, "no such live session")
         return
-    session.sidebands.append(ws)
-    reader = asyncio.ensure_future(_drain(ws))
+    session.sidebands.append((ws, log))
+    reader = asyncio.ensure_future(_drain(ws, log))
     try:
         await session.closed.wait()
         await asyncio.wait_for(reader, 2.0)
@@ -393,9 +396,9 @@ async def attach(server: Any, ws: ServerConnection, session_id: str) -> None:
         reader.cancel()
 
 
-async def _drain(ws: ServerConnection) -> None:
-    async for _ in ws:  # a sideband sends nothing the script answers
-        pass
+async def _drain(ws: ServerConnection, log: Any) -> None:
+    async for message in ws:  # a sideband sends nothing the script answers
+        log.received.append(message)
 
 
 def _format_object(fmt: AudioFormat) -> dict[str, Any]:

@@ -204,7 +204,7 @@ class ScriptedRealtimeServer:
         match = live.LIVE_PATH.match(path)
         try:
             if match and match.group("id"):
-                await live.attach(self, ws, match.group("id"))
+                await live.attach(self, ws, log, match.group("id"))
             else:
                 await live.LiveSession(self, ws, log).run()
         except ConnectionClosed:
