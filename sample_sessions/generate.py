@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import soundfile as sf
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -31,7 +32,8 @@ from recorder.proxy import RecordingProxy
 from recorder.vocabulary import PCM16, ULAW, AudioFormat, canonical
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from scripted_server import Script, ScriptedRealtimeServer, encode_audio  # noqa: E402  (a test double)
+from scripted_live import LiveScript  # noqa: E402  (a test double)
+from scripted_server import Script, ScriptedRealtimeServer, encode_audio  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SPEECH = HERE / "speech"
@@ -80,17 +82,28 @@ class Client:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds / self.speed)
 
-    async def speak(self, pcm16_24k: bytes, chunk_ms: int = 40) -> None:
+    async def speak(
+        self, pcm16_24k: bytes, chunk_ms: int = 40, append: str = "input_audio_buffer.append"
+    ) -> None:
         """Append audio in `chunk_ms` chunks, at the pace a microphone produces it."""
-        audio = encode_audio(pcm16_24k, self.input_format)
+        audio = to_format(pcm16_24k, self.input_format)
         step = int(chunk_ms * self.input_format.bytes_per_ms)
         loop = asyncio.get_running_loop()
         start = loop.time()
         for n, offset in enumerate(range(0, len(audio), step)):
             chunk = base64.b64encode(audio[offset : offset + step]).decode()
-            await self.send("input_audio_buffer.append", audio=chunk)
+            await self.send(append, audio=chunk)
             due = start + (n + 1) * chunk_ms / 1000 / self.speed
             await asyncio.sleep(max(0.0, due - loop.time()))
+
+
+def to_format(pcm16_24k: bytes, fmt: AudioFormat) -> bytes:
+    """24 kHz PCM16 in `fmt` (PCM16 at 16 kHz by linear interpolation, G.711 via libsndfile)."""
+    if fmt.encoding != "pcm16" or fmt.rate == 24000:
+        return encode_audio(pcm16_24k, fmt)
+    samples = np.frombuffer(pcm16_24k, dtype="<i2")
+    positions = np.arange(len(samples) * fmt.rate // 24000) * 24000 / fmt.rate
+    return np.rint(np.interp(positions, np.arange(len(samples)), samples)).astype("<i2").tobytes()
 
 
 Scenario = Callable[[Client], Awaitable[None]]
@@ -287,6 +300,61 @@ async def errors_and_rate_limits(c: Client) -> None:
     await c.sleep(0.3)
 
 
+LIVE_APPEND = "session.input_audio.append"
+
+
+def live_start(model: str, fmt: dict[str, Any], **session: Any) -> dict[str, Any]:
+    return {"model": model, "audio": {"format": fmt, "output": {"voice": "marin"}}, **session}
+
+
+async def live_websocket(c: Client) -> None:
+    """GPT-Live over its WebSocket at 16 kHz: a question answered through a Responses
+    delegation, a thank-you, then session.close. The microphone streams all the time."""
+    c.input_format = AudioFormat("pcm16", 16000)
+    delegation = {"type": "responses", "responses": {"model": "gpt-5-mini"}}
+    await c.send(
+        "session.start",
+        session=live_start(
+            "gpt-live-1", {"type": "audio/pcm", "rate": 16000}, delegation=delegation
+        ),
+    )
+    await c.until("session.started")
+    mic = silence(400) + clip("user-weather") + silence(4300) + clip("user-thanks") + silence(3100)
+    await c.speak(mic, chunk_ms=40, append=LIVE_APPEND)
+    await c.send("session.close")
+    await c.until("session.closed")
+
+
+async def live_g711(c: Client) -> None:
+    """GPT-Live at 8 kHz µ-law (telephony): the app answers a client delegation with a thinking
+    note, the caller mutes for a moment, then hangs up with session.close."""
+    c.input_format = ULAW
+    await c.send(
+        "session.start", session=live_start("gpt-live-1.1", {"type": "audio/pcmu", "rate": 8000})
+    )
+    await c.until("session.started")
+    answering = asyncio.create_task(answer_delegation(c))
+    await c.speak(
+        silence(400) + clip("user-order") + silence(4000), chunk_ms=20, append=LIVE_APPEND
+    )
+    await c.send("session.input_audio.mute")
+    await c.speak(silence(600), chunk_ms=20, append=LIVE_APPEND)
+    await c.send("session.input_audio.unmute")
+    await c.speak(clip("user-number") + silence(3600), chunk_ms=20, append=LIVE_APPEND)
+    await answering
+    await c.send("session.close")
+    await c.until("session.closed")
+
+
+async def answer_delegation(c: Client) -> None:
+    created = await c.until("session.delegation.created")
+    await c.send(
+        "session.thinking.append",
+        content="Order 4271: shipped Monday, arriving Thursday.",
+        delegation_id=created["delegation"]["id"],
+    )
+
+
 # Realistic server timing at speed 1: response.created ~40 ms after the trigger, first audio
 # ~350-600 ms after it, audio generated about three times faster than real time.
 def timing(first: float, **more: Any) -> dict[str, Any]:
@@ -408,6 +476,48 @@ SAMPLES: tuple[Sample, ...] = (
         ),
         errors_and_rate_limits,
         description="GA mini: an `error` (commit with too little audio), a response cancelled by the client, an error for cancelling nothing, and the tokens rate limit falling towards zero.",
+    ),
+    Sample(
+        "live-websocket",
+        "/v1/live/sessions",
+        Script(
+            live=LiveScript(
+                model="gpt-live-1",
+                reply_delay_ms=640,
+                replies=replies("assistant-lyon", "assistant-welcome"),
+                reply_texts=texts(
+                    "In Lyon it is cloudy, around seventeen degrees.",
+                    "You're welcome. Have a nice day!",
+                ),
+                user_texts=texts("What's the weather like in Paris today?", "Thanks!"),
+                delegate_turn=0,
+                end_of_speech_ms=700,  # espeak pauses up to ~320 ms inside a sentence
+            )
+        ),
+        live_websocket,
+        description="GPT-Live (`/v1/live/sessions`, gpt-live-1, PCM 16 kHz): continuous output audio with its silences, transcripts on the session timeline, a Responses delegation with its usage, `session.usage.updated`, `session.close` → `session.closed`.",
+    ),
+    Sample(
+        "live-g711",
+        "/openai/v1/live/sessions",
+        Script(
+            live=LiveScript(
+                model="gpt-live-1.1",
+                reply_delay_ms=520,
+                replies=replies("assistant-order", "assistant-shipped"),
+                reply_texts=texts(
+                    "Of course. What is your order number?",
+                    "Thanks. Your order shipped on Monday and should arrive by Thursday.",
+                ),
+                user_texts=texts("Can you check the status of my order?", "It's order 4271."),
+                delegate_turn=1,
+                delegate_target="client",
+                end_of_speech_ms=700,
+            )
+        ),
+        live_g711,
+        headers=(("api-key", "azure-sample-not-a-real-key"),),
+        description="GPT-Live on an Azure path (`/openai/v1/live/sessions`, gpt-live-1.1, G.711 µ-law): a client delegation answered with `session.thinking.append`, mute and unmute, `session.closed`.",
     ),
 )
 

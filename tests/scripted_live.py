@@ -59,7 +59,8 @@ class LiveScript:
     user_texts: Callable[[int], str] = field(default=lambda index: "Hello there")
     output_lag: float = 0.0  # s: before each output delta goes out
     usage_every_ms: int = 5000
-    delegate_turn: int | None = None  # the user turn whose answer needs a Responses call
+    delegate_turn: int | None = None  # the user turn whose answer needs a delegation
+    delegate_target: str = "responses"  # or "client": the client answers with *.append
     delegation_model: str = "gpt-5-mini"
     delegation_usage: dict[str, Any] = field(
         default_factory=lambda: {
@@ -210,13 +211,20 @@ class LiveSession:
         await self.send({"type": "session.input_audio.unmuted"})
 
     async def on_session_instructions_append(self, event: dict[str, Any]) -> None:
-        await self.send(
-            {
-                "type": "session.instructions.appended",
-                "start_ms": int(self.timeline_ms),
-                "end_ms": int(self.timeline_ms),
-            }
-        )
+        await self._placed("session.instructions.appended", event)
+
+    async def on_session_thinking_append(self, event: dict[str, Any]) -> None:
+        await self._placed("session.thinking.appended", event)
+
+    async def on_session_commentary_append(self, event: dict[str, Any]) -> None:
+        await self._placed("session.commentary.appended", event)
+
+    async def _placed(self, kind: str, event: dict[str, Any]) -> None:
+        """Text appended to the context: placed at the timeline's present."""
+        placed = {"type": kind, "start_ms": int(self.timeline_ms), "end_ms": int(self.timeline_ms)}
+        if isinstance(event.get("event_id"), str):
+            placed["client_event_id"] = event["event_id"]
+        await self.send(placed)
 
     async def on_session_close(self, event: dict[str, Any]) -> None:
         seconds = round(self.timeline_ms / 1000, 3)
@@ -299,18 +307,19 @@ class LiveSession:
 
     async def _delegate(self, turn: LiveTurnTruth) -> None:
         delegation_id, response_id = _id("del_"), _id("resp_")
+        target = self.script.delegate_target
+        delegation = {"id": delegation_id, "type": "delegation", "target": target}
+        if target == "responses":
+            delegation["response_id"] = response_id
         await self.send(
             {
                 "type": "session.delegation.created",
-                "delegation": {
-                    "id": delegation_id,
-                    "type": "delegation",
-                    "target": "responses",
-                    "response_id": response_id,
-                },
+                "delegation": delegation,
                 "offset_ms": round(turn.speech_end_ms),
             }
         )
+        if target != "responses":
+            return
         response = {"id": response_id, "object": "response", "model": self.script.delegation_model}
         for inner in (
             {"type": "response.created", "response": {**response, "status": "in_progress"}},

@@ -129,7 +129,7 @@ def test_charts_are_shown(visit):
         ("svg.histogram", 3),  # TTFB, voice to voice, TTFT of text-only responses
         ("svg.rate-limits", 1),
         ("svg.bars", 2),
-        ("svg.timeline", 8),
+        ("svg.timeline", 10),
     ):
         charts = page.locator(selector)
         assert charts.count() == count, selector
@@ -140,7 +140,7 @@ def test_charts_are_shown(visit):
     assert bars.count() >= 3
     assert all(bars.nth(i).bounding_box()["height"] > 1 for i in range(bars.count()))
     waves = page.locator("svg.timeline path.wave-assistant")
-    assert waves.count() == 7
+    assert waves.count() == 9
     assert waves.first.bounding_box()["height"] > 10
     assert page.locator("#summary-table td.good").count() > 0
 

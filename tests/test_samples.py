@@ -86,8 +86,9 @@ def test_stats_on_all_samples():
     report = json.loads(result.stdout)
     assert report["summary"]["sessions"] == len(SAMPLES)
     statuses = Counter(r["status"] for r in report["responses"])
-    assert statuses == {"completed": 13, "cancelled": 2}
-    assert report["summary"]["voice_to_voice_ms"]["count"] == 4
+    assert statuses == {"completed": 17, "cancelled": 2}  # 4 of them GPT-Live turns
+    assert report["summary"]["by_kind"]["live_turn"] == 4
+    assert report["summary"]["voice_to_voice_ms"]["count"] == 4 + 4
     codes = {e["code"] for e in report["errors"]}
     assert {"input_audio_buffer_commit_empty", "response_cancel_not_active"} <= codes
     tokens = [r for r in report["rate_limits"] if r["name"] == "tokens"]
@@ -106,7 +107,8 @@ def test_export_and_show_on_every_sample(sample, tmp_path):
         return
     assert exported.exit_code == 0, exported.output
     mix = sf.info(str(tmp_path / f"{sample.stem}.mix.wav"))
-    assert mix.channels == 2 and mix.samplerate == (8000 if "g711" in sample.stem else 24000)
+    rate = 8000 if "g711" in sample.stem else 16000 if sample.stem == "live-websocket" else 24000
+    assert mix.channels == 2 and mix.samplerate == rate
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=IDS)
