@@ -308,8 +308,9 @@ def live_start(model: str, fmt: dict[str, Any], **session: Any) -> dict[str, Any
 
 
 async def live_websocket(c: Client) -> None:
-    """GPT-Live over its WebSocket at 16 kHz: a question answered through a Responses
-    delegation, a thank-you, then session.close. The microphone streams all the time."""
+    """GPT-Live over its WebSocket at 16 kHz: a question; the caller talks over the answer and
+    the model yields; the corrected question is answered through a Responses delegation; then
+    session.close. The microphone streams all the time."""
     c.input_format = AudioFormat("pcm16", 16000)
     delegation = {"type": "responses", "responses": {"model": "gpt-5-mini"}}
     await c.send(
@@ -319,7 +320,7 @@ async def live_websocket(c: Client) -> None:
         ),
     )
     await c.until("session.started")
-    mic = silence(400) + clip("user-weather") + silence(4300) + clip("user-thanks") + silence(3100)
+    mic = silence(400) + clip("user-weather") + silence(1600) + clip("user-interrupt") + silence(4400)
     await c.speak(mic, chunk_ms=40, append=LIVE_APPEND)
     await c.send("session.close")
     await c.until("session.closed")
@@ -484,18 +485,20 @@ SAMPLES: tuple[Sample, ...] = (
             live=LiveScript(
                 model="gpt-live-1",
                 reply_delay_ms=640,
-                replies=replies("assistant-lyon", "assistant-welcome"),
+                replies=replies("assistant-weather", "assistant-lyon"),
                 reply_texts=texts(
+                    "It is sunny in Paris today, around twenty degrees, with a light breeze from the west, so a good afternoon for a walk.",
                     "In Lyon it is cloudy, around seventeen degrees.",
-                    "You're welcome. Have a nice day!",
                 ),
-                user_texts=texts("What's the weather like in Paris today?", "Thanks!"),
-                delegate_turn=0,
+                user_texts=texts(
+                    "What's the weather like in Paris today?", "Sorry, wait, I meant Lyon."
+                ),
+                delegate_turn=1,
                 end_of_speech_ms=700,  # espeak pauses up to ~320 ms inside a sentence
             )
         ),
         live_websocket,
-        description="GPT-Live (`/v1/live/sessions`, gpt-live-1, PCM 16 kHz): continuous output audio with its silences, transcripts on the session timeline, a Responses delegation with its usage, `session.usage.updated`, `session.close` → `session.closed`.",
+        description="GPT-Live (`/v1/live/sessions`, gpt-live-1, PCM 16 kHz): continuous output audio with its silences, transcripts on the session timeline, the caller talking over the answer (the model yields), a Responses delegation with its usage, `session.usage.updated`, `session.close` → `session.closed`.",
     ),
     Sample(
         "live-g711",

@@ -54,6 +54,7 @@ class LiveScript:
     started_delay: float = 0.02  # s: session.start -> session.started
     reply_delay_ms: int = 600  # from the end of the user's speech to the reply (voice to voice)
     end_of_speech_ms: int = 300  # the silence after which the user has stopped
+    yield_ms: int | None = 240  # a reply the user talks over stops this long after (None: never)
     replies: Callable[[int], bytes] = field(default=lambda index: sine_pcm16(1200, 500.0))
     reply_texts: Callable[[int], str] = field(default=lambda index: "Sure, here it is.")
     user_texts: Callable[[int], str] = field(default=lambda index: "Hello there")
@@ -78,6 +79,7 @@ class LiveScript:
 class LiveTurnTruth:
     speech_start_ms: float
     speech_end_ms: float
+    cut_reply_at_ms: float | None = None  # the user talked over a reply: where it stopped
     end_append_t: float | None = None  # when the append carrying the speech's end arrived
     reply_start_ms: float | None = None
     first_audio_sent_t: float | None = None  # when the reply's first audible delta left
@@ -101,6 +103,7 @@ class _Reply:
     words: list[str]
     sent_words: int = 0
     turn: LiveTurnTruth | None = None
+    span_ms: float | None = None  # each word's share of the reply (fixed once it was cut)
 
     @property
     def end_ms(self) -> float:
@@ -270,6 +273,7 @@ class LiveSession:
         if loud:
             if not self.speaking:
                 self.speaking, self.speech_start = True, start
+                self._yield(start)
             self.last_loud_end = end
             return
         if not self.speaking or end - self.last_loud_end < self.script.end_of_speech_ms:
@@ -304,6 +308,24 @@ class LiveSession:
                 turn=turn,
             )
         )
+
+    def _yield(self, at_ms: float) -> None:
+        """The user starts talking over a reply: it stops `yield_ms` later (the model decides)."""
+        if self.script.yield_ms is None:
+            return
+        for reply in self.replies:
+            if reply.start_ms <= at_ms < reply.end_ms:
+                cut = at_ms + self.script.yield_ms
+                keep = max(0, round((cut - reply.start_ms) * RATE / 1000))
+                if keep < len(reply.audio):
+                    span = (reply.end_ms - reply.start_ms) / max(len(reply.words), 1)
+                    reply.audio = reply.audio[:keep]
+                    reply.words = reply.words[
+                        : max(reply.sent_words, int((cut - reply.start_ms) // span) + 1)
+                    ]
+                    reply.span_ms = span
+                    if reply.turn is not None:
+                        reply.turn.cut_reply_at_ms = reply.start_ms + keep * 1000 / RATE
 
     async def _delegate(self, turn: LiveTurnTruth) -> None:
         delegation_id, response_id = _id("del_"), _id("resp_")
@@ -352,7 +374,7 @@ class LiveSession:
             track[offset : offset + len(piece)] = piece
             if np.abs(piece.astype(np.int32)).max(initial=0) > self.script.vad_threshold:
                 audible.append(reply)
-            span = (reply.end_ms - reply.start_ms) / max(len(reply.words), 1)
+            span = reply.span_ms or (reply.end_ms - reply.start_ms) / max(len(reply.words), 1)
             while reply.sent_words < len(reply.words):
                 word_start = reply.start_ms + reply.sent_words * span
                 if word_start >= end:

@@ -47,7 +47,7 @@ def test_the_example_config_passes_on_the_samples_offline():
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[-1] == "PASSED: 49 passed, 19 skipped"
-    assert lines[-2] == f"9 recordings · config {EXAMPLE} · cost $0.1105"
+    assert lines[-2] == f"9 recordings · config {EXAMPLE} · cost $0.1100"
     assert not ANSI.search(result.stdout)
     header = lines[0].split()
     assert header == ["check", "scope", "expected", "got", "result"]
@@ -83,8 +83,8 @@ def test_a_failing_check_exits_1_and_names_each_failure(tmp_path):
         "602.812, expected <= 590; worst: resp_sbOLRSvAWRcsnTL9i57VN 602.812",
         "FAIL ttfb_ms.max <= 590 · sample_sessions/live-g711.jsonl: ttfb_ms.max = 740.561, "
         "expected <= 590; worst: live-1 740.561 (and 1 more)",
-        "FAIL ttfb_ms.max <= 590 · sample_sessions/live-websocket.jsonl: ttfb_ms.max = 729.935, "
-        "expected <= 590; worst: live-1 729.935 (and 1 more)",
+        "FAIL ttfb_ms.max <= 590 · sample_sessions/live-websocket.jsonl: ttfb_ms.max = 725.971, "
+        "expected <= 590; worst: live-1 725.971 (and 1 more)",
         "FAIL errors == 0 · all recordings: errors = 2, expected == 0; errors: "
         "invalid_request_error/input_audio_buffer_commit_empty at 0.058 s in "
         "sample_sessions/errors-and-rate-limits.jsonl (and 1 more)",
@@ -203,7 +203,7 @@ def test_a_stored_run_as_the_baseline(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "PASSED: 109 passed, 18 skipped"
     assert f"baseline: {tmp_path / 'baseline'}" in result.stdout
-    assert "cost $0.1105 (baseline $0.1105, +0.0%)" in result.stdout
+    assert "cost $0.1100 (baseline $0.1100, +0.0%)" in result.stdout
     # the same calls, one of them now without its tool call and slower
     changed = tmp_path / "baseline" / "ga-function-call.jsonl"
     text = changed.read_text().replace('"get_weather"', '"get_forecast"')

@@ -188,8 +188,16 @@ def test_stats_and_sql_on_a_live_call_with_a_delegation_and_mute(run, proxied):
     assert row["live_cost_usd"] == pytest.approx(cost)
     assert (row["live_close_reason"], row["live_delegations"]) == ("close_requested", 1)
     assert row["live_delegated_tokens"] == 820 + 96
-    muted_wall = 0.4 * 0.25 * 1000  # 400 ms of audio muted, streamed at a quarter of real time
-    assert row["live_muted_ms"] == pytest.approx(muted_wall, abs=40)
+    acks = {
+        r["event"]["type"]: r["t"]
+        for r in call.records
+        if r["kind"] == "frame"
+        and r["event"].get("type", "").startswith("session.input_audio.m")
+        or r["kind"] == "frame"
+        and r["event"].get("type") == "session.input_audio.unmuted"
+    }
+    muted = acks["session.input_audio.unmuted"] - acks["session.input_audio.muted"]
+    assert row["live_muted_ms"] == pytest.approx(muted * 1000, abs=0.01)  # the server's acks
 
 
 def test_a_live_model_without_a_price_says_so(run, proxied, tmp_path):
@@ -370,3 +378,21 @@ def test_replay_against_the_scripted_live_server(delegated_call, proxied, tmp_pa
     assert facts.protocol == "live"
     assert [r.voice_to_voice_ms for r in facts.responses] == [600.0, 600.0]
     assert facts.live is not None and facts.live.close_reason == "close_requested"
+
+
+def test_a_barge_in_on_gpt_live(run, proxied):
+    """The user talks over the first reply 400 ms into it; the model yields 240 ms later."""
+    samples = mic(("quiet", 300), ("talk", 1000), ("quiet", 1000), ("talk", 1000), ("quiet", 2200))
+    call = record_call(run, proxied, samples, LiveScript(reply_delay_ms=600, yield_ms=240))
+    facts = interpret(enumerate(call.records), call.path)
+    first, second = call.truth.turns
+    assert first.cut_reply_at_ms == 2300 + 240
+    turns = [r for r in facts.responses if r.kind == "live_turn"]
+    assert [t.voice_to_voice_ms for t in turns] == [600.0, 600.0]  # the cut answer is one turn
+    assert turns[0].audio_out_ms == pytest.approx(2540 - 1900, abs=20)
+    timing = facts.conversation
+    assert timing is not None
+    assert timing.barge_ins == 1
+    assert timing.barge_in_stop_ms == pytest.approx(240, abs=20)
+    assert timing.talk_over_ms == pytest.approx(240, abs=20)
+    assert timing.turns == 4

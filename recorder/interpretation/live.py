@@ -13,8 +13,10 @@ the input audio), and billing by the second. The rules, one for every reader:
   a reflected sideband delta carries);
 - a turn (`kind: "live_turn"`, `response_id` `live-<n>`): the assistant output after user
   speech: taking every piece of output and user speech in timeline order, a piece of output
-  starts a new turn when user speech started since the current turn began (the first output of
-  the call starts one too);
+  starts a new turn when user speech started since the current turn began and the output
+  paused since (by `PAUSE_MS`, 300 ms, as a talk spurt does); output that goes on while the
+  user starts talking (a barge-in) stays in the turn it belongs to. The first output of the
+  call starts a turn too;
 - `voice_to_voice_ms`: the turn's first output `start_ms` minus the `end_ms` of the last user
   speech that started before it (timeline clock; negative when the assistant started before the
   user stopped, kept as it is); null for a turn no user speech precedes;
@@ -42,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from recorder.interpretation.conversation import LaidOut
+from recorder.interpretation.conversation import PAUSE_MS, LaidOut
 from recorder.interpretation.facts import ResponseFacts, ToolCall
 from recorder.interpretation.frame import Frame
 from recorder.interpretation.layout import along_timeline
@@ -354,14 +356,16 @@ class LiveTracker:
         turns: list[_Turn] = []
         last_user: Speech | None = None
         user_since = False
+        output_end = -float("inf")  # where the output heard so far ends (timeline)
         for piece in pieces:
             if piece.user is not None:
                 last_user, user_since = piece.user, True
                 continue
-            if not turns or user_since:
+            if not turns or (user_since and piece.start - output_end >= PAUSE_MS):
                 turns.append(_Turn(first + len(turns), last_user))
                 user_since = False
             turns[-1].add(piece)
+            output_end = max(output_end, piece.end)
         facts = [self._facts(turn, speech_end_t) for turn in turns]
         if laid_out is not None and len(laid_out.user_lengths) and turns:
             starts = np.array([min(p.start for p in turn.pieces) for turn in turns])
