@@ -28,7 +28,6 @@ from recorder.interpretation.energy import audible_windows
 from recorder.proxy import RecordingProxy
 from recorder.reading import iter_records
 from recorder.replay import connection_plan, load_session, replay_schedule, run_replay
-from recorder.serve import MockRealtimeServer, playbook_from
 
 CHUNK_MS = 20
 
@@ -319,46 +318,10 @@ def test_report_of_a_live_call(delegated_call, tmp_path):
     assert 'class="chart strip"' in page
 
 
-def test_serve_plays_a_live_recording_back_to_its_replay(delegated_call, tmp_path, run):
-    """rt serve of a GPT-Live recording answers the replay of that recording (appends matched
-    by audio position, reactive pacing: appends never wait) with the same server events."""
-    session = load_session(delegated_call.path)
-
-    async def loop() -> Path:
-        async with (
-            MockRealtimeServer(playbook_from(session), fast=True) as mock,
-            RecordingProxy(
-                upstream=mock.url, out_dir=tmp_path / "proxy", port=0, environ={}
-            ) as proxy,
-        ):
-            plan = connection_plan(session, target=proxy.url, environ={})
-            schedule = replay_schedule(session, pace="reactive", fast=True)
-            result = await run_replay(
-                schedule, plan, tmp_path / "replay", source=delegated_call.path
-            )
-            assert result.stopped is None, result.stopped
-            assert result.frames_sent == result.frames_planned
-            await proxy.wait_for_sessions(1)
-        (recorded,) = (tmp_path / "proxy").glob("*.jsonl")
-        return recorded
-
-    recorded = run(loop(), timeout=30)
-
-    def server_types(path: Path) -> list[str]:
-        return [
-            r["event"]["type"]
-            for _, r in iter_records(path)
-            if r["kind"] == "frame" and r["from"] == "server"
-        ]
-
-    assert server_types(recorded) == server_types(delegated_call.path)
-    replayed = interpret(iter_records(recorded), recorded)
-    assert [r.voice_to_voice_ms for r in replayed.responses] == [600.0, 600.0]
-
-
 def test_replay_against_the_scripted_live_server(delegated_call, proxied, tmp_path, run):
     """A replay of a GPT-Live recording against a live (scripted) server: the appends go out at
-    their recorded pace, so the new call has the same turns."""
+    their recorded pace, so the new call has the same turns. (rt serve of a GPT-Live recording
+    to its own replay: tests/test_samples.py, on the GPT-Live samples.)"""
     session = load_session(delegated_call.path)
 
     async def replay() -> Path:

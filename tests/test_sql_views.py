@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stats_fixtures import SessionFile, ga_session_created, ga_usage
+from stats_fixtures import NOT_LIVE, SILENT_CALL_TIMING, SessionFile, ga_session_created, ga_usage
 
 from recorder.analytics import VIEW_NAMES, collect_stats, open_views, run_sql
 from recorder.analytics.db import query_text
@@ -149,21 +149,8 @@ def test_sessions_view(two_calls):
         "close_code": None,
         "close_reason": None,
         "recorder_version": "0.1.0",
-        # its audio is digital silence: nobody talked
-        "user_talk_ms": 0.0,
-        "assistant_talk_ms": 0.0,
-        "talk_over_ms": 0.0,
-        "barge_ins": 0,
-        "barge_in_stop_ms": None,
-        "dead_air_ms": 0.0,
-        "turns": 0,
-        # not a GPT-Live session
-        "live_seconds": None,
-        "live_cost_usd": None,
-        "live_close_reason": None,
-        "live_delegations": None,
-        "live_delegated_tokens": None,
-        "live_muted_ms": None,
+        **SILENT_CALL_TIMING,  # its audio is digital silence: nobody talked
+        **NOT_LIVE,
         "date": ga["started_at"].date(),
     }
     assert ga["client_frames"] + ga["server_frames"] == ga["frames"]

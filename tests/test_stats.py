@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from stats_fixtures import (
     G711_BYTES_PER_MS,
+    NOT_LIVE,
+    SILENT_CALL_TIMING,
     SessionFile,
     ga_session_created,
     ga_usage,
@@ -309,21 +311,8 @@ def test_sessions_rate_limits_and_trend(tmp_path):
         "model": "gpt-realtime",
         "protocol": "realtime",
         "transport": "websocket",
-        # CONTRACT §4.6: its audio is digital silence
-        "user_talk_ms": 0.0,
-        "assistant_talk_ms": 0.0,
-        "talk_over_ms": 0.0,
-        "barge_ins": 0,
-        "barge_in_stop_ms": None,
-        "dead_air_ms": 0.0,
-        "turns": 0,
-        # CONTRACT §4.4: not a GPT-Live session
-        "live_seconds": None,
-        "live_cost_usd": None,
-        "live_close_reason": None,
-        "live_delegations": None,
-        "live_delegated_tokens": None,
-        "live_muted_ms": None,
+        **SILENT_CALL_TIMING,  # its audio is digital silence: nobody talked
+        **NOT_LIVE,
     }
     assert sessions[1]["responses"] == 0 and sessions[1]["cost_usd"] == 0.0
 

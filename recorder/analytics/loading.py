@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
-from recorder import vocabulary as vocab
 from recorder.interpretation import Frame, Interpreter, SessionFacts
+from recorder.interpretation.layout import audio_of
 from recorder.reading import iter_records
 from recorder.warning_log import FileWarning
 
@@ -156,10 +156,9 @@ def without_audio(frame: Frame) -> Mapping[str, Any]:
     payload of an append or audio delta, and the `audio` of input_audio parts in items, are
     left out (the key with them)."""
     event = frame.event or {}
-    if frame.type == vocab.AUDIO_APPEND and "audio" in event:
-        return {key: value for key, value in event.items() if key != "audio"}
-    if frame.type == vocab.AUDIO_DELTA and "delta" in event:
-        return {key: value for key, value in event.items() if key != "delta"}
+    audio = audio_of(frame)  # an append or output delta, Realtime's or GPT-Live's
+    if audio is not None and audio[1] in event:
+        return {key: value for key, value in event.items() if key != audio[1]}
     item = event.get("item")
     if isinstance(item, Mapping) and isinstance(item.get("content"), list):
         content = [

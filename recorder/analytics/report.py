@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recorder.interpretation import SessionFacts
+from recorder.interpretation.conversation import TIMING_FIELDS
 from recorder.warning_log import FileWarning
 
 Row = Mapping[str, Any]
@@ -59,13 +60,7 @@ SESSION_KEYS = (
     "protocol",
     "transport",
     # CONTRACT §4.6: conversation timing (null for a session without audio)
-    "user_talk_ms",
-    "assistant_talk_ms",
-    "talk_over_ms",
-    "barge_ins",
-    "barge_in_stop_ms",
-    "dead_air_ms",
-    "turns",
+    *TIMING_FIELDS,
     # CONTRACT §4.4: GPT-Live (null for other sessions)
     "live_seconds",
     "live_cost_usd",

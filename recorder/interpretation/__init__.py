@@ -5,7 +5,9 @@
 
 See `interpreter` for how the pieces fit, and each module for the rules it owns:
 `connection` (model, protocol, transport), `formats` (audio formats), `responses`
-(attribution, triggers, kinds, latencies), `usage` (tokens and cost).
+(attribution, triggers, kinds, latencies), `usage` (tokens and cost), `energy` (when audio is
+audible), `layout` (where each side's audio plays: the call's timeline), `conversation` (who
+talked when), `live` (GPT-Live turns, billing, delegations).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from recorder.interpretation.conversation import ConversationTiming
 from recorder.interpretation.facts import (
     ErrorFacts,
     RateLimitFacts,
@@ -23,6 +26,7 @@ from recorder.interpretation.facts import (
 )
 from recorder.interpretation.frame import BINARY_FRAME, NO_TYPE, TEXT_FRAME, Frame, base64_size
 from recorder.interpretation.interpreter import Interpreter, OnWarning
+from recorder.interpretation.live import LIVE_TURN, LiveFacts
 from recorder.interpretation.responses import IDLE_TIMEOUT, KINDS, OUT_OF_BAND, TURN
 from recorder.interpretation.usage import TokenUsage, cost_usd
 
@@ -30,13 +34,16 @@ __all__ = [
     "BINARY_FRAME",
     "IDLE_TIMEOUT",
     "KINDS",
+    "LIVE_TURN",
     "NO_TYPE",
     "OUT_OF_BAND",
     "TEXT_FRAME",
     "TURN",
+    "ConversationTiming",
     "ErrorFacts",
     "Frame",
     "Interpreter",
+    "LiveFacts",
     "RateLimitFacts",
     "ResponseFacts",
     "SessionFacts",

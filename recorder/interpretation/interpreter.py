@@ -10,7 +10,9 @@ serve, check, the proxy's live metrics) feeds its records through an `Interprete
 it says: the frame's number and canonical type, the response it belongs to, the audio format in
 effect, the model, the response metrics. The rules live in the modules beside this one:
 `connection` (model, protocol, transport), `formats` (audio formats), `responses`
-(attribution, triggers, kinds, latencies), `usage` (tokens and cost).
+(attribution, triggers, kinds, latencies), `usage` (tokens and cost), `conversation` (each
+side's audio on the call's timeline, `layout`, measured by `energy`: who talked when), `live`
+(GPT-Live's turns, billing and delegations).
 
 What the interpreter itself decides:
 
