@@ -320,7 +320,9 @@ async def live_websocket(c: Client) -> None:
         ),
     )
     await c.until("session.started")
-    mic = silence(400) + clip("user-weather") + silence(1600) + clip("user-interrupt") + silence(4400)
+    mic = (
+        silence(400) + clip("user-weather") + silence(1600) + clip("user-interrupt") + silence(4400)
+    )
     await c.speak(mic, chunk_ms=40, append=LIVE_APPEND)
     await c.send("session.close")
     await c.until("session.closed")
