@@ -139,6 +139,7 @@ class Cuts:
 
 
 def _milliseconds(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+    """A time in ms: a number from 0 to 1e12 (a hostile file may hold anything)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1e12:
         return float(value)
     return None
