@@ -26,7 +26,8 @@ from recorder.interpretation.facts import (
 )
 from recorder.interpretation.frame import BINARY_FRAME, NO_TYPE, TEXT_FRAME, Frame, base64_size
 from recorder.interpretation.interpreter import Interpreter, OnWarning
-from recorder.interpretation.live import LIVE_TURN, LiveFacts
+from recorder.interpretation.live import LIVE_TURN
+from recorder.interpretation.live_facts import LiveFacts
 from recorder.interpretation.responses import IDLE_TIMEOUT, KINDS, OUT_OF_BAND, TURN
 from recorder.interpretation.usage import TokenUsage, cost_usd
 

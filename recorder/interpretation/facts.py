@@ -10,13 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from recorder.interpretation.conversation import ConversationTiming
+from recorder.interpretation.live_facts import LiveFacts
 from recorder.interpretation.usage import TokenUsage
-
-if TYPE_CHECKING:  # live.py builds ResponseFacts: it imports this module, not the reverse
-    from recorder.interpretation.live import LiveFacts
 
 
 @dataclass(frozen=True)

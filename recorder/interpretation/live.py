@@ -48,6 +48,7 @@ from recorder.interpretation.conversation import PAUSE_MS, LaidOut
 from recorder.interpretation.facts import ResponseFacts, ToolCall
 from recorder.interpretation.frame import Frame
 from recorder.interpretation.layout import along_timeline
+from recorder.interpretation.live_facts import DelegatedUsage, Delegation, LiveFacts, Utterance
 
 LIVE_TURN = "live_turn"
 INPUT_TRANSCRIPT = "session.input_transcript.delta"
@@ -89,58 +90,6 @@ class Speech:
     start_ms: float
     end_ms: float
     text: str
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """What the user said in one go: `t` is where it plays in the mix (session clock)."""
-
-    t: float
-    start_ms: float
-    end_ms: float
-    text: str
-
-
-@dataclass(frozen=True)
-class Delegation:
-    """A `session.delegation.created`: the task went to the client or to a Responses backend."""
-
-    t: float
-    delegation_id: str | None
-    target: str | None  # client | responses
-    offset_ms: float | None  # where on the timeline
-
-
-@dataclass(frozen=True)
-class DelegatedUsage:
-    """The tokens of one delegated Responses call (from its `response.completed`)."""
-
-    t: float
-    delegation_id: str | None
-    model: str | None
-    input_tokens: int
-    cached_tokens: int
-    output_tokens: int
-    reasoning_tokens: int  # part of output_tokens: shown, never billed twice
-
-
-@dataclass(frozen=True)
-class LiveFacts:
-    """What a GPT-Live session says beyond its turns."""
-
-    session_id: str | None
-    billed_seconds: float | None  # usage.seconds: session.closed's, else the largest seen
-    close_reason: str | None  # session.closed's reason; None when the socket ended without one
-    delegations: tuple[Delegation, ...] = ()
-    delegated: tuple[DelegatedUsage, ...] = ()
-    muted_ms: float = 0.0
-    utterances: tuple[Utterance, ...] = ()  # what the user said
-    delegation_model: str | None = None  # session.start's delegation.responses.model
-    turns_played_at: tuple[tuple[str, float], ...] = ()  # (response id, where it plays in the mix)
-
-    @property
-    def delegated_tokens(self) -> int:
-        return sum(u.input_tokens + u.output_tokens for u in self.delegated)
 
 
 @dataclass(frozen=True)
