@@ -167,10 +167,10 @@ def parquet(paths: tuple[str, ...], out: str, with_audio: bool, pricing: str | N
     \b
     Example:
       $ rt export parquet sessions/ --out warehouse/rt/
-      exported 10 sessions to warehouse/rt/ (run …)
-      events              2,849 rows     6 files       0.1 MB
-      sessions               10 rows     6 files       0.0 MB
-      responses              20 rows     5 files       0.0 MB
+      exported 12 sessions to warehouse/rt/ (run …)
+      events              4,899 rows     8 files       0.1 MB
+      sessions               12 rows     8 files       0.1 MB
+      responses              24 rows     7 files       0.0 MB
       rate_limits            40 rows     5 files       0.0 MB
       errors                  2 rows     1 file        0.0 MB
       $ duckdb -c "SELECT model, count(*) FROM 'warehouse/rt/responses/**/*.parquet' GROUP BY ALL"
@@ -277,8 +277,8 @@ def otlp(paths: tuple[str, ...], endpoint: str, pricing: str | None, timeout: fl
     from recorder.telemetry.backfill import export_otlp
     from recorder.warning_log import WarningLog
 
+    from .options import prices_with
     from .output import echo_warning
-    from .stats import prices_with
 
     if not endpoint.startswith(("http://", "https://")):
         raise click.BadParameter(

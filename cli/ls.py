@@ -76,7 +76,7 @@ def ls(
       …
       2026-11-26T02:58:39.015381Z   11-26 02:58:39 0ceb   gpt-realtime-mini                          15.2       4         503.8     2318   0.005694        2
       …
-      10 sessions, 20 turns, 2 errors, cost $0.1216
+      12 sessions, 24 turns, 2 errors, cost $0.1429
       $ rt ls sessions/ --sort cost_usd --reverse
       $ rt ls 'sessions/202611*.jsonl' --format csv > november.csv
     """

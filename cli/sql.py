@@ -68,7 +68,11 @@ def sql(
                    output_audio_bytes, proxy_errors, upstream, request_path,
                    subprotocol, closed_by, close_code, close_reason, recorder_version,
                    transcription_model, transcription_seconds, transcription_tokens,
-                   transcription_cost_usd, translation_seconds, translation_cost_usd
+                   transcription_cost_usd, translation_seconds, translation_cost_usd,
+                   user_talk_ms, assistant_talk_ms, talk_over_ms, barge_ins,
+                   barge_in_stop_ms, dead_air_ms, turns, live_seconds,
+                   live_cost_usd, live_close_reason, live_delegations,
+                   live_delegated_tokens, live_muted_ms
       responses    session, file, response_id, model, status, trigger, trigger_t,
                    ttfb_ms, ttft_ms, duration_ms, voice_to_voice_ms, audio_out_ms,
                    input_tokens, output_tokens, input_text_tokens, input_audio_tokens,
@@ -94,12 +98,14 @@ def sql(
                 FROM responses GROUP BY model ORDER BY p95 DESC"
       model                                turns     p95
       ──────────────────────────────────────────────────
+      gpt-live-1.1                             2   739.0
+      gpt-live-1                               2   726.0
       gpt-4o-realtime-preview                  1   603.0
       gpt-4o-realtime-preview-2024-10-01       2   553.0
       gpt-realtime-mini                        6   507.0
       gpt-realtime-2                           5   452.0
       gpt-realtime                             6   449.0
-      5 rows
+      7 rows
       $ rt sql "SELECT type, count(*) FROM events GROUP BY ALL ORDER BY 2 DESC" --format csv
       $ rt sql "SELECT event->>'$.error.message' FROM events WHERE type = 'error'"
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'

@@ -40,7 +40,9 @@ THRESHOLDS_MS = {
 TRIGGER_LABELS = {
     "input_audio_buffer.speech_stopped": "speech_stopped",
     "input_audio_buffer.timeout_triggered": "idle timeout",  # CONTRACT §4.1
+    "session.input_transcript.delta": "user speech",  # a GPT-Live turn (CONTRACT §4.4)
 }
+USER_TURNS = ("turn", "live_turn")  # the responses the latency summary covers
 
 
 @click.command()
@@ -116,7 +118,7 @@ def main_table(
 ) -> Table:
     """The responses (or sessions) table; without `labels` (CSV) sessions are named by id."""
     if by == "session":
-        return _sessions_table(report, "Sessions", full, labels)
+        return _sessions_table(report, "Sessions", full, labels, timing=True)
     return _responses_table(report, full, labels)
 
 
@@ -162,7 +164,12 @@ def _responses_table(report: StatsReport, full: bool, labels: Mapping[str, str] 
 
 
 def _sessions_table(
-    report: StatsReport, title: str, full: bool, labels: Mapping[str, str] | None
+    report: StatsReport,
+    title: str,
+    full: bool,
+    labels: Mapping[str, str] | None,
+    *,
+    timing: bool = False,
 ) -> Table:
     columns = [
         *_session_columns(full, labels),
@@ -187,6 +194,25 @@ def _sessions_table(
         columns += [
             number_column("translation_seconds", "translated s", 1, priority=6),
             number_column("translation_cost_usd", "translation $", 6, priority=5),
+        ]
+    if timing:  # CONTRACT §4.6, as in the JSON
+        columns += [
+            number_column("user_talk_ms", "user talk ms", priority=5),
+            number_column("assistant_talk_ms", "assistant talk ms", priority=5),
+            number_column("talk_over_ms", "talk-over ms", priority=6),
+            number_column("barge_ins", "barge-ins", priority=5),
+            number_column("barge_in_stop_ms", "barge-in stop ms", priority=6),
+            number_column("dead_air_ms", "dead air ms", priority=6),
+            number_column("turns", priority=5),
+        ]
+    if timing and (full or any(row.get("protocol") == "live" for row in report.sessions)):
+        columns += [  # CONTRACT §4.4: GPT-Live billing, as in the JSON
+            number_column("live_seconds", "live billed s", 3, priority=6),
+            number_column("live_cost_usd", "live cost $", 6, priority=5),
+            Column("live_close_reason", "live closed", priority=7),
+            number_column("live_delegations", "delegations", priority=7),
+            number_column("live_delegated_tokens", "delegated tok", priority=7),
+            number_column("live_muted_ms", "muted ms", 1, priority=7),
         ]
     return Table(title, columns, with_labels(report.sessions, labels))
 
@@ -217,14 +243,14 @@ def summary_table(report: StatsReport) -> Table:
     others = ", ".join(
         f"{count} {kind.replace('_', ' ')}"
         for kind, count in report.by_kind.items()
-        if count and kind != "turn"
+        if count and kind not in USER_TURNS
     )
     sidebands = sum(1 for row in report.sessions if row.get("transport") == "sideband")
     caption = (
         f"{counted(s['responses'], 'response')} in {counted(s['sessions'], 'session')}, "
         f"{counted(s['errors'], 'error')}, cost {cost}{as_of}"
         + (
-            f"; latencies over the {counted(report.by_kind.get('turn', 0), 'turn')} "
+            f"; latencies over the {counted(sum(report.by_kind.get(k, 0) for k in USER_TURNS), 'turn')} "
             f"({others} left out)"
             if others
             else ""

@@ -84,7 +84,7 @@ def start_telemetry(
         )
     from recorder.telemetry import Telemetry
 
-    from .stats import prices_with
+    from .options import prices_with
 
     return Telemetry.start(
         prices_with(pricing), metrics_address=address, auth_token=auth_token, otlp_url=otlp_url

@@ -20,7 +20,8 @@ input), priced per minute of audio (`per_minute`), or both. In a token table `in
 required; `cached` defaults to `input` (no cache discount) and a missing `output` leaves output
 tokens of that modality unpriced (the cost of a response that has any is unknown). Optional
 fields say where a price comes from and whether the model still runs: `kind` (`realtime`,
-`transcription`, `translation`, `live`), `as_of`, `source`, `retired` (the date it was shut
+`transcription`, `translation`, `live`, or `responses`: a text model a GPT-Live session
+delegates to, which needs only `text`), `as_of`, `source`, `retired` (the date it was shut
 down: old recordings stay priced), `shutdown` (an announced date), `note`. A string entry is an
 alias (an Azure deployment name, say) for another entry.
 
@@ -44,7 +45,7 @@ from recorder.errors import InputError
 
 MODALITIES = ("text", "audio", "image")
 KINDS = ("input", "cached", "output")
-MODEL_KINDS = ("realtime", "transcription", "translation", "live")
+MODEL_KINDS = ("realtime", "transcription", "translation", "live", "responses")
 _TEXT_FIELDS = ("kind", "as_of", "source", "retired", "shutdown", "note")
 _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}")  # a dated snapshot's suffix
 
@@ -66,7 +67,7 @@ class ModelPrices:
     audio: ModalityPrices | None = None
     image: ModalityPrices | None = None  # image input; None: not priced
     per_minute: float | None = None  # USD per minute of audio (transcription, translation, Live)
-    kind: str | None = None  # realtime | transcription | translation | live
+    kind: str | None = None  # realtime | transcription | translation | live | responses
     as_of: str | None = None  # when these prices were read
     source: str | None = None
     retired: str | None = None  # shut down on this date (still priced for old recordings)
@@ -198,7 +199,9 @@ def _entry(entry: Mapping[str, Any], where: str) -> ModelPrices:
         per_minute = _price(per_minute, f"{where}.per_minute")
     tokens = {m: _modality(entry[m], f"{where}.{m}") for m in MODALITIES if m in entry}
     if per_minute is None:
-        for modality in ("text", "audio"):  # a token-priced entry prices both
+        # a token-priced entry prices both, but for a text model (a GPT-Live delegation's)
+        needed = ("text",) if entry.get("kind") == "responses" else ("text", "audio")
+        for modality in needed:
             if modality not in tokens:
                 raise InputError(
                     f"{where}.{modality}: missing table of input/cached/output prices "

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import soundfile as sf
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -31,6 +32,7 @@ from recorder.proxy import RecordingProxy
 from recorder.vocabulary import PCM16, ULAW, AudioFormat, canonical
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from scripted_live import LiveScript  # noqa: E402  (a test double)
 from scripted_server import (  # noqa: E402  (a test double)
     CallTurn,
     ConnectionLog,
@@ -90,7 +92,7 @@ class Client:
         self, pcm16_24k: bytes, chunk_ms: int = 40, event: str = "input_audio_buffer.append"
     ) -> None:
         """Append audio in `chunk_ms` chunks, at the pace a microphone produces it."""
-        audio = encode_audio(pcm16_24k, self.input_format)
+        audio = to_format(pcm16_24k, self.input_format)
         step = int(chunk_ms * self.input_format.bytes_per_ms)
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -99,6 +101,15 @@ class Client:
             await self.send(event, audio=chunk)
             due = start + (n + 1) * chunk_ms / 1000 / self.speed
             await asyncio.sleep(max(0.0, due - loop.time()))
+
+
+def to_format(pcm16_24k: bytes, fmt: AudioFormat) -> bytes:
+    """24 kHz PCM16 in `fmt` (PCM16 at 16 kHz by linear interpolation, G.711 via libsndfile)."""
+    if fmt.encoding != "pcm16" or fmt.rate == 24000:
+        return encode_audio(pcm16_24k, fmt)
+    samples = np.frombuffer(pcm16_24k, dtype="<i2")
+    positions = np.arange(len(samples) * fmt.rate // 24000) * 24000 / fmt.rate
+    return np.rint(np.interp(positions, np.arange(len(samples)), samples)).astype("<i2").tobytes()
 
 
 Scenario = Callable[[Client], Awaitable[None]]
@@ -398,6 +409,62 @@ async def translation_en_fr(c: Client) -> None:
     await c.until("session.closed")
 
 
+LIVE_APPEND = "session.input_audio.append"
+
+
+def live_start(model: str, fmt: dict[str, Any], **session: Any) -> dict[str, Any]:
+    return {"model": model, "audio": {"format": fmt, "output": {"voice": "marin"}}, **session}
+
+
+async def live_websocket(c: Client) -> None:
+    """GPT-Live over its WebSocket at 16 kHz: a question; the caller talks over the answer and
+    the model yields; the corrected question is answered through a Responses delegation; then
+    session.close. The microphone streams all the time."""
+    c.input_format = AudioFormat("pcm16", 16000)
+    delegation = {"type": "responses", "responses": {"model": "gpt-5-mini"}}
+    await c.send(
+        "session.start",
+        session=live_start(
+            "gpt-live-1", {"type": "audio/pcm", "rate": 16000}, delegation=delegation
+        ),
+    )
+    await c.until("session.started")
+    mic = (
+        silence(400) + clip("user-weather") + silence(1600) + clip("user-interrupt") + silence(4400)
+    )
+    await c.speak(mic, chunk_ms=40, event=LIVE_APPEND)
+    await c.send("session.close")
+    await c.until("session.closed")
+
+
+async def live_g711(c: Client) -> None:
+    """GPT-Live at 8 kHz µ-law (telephony): the app answers a client delegation with a thinking
+    note, the caller mutes for a moment, then hangs up with session.close."""
+    c.input_format = ULAW
+    await c.send(
+        "session.start", session=live_start("gpt-live-1.1", {"type": "audio/pcmu", "rate": 8000})
+    )
+    await c.until("session.started")
+    answering = asyncio.create_task(answer_delegation(c))
+    await c.speak(silence(400) + clip("user-order") + silence(4000), chunk_ms=20, event=LIVE_APPEND)
+    await c.send("session.input_audio.mute")
+    await c.speak(silence(600), chunk_ms=20, event=LIVE_APPEND)
+    await c.send("session.input_audio.unmute")
+    await c.speak(clip("user-number") + silence(3600), chunk_ms=20, event=LIVE_APPEND)
+    await answering
+    await c.send("session.close")
+    await c.until("session.closed")
+
+
+async def answer_delegation(c: Client) -> None:
+    created = await c.until("session.delegation.created")
+    await c.send(
+        "session.thinking.append",
+        content="Order 4271: shipped Monday, arriving Thursday.",
+        delegation_id=created["delegation"]["id"],
+    )
+
+
 # Realistic server timing at speed 1: response.created ~40 ms after the trigger, first audio
 # ~350-600 ms after it, audio generated about three times faster than real time.
 def timing(first: float, **more: Any) -> dict[str, Any]:
@@ -567,6 +634,50 @@ SAMPLES: tuple[Sample, ...] = (
         ),
         translation_en_fr,
         description="The translation endpoint (`/v1/realtime/translations`): English audio appended, French audio and transcripts streamed back per 200 ms, billed per minute of audio appended.",
+    ),
+    Sample(
+        "live-websocket",
+        "/v1/live/sessions",
+        Script(
+            live=LiveScript(
+                model="gpt-live-1",
+                reply_delay_ms=640,
+                replies=replies("assistant-weather", "assistant-lyon"),
+                reply_texts=texts(
+                    "It is sunny in Paris today, around twenty degrees, with a light breeze from the west, so a good afternoon for a walk.",
+                    "In Lyon it is cloudy, around seventeen degrees.",
+                ),
+                user_texts=texts(
+                    "What's the weather like in Paris today?", "Sorry, wait, I meant Lyon."
+                ),
+                delegate_turn=1,
+                end_of_speech_ms=700,  # espeak pauses up to ~320 ms inside a sentence
+            )
+        ),
+        live_websocket,
+        description="GPT-Live (`/v1/live/sessions`, gpt-live-1, PCM 16 kHz): continuous output audio with its silences, transcripts on the session timeline, the caller talking over the answer (the model yields), a Responses delegation with its usage, `session.usage.updated`, `session.close` → `session.closed`.",
+    ),
+    Sample(
+        "live-g711",
+        "/openai/v1/live/sessions",
+        Script(
+            live=LiveScript(
+                model="gpt-live-1.1",
+                reply_delay_ms=520,
+                replies=replies("assistant-order", "assistant-shipped"),
+                reply_texts=texts(
+                    "Of course. What is your order number?",
+                    "Thanks. Your order shipped on Monday and should arrive by Thursday.",
+                ),
+                user_texts=texts("Can you check the status of my order?", "It's order 4271."),
+                delegate_turn=1,
+                delegate_target="client",
+                end_of_speech_ms=700,
+            )
+        ),
+        live_g711,
+        headers=(("api-key", "azure-sample-not-a-real-key"),),
+        description="GPT-Live on an Azure path (`/openai/v1/live/sessions`, gpt-live-1.1, G.711 µ-law): a client delegation answered with `session.thinking.append`, mute and unmute, `session.closed`.",
     ),
 )
 

@@ -143,6 +143,7 @@ class Script:
     call: tuple[CallTurn, ...] = ()  # a sideband's call, turn by turn
     translation_delay: float = 0.3  # appended audio -> its translation
     time_scale: float = 1.0  # wall seconds per scripted second (idle timeouts, calls, translation)
+    live: Any = None  # a scripted_live.LiveScript: how GPT-Live sessions go (its defaults if None)
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,8 @@ class ScriptedRealtimeServer:
         self.host = host
         self.port = port
         self.connections: list[ConnectionLog] = []
+        self.live_sessions: dict[str, Any] = {}  # GPT-Live session id -> scripted_live.LiveSession
+        self.live_truth: list[Any] = []  # scripted_live.LiveTruth of each GPT-Live session
         self._server: Server | None = None
         self._tokens_used = 0
         self._requests_used = 0
@@ -246,6 +249,11 @@ class ScriptedRealtimeServer:
         assert request is not None
         log = ConnectionLog(request.path, list(request.headers.raw_items()), ws.subprotocol)
         self.connections.append(log)
+        import scripted_live  # GPT-Live: another protocol, its own module
+
+        if scripted_live.is_live_path(request.path):
+            await self._live(ws, log, request.path, scripted_live)
+            return
         beta = _is_beta(request.path, request.headers, ws.subprotocol)
         kind = _TranslationSession if _is_translation(request.path) else _Session
         session = kind(self, ws, log, beta)
@@ -261,6 +269,18 @@ class ScriptedRealtimeServer:
                     pass
         finally:
             session.cancel_response()
+            log.closed.set()
+
+    async def _live(self, ws: ServerConnection, log: ConnectionLog, path: str, live: Any) -> None:
+        match = live.LIVE_PATH.match(path)
+        try:
+            if match and match.group("id"):
+                await live.attach(self, ws, log, match.group("id"))
+            else:
+                await live.LiveSession(self, ws, log).run()
+        except ConnectionClosed:
+            pass
+        finally:
             log.closed.set()
 
     def take_rate_limits(self, tokens: int) -> list[dict[str, Any]]:

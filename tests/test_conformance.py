@@ -25,6 +25,7 @@ from rt_cli.main import cli
 
 from recorder.analytics import collect_stats, open_views
 from recorder.interpretation import Interpreter
+from recorder.interpretation.layout import INPUT_AUDIO
 from recorder.parquet import export_parquet
 from recorder.reading import iter_records
 from recorder.timeline import Entry, SessionHeader, build_timeline
@@ -217,7 +218,7 @@ def read_everything(path: Path, tmp_path: Path) -> Readings:
     appends = []
     for line, record in iter_records(path, lambda w: None):
         found = interpreter.feed(line, record)
-        if found is not None and found.type == "input_audio_buffer.append":
+        if found is not None and found.type in INPUT_AUDIO and found.audio_format is not None:
             appends.append(round(found.audio_ms, 3))
     return Readings(
         show_json=show_json,
@@ -274,7 +275,8 @@ def test_every_reader_says_the_same(session_file: Path, tmp_path: Path) -> None:
     for entry in r.timeline:
         if entry.response_id in kinds and entry.response_kind is not None:
             assert entry.response_kind == kinds[entry.response_id], entry
-    # the session: its cost, input transcription and translated audio (CONTRACT §4.2, §4.3)
+    # the session: its cost, input transcription and translated audio (CONTRACT §4.2, §4.3),
+    # its conversation timing (§4.6) and GPT-Live billing (§4.4)
     for key, value in r.stats_session.items():
         if key not in ("session", "file", "started_at"):
             assert r.sql_session[key] == value, key
@@ -286,7 +288,9 @@ def test_every_reader_says_the_same(session_file: Path, tmp_path: Path) -> None:
         assert r.timeline_header.model == model
     # the audio of each append
     assert r.interpreter_appends_ms == [
-        round(e["audio_ms"], 3) for e in r.sql_events if e["type"] == "input_audio_buffer.append"
+        round(e["audio_ms"], 3)
+        for e in r.sql_events
+        if e["type"] in INPUT_AUDIO and e["audio_ms"] is not None
     ]
 
 

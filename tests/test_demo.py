@@ -44,5 +44,5 @@ def test_demo_defaults_to_the_installed_samples(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no sample_sessions/ here
     result = CliRunner().invoke(cli, ["demo", "--fast"])
     assert result.exit_code == 0, result.output
-    assert "rt demo: 10 recordings from the samples installed with rt, in " in result.stderr
+    assert "rt demo: 12 recordings from the samples installed with rt, in " in result.stderr
     assert len(list((tmp_path / "rt-demo" / "sessions").glob("*.jsonl"))) == len(SAMPLES)

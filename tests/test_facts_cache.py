@@ -95,3 +95,19 @@ def test_the_same_file_by_another_path_is_named_as_given(
     assert again.facts.file == "call.jsonl"
     assert all(w.path == "call.jsonl" for w in again.warnings)
     assert [row["file"] for row in collect_stats(["call.jsonl"]).sessions] == ["call.jsonl"]
+
+
+@pytest.mark.parametrize(
+    "sample", sorted(SAMPLE.parent.glob("*.jsonl")), ids=lambda path: path.stem
+)
+def test_every_sample_reads_back_the_same(sample: Path, tmp_path: Path, cache: Path) -> None:
+    """Every kind of fact survives the JSON entry: conversation timing, GPT-Live turns and
+    billing, transcription usage, translated audio."""
+    path = tmp_path / sample.name
+    shutil.copyfile(sample, path)
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    first = interpret_file(str(path))
+    assert list(cache.glob("*.json")), "not cached"
+    again = facts_cache.load(str(path), LoadedSession)
+    assert again == first

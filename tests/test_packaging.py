@@ -94,7 +94,7 @@ def test_rt_demo_runs_from_anywhere_after_a_plain_install(
     )
     assert done.returncode == 0, done.stderr
     assert f"from the samples installed with rt, in {target}" in done.stderr
-    assert len(list((elsewhere / "rt-demo" / "sessions").glob("*.jsonl"))) == 10
+    assert len(list((elsewhere / "rt-demo" / "sessions").glob("*.jsonl"))) == 12
     assert (elsewhere / "rt-demo" / "sessions").stat().st_mode & 0o777 == 0o700
 
 

@@ -208,7 +208,7 @@ def test_report_on_the_samples_says_what_it_wrote(samples_report):
     assert result.exit_code == 0
     size = format_size(out.stat().st_size)
     assert re.fullmatch(
-        rf"wrote {re.escape(str(out))}  {size}  10 sessions, audio for 8 \([\d.]+ [KM]B\)\n",
+        rf"wrote {re.escape(str(out))}  {size}  12 sessions, audio for 10 \([\d.]+ [KM]B\)\n",
         result.stdout,
     )
     # the only warning is the sample's cancelled response without a truncate
@@ -277,10 +277,10 @@ def test_each_session_has_a_section_with_its_timeline_and_conversation(samples_r
     out, _ = samples_report
     html, page = read_page(out)
     sections = page.all("section", **{"class": "session"})
-    assert [s["id"] for s in sections] == [f"session-{i}" for i in range(1, 11)]
+    assert [s["id"] for s in sections] == [f"session-{i}" for i in range(1, 13)]
     timelines = page.all("svg", **{"class": "timeline"})
-    assert len(timelines) == 10
-    assert len(page.all("g", **{"class": "response-row"})) == 20
+    assert len(timelines) == 12
+    assert len(page.all("g", **{"class": "response-row"})) == 20 + 4  # 4 GPT-Live turns
     assert page.all("path", **{"class": "wave-user"}) and page.all(
         "path", **{"class": "wave-assistant"}
     )
@@ -327,9 +327,9 @@ def test_each_session_with_audio_embeds_a_playable_16_bit_wav(samples_report):
     out, _ = samples_report
     _, page = read_page(out)
     wavs = embedded_wavs(page)
-    assert len(wavs) == 8  # every sample but the text-only one and the sideband
+    assert len(wavs) == 10  # every sample but the text-only one and the sideband
     rates = sorted(rate for _, rate in wavs)
-    assert rates == [8000] * 2 + [16000] * 6  # G.711 stays at 8 kHz
+    assert rates == [8000] * 3 + [16000] * 7  # G.711 stays at 8 kHz
     for samples, rate in wavs:
         assert 4 < len(samples) / rate < 20
         assert np.abs(samples).max() > 1000  # speech, not silence
@@ -368,10 +368,12 @@ def test_no_audio_leaves_the_players_out_and_keeps_the_waveforms(tmp_path, sampl
     out = tmp_path / "report.html"
     result = run_report(str(SAMPLES), "-o", str(out), "--no-audio")
     assert result.exit_code == 0
-    assert result.stdout.endswith("10 sessions, no audio\n")
+    assert result.stdout.endswith("12 sessions, no audio\n")
     _, page = read_page(out)
     assert not page.all("audio")
-    assert len(page.all("path", **{"class": "wave-assistant"})) == 8
+    assert (
+        len(page.all("path", **{"class": "wave-assistant"})) == 10
+    )  # every sample with assistant audio (the sideband and text-only have none)
     assert out.stat().st_size < samples_report[0].stat().st_size / 5
     assert "not included in this report" in " ".join(page.text)
 

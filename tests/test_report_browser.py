@@ -130,7 +130,7 @@ def test_charts_are_shown(visit):
         ("svg.histogram", 3),  # TTFB, voice to voice, TTFT of text-only responses
         ("svg.rate-limits", 1),
         ("svg.bars", 2),
-        ("svg.timeline", 11),  # the ten samples and the hostile session
+        ("svg.timeline", 13),  # the twelve samples and the hostile session
     ):
         charts = page.locator(selector)
         assert charts.count() == count, selector
@@ -141,7 +141,7 @@ def test_charts_are_shown(visit):
     assert bars.count() >= 3
     assert all(bars.nth(i).bounding_box()["height"] > 1 for i in range(bars.count()))
     waves = page.locator("svg.timeline path.wave-assistant")
-    assert waves.count() == 9
+    assert waves.count() == 11  # the samples with assistant audio, and the hostile session
     assert waves.first.bounding_box()["height"] > 10
     assert page.locator("#summary-table td.good").count() > 0
 
@@ -167,6 +167,24 @@ def test_audio_plays_and_the_playhead_follows(visit):
     page.wait_for_function("h => h.classList.contains('on')", arg=head.element_handle())
     x = float(head.get_attribute("x1"))
     assert 112 < x < 985
+    assert visit.console == []
+
+
+def test_a_click_on_the_conversation_strip_plays_from_there(visit):
+    page = visit.page
+    section = page.locator("section.session", has=page.locator("svg.strip .barge-in")).first
+    audio = section.locator("audio")
+    audio.evaluate(
+        "a => new Promise(done => a.readyState >= 1 ? done() : a.onloadedmetadata = done)"
+    )
+    spurt = section.locator("svg.strip rect.talk-assistant").last
+    start = float(spurt.get_attribute("data-t"))
+    assert start > 1
+    spurt.click()
+    page.wait_for_function(
+        "([a, t]) => Math.abs(a.currentTime - t) < 0.5",
+        arg=[audio.element_handle(), start],
+    )
     assert visit.console == []
 
 

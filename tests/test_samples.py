@@ -59,7 +59,7 @@ def shape(path: Path) -> tuple[Counter[tuple[str, str]], list[str], list[str]]:
 def test_there_are_samples_for_every_scenario():
     generator = _load_generator()
     assert sorted(sample.name for sample in generator.SAMPLES) == IDS
-    assert sum(p.stat().st_size for p in SAMPLES) < 6 * 2**20
+    assert sum(p.stat().st_size for p in SAMPLES) < 8 * 2**20
 
 
 def test_samples_regenerate_with_the_same_events(tmp_path, run):
@@ -86,9 +86,14 @@ def test_stats_on_all_samples():
     report = json.loads(result.stdout)
     assert report["summary"]["sessions"] == len(SAMPLES)
     statuses = Counter(r["status"] for r in report["responses"])
-    assert statuses == {"completed": 18, "cancelled": 2}
-    assert report["summary"]["voice_to_voice_ms"]["count"] == 5
-    assert report["summary"]["by_kind"] == {"turn": 18, "out_of_band": 1, "idle_timeout": 1}
+    assert statuses == {"completed": 22, "cancelled": 2}  # 4 of them GPT-Live turns
+    assert report["summary"]["voice_to_voice_ms"]["count"] == 5 + 4
+    assert report["summary"]["by_kind"] == {
+        "turn": 18,
+        "out_of_band": 1,
+        "idle_timeout": 1,
+        "live_turn": 4,
+    }
     codes = {e["code"] for e in report["errors"]}
     assert {"input_audio_buffer_commit_empty", "response_cancel_not_active"} <= codes
     tokens = [r for r in report["rate_limits"] if r["name"] == "tokens"]
@@ -108,7 +113,8 @@ def test_export_and_show_on_every_sample(sample, tmp_path):
     assert exported.exit_code == 0, exported.output
     mix = sf.info(str(tmp_path / f"{sample.stem}.mix.wav"))
     g711 = "g711" in sample.stem or sample.stem.startswith("ga2")  # a phone line
-    assert mix.channels == 2 and mix.samplerate == (8000 if g711 else 24000)
+    rate = 8000 if g711 else 16000 if sample.stem == "live-websocket" else 24000
+    assert mix.channels == 2 and mix.samplerate == rate
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=IDS)

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stats_fixtures import NOT_TRANSCRIBED, SessionFile, ga_session_created, ga_usage
+from stats_fixtures import (
+    NOT_LIVE,
+    NOT_TRANSCRIBED,
+    SILENT_CALL_TIMING,
+    SessionFile,
+    ga_session_created,
+    ga_usage,
+)
 
 from recorder.analytics import VIEW_NAMES, collect_stats, open_views, run_sql
 from recorder.analytics.db import query_text
@@ -163,6 +170,8 @@ def test_sessions_view(two_calls):
         "close_reason": None,
         "recorder_version": "0.1.0",
         **NOT_TRANSCRIBED,
+        **SILENT_CALL_TIMING,  # its audio is digital silence: nobody talked
+        **NOT_LIVE,
         "date": ga["started_at"].date(),
     }
     assert ga["client_frames"] + ga["server_frames"] == ga["frames"]

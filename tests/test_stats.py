@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from stats_fixtures import (
     G711_BYTES_PER_MS,
+    NOT_LIVE,
     NOT_TRANSCRIBED,
+    SILENT_CALL_TIMING,
     SessionFile,
     ga_session_created,
     ga_usage,
@@ -312,6 +314,8 @@ def test_sessions_rate_limits_and_trend(tmp_path):
         "protocol": "realtime",
         "transport": "websocket",
         **NOT_TRANSCRIBED,
+        **SILENT_CALL_TIMING,  # its audio is digital silence: nobody talked
+        **NOT_LIVE,
     }
     assert sessions[1]["responses"] == 0 and sessions[1]["cost_usd"] == 0.0
 

@@ -34,6 +34,12 @@ SESSION_KEYS = [
     # CONTRACT §4.2 additions
     "transcription_model", "transcription_seconds", "transcription_tokens",
     "transcription_cost_usd", "translation_seconds", "translation_cost_usd",
+    # CONTRACT §4.6
+    "user_talk_ms", "assistant_talk_ms", "talk_over_ms", "barge_ins", "barge_in_stop_ms",
+    "dead_air_ms", "turns",
+    # CONTRACT §4.4
+    "live_seconds", "live_cost_usd", "live_close_reason", "live_delegations",
+    "live_delegated_tokens", "live_muted_ms",
 ]  # fmt: skip
 RATE_LIMIT_KEYS = ["session", "t", "at", "name", "limit", "remaining", "reset_seconds"]
 ERROR_KEYS = ["session", "t", "type", "code", "message"]  # plus the fields we add
@@ -75,7 +81,12 @@ def test_json_is_exactly_the_contract_shape(sessions):
     assert list(data["summary"]) == SUMMARY_KEYS
     for metric in ("ttfb_ms", "ttft_ms", "duration_ms", "voice_to_voice_ms", "ttfb_final_ms"):
         assert list(data["summary"][metric]) == DISTRIBUTION_KEYS
-    assert data["summary"]["by_kind"] == {"turn": 2, "out_of_band": 0, "idle_timeout": 0}
+    assert data["summary"]["by_kind"] == {
+        "turn": 2,
+        "out_of_band": 0,
+        "idle_timeout": 0,
+        "live_turn": 0,
+    }
     assert [list(s) for s in data["sessions"]] == [SESSION_KEYS, SESSION_KEYS]
     assert [list(r) for r in data["rate_limits"]] == [RATE_LIMIT_KEYS]
     assert list(data["errors"][0])[: len(ERROR_KEYS)] == ERROR_KEYS

@@ -33,9 +33,14 @@ from recorder.telemetry.metrics_server import MetricsServer
 FAST_OTLP = {"delay": 0.05, "metrics_interval": 0.2, "timeout": 5.0}
 
 
-def _response_spans(spans: list[ReceivedSpan]) -> dict[str, ReceivedSpan]:
+def _response_spans(spans: list[ReceivedSpan]) -> dict[tuple[str, str], ReceivedSpan]:
+    """The response spans by (session id, response id): response ids are unique only within a
+    session (GPT-Live turns are `live-1`, `live-2`, … in every session)."""
+    conversation = {
+        s.span_id: s.attributes["gen_ai.conversation.id"] for s in _session_spans(spans)
+    }
     return {
-        s.attributes["gen_ai.response.id"]: s
+        (conversation[s.parent_span_id], s.attributes["gen_ai.response.id"]): s
         for s in spans
         if s.attributes.get("gen_ai.operation.name") == "response"
     }
@@ -56,10 +61,10 @@ def check_spans_against_stats(spans: list[ReceivedSpan], stats: dict[str, Any]) 
             assert name in EVENTS and set(event_attributes) <= set(ATTRIBUTES)
     assert len(sessions) == len(stats["sessions"])
     assert len({s.trace_id for s in sessions}) == len(sessions)
-    assert sorted(responses) == sorted(r["response_id"] for r in stats["responses"])
+    assert sorted(responses) == sorted((r["session"], r["response_id"]) for r in stats["responses"])
     by_id = {s.span_id: s for s in sessions}
     for row in stats["responses"]:
-        span = responses[row["response_id"]]
+        span = responses[row["session"], row["response_id"]]
         parent = by_id[span.parent_span_id]
         assert span.trace_id == parent.trace_id
         assert parent.attributes["gen_ai.conversation.id"] == row["session"]
@@ -183,11 +188,12 @@ def test_live_metrics_and_traces_equal_rt_stats(tmp_path: Path) -> None:
         ("ttft_ms", "rt_response_ttft_seconds"),
         ("duration_ms", "rt_response_duration_seconds"),
     ):
-        turn = summary[metric]  # rt stats' summary covers turn responses
-        assert total(samples, f"{name}_count", kind="turn") == turn["count"]
-        assert total(samples, f"{name}_sum", kind="turn") * 1000 == pytest.approx(
-            turn["mean"] * turn["count"], abs=0.01
-        )
+        turn = summary[metric]  # rt stats' summary covers the turns, Realtime's and GPT-Live's
+        kinds = ("turn", "live_turn")
+        assert sum(total(samples, f"{name}_count", kind=kind) for kind in kinds) == turn["count"]
+        assert sum(
+            total(samples, f"{name}_sum", kind=kind) for kind in kinds
+        ) * 1000 == pytest.approx(turn["mean"] * turn["count"], abs=0.01)
         assert total(samples, f"{name}_count") == sum(1 for r in responses if r[metric] is not None)
     assert total(samples, "rt_errors_total") == summary["errors"]
     assert total(samples, "rt_cost_usd_total") == pytest.approx(summary["cost_usd"])
@@ -216,7 +222,11 @@ def test_live_metrics_and_traces_equal_rt_stats(tmp_path: Path) -> None:
     # the same metrics over OTLP
     points = otlp_metrics["rt_responses"]
     assert sum(point.as_int for _, point in points) == summary["responses"]
-    ttfb = [p for attrs, p in otlp_metrics["rt_response_ttfb_seconds"] if attrs["kind"] == "turn"]
+    ttfb = [
+        p
+        for attrs, p in otlp_metrics["rt_response_ttfb_seconds"]
+        if attrs["kind"] in ("turn", "live_turn")  # the summary's turns
+    ]
     assert sum(p.count for p in ttfb) == summary["ttfb_ms"]["count"]
 
 

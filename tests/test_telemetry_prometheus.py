@@ -109,10 +109,10 @@ def test_prometheus_scrapes_what_rt_stats_computes(tmp_path: Path) -> None:
             assert _value(api, "sum(rt_responses_total)") == summary["responses"]
             assert _value(api, "sum(rt_sessions_started_total)") == len(recorded)
             assert (
-                _value(api, 'sum(rt_response_ttfb_seconds_count{kind="turn"})')
+                _value(api, 'sum(rt_response_ttfb_seconds_count{kind=~"turn|live_turn"})')
                 == (summary["ttfb_ms"]["count"])
             )
-            ttfb_sum = _value(api, 'sum(rt_response_ttfb_seconds_sum{kind="turn"})')
+            ttfb_sum = _value(api, 'sum(rt_response_ttfb_seconds_sum{kind=~"turn|live_turn"})')
             assert ttfb_sum is not None
             assert ttfb_sum * 1000 == pytest.approx(
                 summary["ttfb_ms"]["mean"] * summary["ttfb_ms"]["count"], abs=0.01

@@ -35,6 +35,8 @@ RT_NAMES = {
     "ga2-preamble-oob-idle": "20261207T090000.000000Z-2b2b2b2b",
     "sideband-webrtc-call": "20261207T090001.000000Z-5d5d5d5d",
     "translation-en-fr": "20261207T090002.000000Z-7e7e7e7e",
+    "live-websocket": "20261206T141654.514688Z-2f95dab9",
+    "live-g711": "20261206T141040.675964Z-c55eba4d",
 }
 
 
@@ -79,7 +81,7 @@ def test_stats_fits_the_terminal_and_keeps_what_matters(width, source, rt_named)
     for column in ("session", "response", "status", "trigger", "ttfb"):
         assert column in header
     rows = responses[4:]
-    assert len(rows) == 20
+    assert len(rows) == 24  # 4 of them GPT-Live turns
     # every session but the translation one (which has no responses) has rows
     files = [str(p) for p in path.glob("*.jsonl")]
     labels = {

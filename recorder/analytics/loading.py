@@ -26,9 +26,9 @@ from typing import Any, cast
 
 import orjson
 
-from recorder import vocabulary as vocab
 from recorder.analytics import facts_cache
 from recorder.interpretation import Frame, Interpreter, SessionFacts
+from recorder.interpretation.layout import audio_of
 from recorder.reading import RecordChecker, iter_records
 from recorder.warning_log import FileWarning
 
@@ -215,17 +215,13 @@ def _event_adder(columns: dict[str, list[Any]], with_audio: bool) -> Callable[[F
 
 def without_audio(frame: Frame) -> Mapping[str, Any]:
     """The frame's event without its base64 audio (its size stays in `audio_bytes`): the
-    payload of an append or audio delta (or of any frame the interpretation says carries
-    audio: the translation endpoint's), and the `audio` of input_audio parts in items, are
+    payload of a frame the interpretation says carries audio (`layout.audio_of`), and the
+    `audio` of input_audio parts in items, are
     left out (the key with them)."""
     event = frame.event or {}
-    client = frame.direction == "client"
-    if (frame.type == vocab.AUDIO_APPEND or (client and frame.audio_format)) and "audio" in event:
-        return {key: value for key, value in event.items() if key != "audio"}
-    if (
-        frame.type == vocab.AUDIO_DELTA or (not client and frame.audio_format)
-    ) and "delta" in event:
-        return {key: value for key, value in event.items() if key != "delta"}
+    audio = audio_of(frame)  # an append or output delta: Realtime's, GPT-Live's, translation's
+    if audio is not None and audio[1] in event:
+        return {key: value for key, value in event.items() if key != audio[1]}
     item = event.get("item")
     if isinstance(item, Mapping) and isinstance(item.get("content"), list):
         content = [

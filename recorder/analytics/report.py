@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recorder.interpretation import SessionFacts
+from recorder.interpretation.conversation import TIMING_FIELDS
 from recorder.warning_log import FileWarning
 from recorder.wording import counted
 
@@ -69,6 +70,15 @@ SESSION_KEYS = (
     "protocol",
     "transport",
     *BILLED_AUDIO_KEYS,
+    # CONTRACT §4.6: conversation timing (null for a session without audio)
+    *TIMING_FIELDS,
+    # CONTRACT §4.4: GPT-Live (null for other sessions)
+    "live_seconds",
+    "live_cost_usd",
+    "live_close_reason",
+    "live_delegations",
+    "live_delegated_tokens",
+    "live_muted_ms",
 )
 RATE_LIMIT_KEYS = ("session", "t", "at", "name", "limit", "remaining", "reset_seconds")
 # the CONTRACT's error fields, then the ones we add
@@ -85,9 +95,16 @@ class UnknownModel:
     model: str | None
     sessions: int
     transcription: bool = False  # a transcription model (its cost is transcription_cost_usd)
+    delegation: bool = False  # a model GPT-Live delegated to (its cost is in live_cost_usd)
 
     def __str__(self) -> str:
         count = counted(self.sessions, "session")
+        if self.delegation:
+            what = "an unnamed model" if self.model is None else f"model {self.model!r}"
+            return (
+                f"no price for {what}, which GPT-Live delegated to ({count}): live_cost_usd "
+                "is null; add it with --pricing FILE"
+            )
         if self.transcription:
             if self.model is None:
                 verb = "transcribes" if self.sessions == 1 else "transcribe"

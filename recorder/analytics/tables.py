@@ -16,6 +16,7 @@ from typing import Any
 
 from recorder.analytics.loading import EVENT_COLUMNS, LoadedSession
 from recorder.interpretation import ResponseFacts, SessionFacts
+from recorder.interpretation.conversation import TIMING_FIELDS
 from recorder.interpretation.costs import session_cost
 from recorder.interpretation.usage import TOKEN_FIELDS
 from recorder.pricing import PriceTable
@@ -54,9 +55,35 @@ SESSION_FACTS: Columns = (
     ("transcription_cost_usd", "DOUBLE"),
     ("translation_seconds", "DOUBLE"),
     ("translation_cost_usd", "DOUBLE"),
+    # CONTRACT §4.6: conversation timing (SessionFacts.conversation; NULL without audio)
+    ("user_talk_ms", "DOUBLE"),
+    ("assistant_talk_ms", "DOUBLE"),
+    ("talk_over_ms", "DOUBLE"),
+    ("barge_ins", "INTEGER"),
+    ("barge_in_stop_ms", "DOUBLE"),
+    ("dead_air_ms", "DOUBLE"),
+    ("turns", "INTEGER"),
+    # CONTRACT §4.4: GPT-Live (SessionFacts.live; NULL for other sessions)
+    ("live_seconds", "DOUBLE"),
+    ("live_cost_usd", "DOUBLE"),
+    ("live_close_reason", "VARCHAR"),
+    ("live_delegations", "INTEGER"),
+    ("live_delegated_tokens", "BIGINT"),
+    ("live_muted_ms", "DOUBLE"),
 )
-# the session_facts columns priced here rather than read off the facts
-_PRICED_SESSION_COLUMNS = frozenset(name for name, _ in SESSION_FACTS[-7:])
+# the session_facts columns priced here (`costs.session_cost`) rather than read off the facts
+_PRICED_SESSION_COLUMNS = frozenset(
+    {
+        "cost_usd",
+        "transcription_model",
+        "transcription_seconds",
+        "transcription_tokens",
+        "transcription_cost_usd",
+        "translation_seconds",
+        "translation_cost_usd",
+        "live_cost_usd",
+    }
+)
 
 RESPONSE_FACTS: Columns = (
     ("ordinal", "INTEGER"),
@@ -141,6 +168,7 @@ class TableBuilder:
         self.sessions_by_model: dict[str | None, int] = {}
         # transcription models without a price -> sessions that used them
         self.unpriced_transcription: dict[str | None, int] = {}
+        self.unpriced_delegations: dict[str | None, int] = {}  # GPT-Live: model -> sessions
 
     def add(self, ordinal: int, loaded: LoadedSession) -> None:
         facts = loaded.facts
@@ -152,6 +180,8 @@ class TableBuilder:
                 rows[name].append(value)
         for model in cost.unpriced_transcription_models:
             self.unpriced_transcription[model] = self.unpriced_transcription.get(model, 0) + 1
+        for model in cost.unpriced_delegation_models:
+            self.unpriced_delegations[model] = self.unpriced_delegations.get(model, 0) + 1
         self._add_session(
             ordinal,
             facts,
@@ -163,6 +193,7 @@ class TableBuilder:
                 "transcription_cost_usd": cost.transcription.cost_usd,
                 "translation_seconds": cost.translation_seconds,
                 "translation_cost_usd": cost.translation_cost_usd,
+                "live_cost_usd": cost.live_cost_usd,
             },
         )
         self._extend(
@@ -194,6 +225,11 @@ class TableBuilder:
                 value = None if facts.started_at is None else iso_utc(facts.started_at)
             elif name in _PRICED_SESSION_COLUMNS:
                 value = priced[name]
+            elif name in TIMING_FIELDS:
+                timing = facts.conversation
+                value = None if timing is None else getattr(timing, name)
+            elif name.startswith("live_"):
+                value = None if facts.live is None else _live_value(name, facts)
             else:
                 value = getattr(facts, name)
             columns[name].append(value)
@@ -224,3 +260,15 @@ def select_cast(columns: Columns, source: str) -> str:
     """`SELECT CAST(c AS type) AS c, … FROM source` (the columns typed, whatever the values)."""
     parts = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind in columns)
     return f"SELECT {parts} FROM {source}"
+
+
+def _live_value(name: str, facts: SessionFacts) -> Any:
+    live = facts.live
+    assert live is not None
+    return {
+        "live_seconds": live.billed_seconds,
+        "live_close_reason": live.close_reason,
+        "live_delegations": len(live.delegations),
+        "live_delegated_tokens": live.delegated_tokens,
+        "live_muted_ms": live.muted_ms,
+    }[name]

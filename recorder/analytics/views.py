@@ -114,6 +114,10 @@ def open_views(
         builder.unpriced_transcription.items(), key=lambda item: (item[0] is None, item[0] or "")
     ):
         warn(UnknownModel(model, sessions, transcription=True))
+    for model, sessions in sorted(
+        builder.unpriced_delegations.items(), key=lambda item: (item[0] is None, item[0] or "")
+    ):
+        warn(UnknownModel(model, sessions, delegation=True))
     frames = builder.columns
     with AnalyticsDB(memory_limit=memory_limit) as db:
         db.register_filesystems([dataset.root for dataset in sources.datasets])

@@ -7,7 +7,10 @@
 See `interpreter` for how the pieces fit, and each module for the rules it owns:
 `connection` (model, protocol, transport), `formats` (audio formats), `responses`
 (attribution, triggers, kinds, latencies), `usage` (tokens and cost), `transcription` (input
-transcription usage and cost), `translation` (the translation endpoint's audio and cost).
+transcription usage and cost), `translation` (the translation endpoint's audio and cost),
+`costs` (what a session cost), `energy` (when audio is audible), `layout` (where each side's
+audio plays: the call's timeline), `conversation` (who talked when), `live` (GPT-Live turns,
+billing, delegations).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from recorder.interpretation.conversation import ConversationTiming
 from recorder.interpretation.facts import (
     ErrorFacts,
     RateLimitFacts,
@@ -25,6 +29,8 @@ from recorder.interpretation.facts import (
 )
 from recorder.interpretation.frame import BINARY_FRAME, NO_TYPE, TEXT_FRAME, Frame, base64_size
 from recorder.interpretation.interpreter import Interpreter, OnWarning, response_error
+from recorder.interpretation.live import LIVE_TURN
+from recorder.interpretation.live_facts import LiveFacts
 from recorder.interpretation.responses import IDLE_TIMEOUT, KINDS, OUT_OF_BAND, TURN
 from recorder.interpretation.transcription import TranscriptionSummary, TranscriptionUsage
 from recorder.interpretation.usage import TokenUsage, cost_usd, total_cost_usd
@@ -33,13 +39,16 @@ __all__ = [
     "BINARY_FRAME",
     "IDLE_TIMEOUT",
     "KINDS",
+    "LIVE_TURN",
     "NO_TYPE",
     "OUT_OF_BAND",
     "TEXT_FRAME",
     "TURN",
+    "ConversationTiming",
     "ErrorFacts",
     "Frame",
     "Interpreter",
+    "LiveFacts",
     "RateLimitFacts",
     "ResponseFacts",
     "SessionFacts",

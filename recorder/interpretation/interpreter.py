@@ -11,7 +11,9 @@ it says: the frame's number and canonical type, the response it belongs to, the 
 effect, the model, the response metrics. The rules live in the modules beside this one:
 `connection` (model, protocol, transport), `formats` (audio formats), `responses`
 (attribution, triggers, kinds, latencies), `usage` (tokens and cost), `transcription` (input
-transcription usage), `translation` (the translation endpoint's audio and cost).
+transcription usage), `translation` (the translation endpoint's audio and cost), `conversation`
+(each side's audio on the call's timeline, `layout`, measured by `energy`: who talked when),
+`live` (GPT-Live's turns, billing and delegations).
 
 What the interpreter itself decides:
 
@@ -35,10 +37,26 @@ from typing import Any
 
 from recorder import vocabulary as vocab
 from recorder.interpretation.connection import Connection
+from recorder.interpretation.conversation import CallAudio
 from recorder.interpretation.facts import ErrorFacts, RateLimitFacts, ResponseFacts, SessionFacts
 from recorder.interpretation.formats import AudioFormats
 from recorder.interpretation.frame import NO_TYPE, Frame, base64_size
-from recorder.interpretation.responses import ResponseTracker
+from recorder.interpretation.layout import LIVE_APPEND, LIVE_AUDIO_DELTA, live_timeline_ms
+from recorder.interpretation.live import (
+    DELEGATION_CREATED,
+    INPUT_TRANSCRIPT,
+    MUTE,
+    MUTED,
+    OUTPUT_TRANSCRIPT,
+    RESPONSE_EVENT,
+    SESSION_CLOSED,
+    SESSION_STARTED,
+    UNMUTE,
+    UNMUTED,
+    USAGE_UPDATED,
+    LiveTracker,
+)
+from recorder.interpretation.responses import OUT_OF_BAND, ResponseTracker
 from recorder.interpretation.transcription import TRANSCRIPTION_COMPLETED, TranscriptionTracker
 from recorder.interpretation.translation import (
     INPUT_FORMAT,
@@ -47,7 +65,7 @@ from recorder.interpretation.translation import (
     TRANSLATION_AUDIO_DELTA,
     output_format,
 )
-from recorder.vocabulary import canonical
+from recorder.vocabulary import PCM16, AudioFormat, canonical
 from recorder.warning_log import FileWarning
 
 OnWarning = Callable[[FileWarning], None]
@@ -56,6 +74,23 @@ _MAX_SEQ = 2**53  # a frame number every reader (JSON, DuckDB, JavaScript) holds
 # what makes an event belong to a response or an item (see responses.py); an append without
 # any of these takes the short way
 _NAMES_SOMETHING = frozenset({"response_id", "item_id", "item", "response"})
+_APPENDS = frozenset({vocab.AUDIO_APPEND, LIVE_APPEND})
+_SESSION_REQUESTS = frozenset({"session.update", "session.start"})  # session.start: GPT-Live
+_SESSION_STATES = frozenset({vocab.SESSION_CREATED, vocab.SESSION_UPDATED, SESSION_STARTED})
+_LIVE_CLIENT = frozenset({"session.start", MUTE, UNMUTE})
+_LIVE_SERVER = frozenset(
+    {
+        INPUT_TRANSCRIPT,
+        OUTPUT_TRANSCRIPT,
+        SESSION_STARTED,
+        USAGE_UPDATED,
+        SESSION_CLOSED,
+        DELEGATION_CREATED,
+        RESPONSE_EVENT,
+        MUTED,
+        UNMUTED,
+    }
+)
 
 
 def _str(value: object) -> str | None:
@@ -70,14 +105,22 @@ class Interpreter:
     """Interprets one session's records, in order (see the module docstring)."""
 
     def __init__(
-        self, path: str | os.PathLike[str] = "<session>", on_warning: OnWarning | None = None
+        self,
+        path: str | os.PathLike[str] = "<session>",
+        on_warning: OnWarning | None = None,
+        *,
+        measure_audio: bool = True,
     ) -> None:
+        """`measure_audio=False`: leave the audio unmeasured (no conversation timing, GPT-Live
+        turns from transcripts only), for readers that need none of it (rt show, replay)."""
         self.path = os.fspath(path)
         self._warn_handler = on_warning or _ignore
         self.connection = Connection()
         self.formats = AudioFormats()
         self.responses = ResponseTracker(self.formats)
         self.transcription = TranscriptionTracker()
+        self.call = CallAudio(enabled=measure_audio)
+        self.live = LiveTracker()
         self.errors: list[ErrorFacts] = []
         self.rate_limits: list[RateLimitFacts] = []
         self.frames = 0
@@ -156,8 +199,8 @@ class Interpreter:
             self.client_frames += 1
             if event is not None:
                 raw_type = event.get("type")
-                if raw_type == vocab.AUDIO_APPEND and not _NAMES_SOMETHING.intersection(event):
-                    return self._append(line, number, t, event)
+                if raw_type in _APPENDS and not _NAMES_SOMETHING.intersection(event):
+                    return self._append(line, number, t, raw_type, event)
         else:
             self.server_frames += 1
         if event is None:
@@ -182,48 +225,57 @@ class Interpreter:
             self._server(line, frame, ctype, event)
         return frame
 
-    def _append(self, line: int, number: int, t: float, event: Mapping[str, Any]) -> Frame:
+    def _append(
+        self, line: int, number: int, t: float, kind: str, event: Mapping[str, Any]
+    ) -> Frame:
         """The hot path: a client append (most frames of a call), which names no response."""
-        fmt = self.formats.input
-        size = base64_size(event.get("audio"))
-        frame = Frame(line, number, t, "client", vocab.AUDIO_APPEND, vocab.AUDIO_APPEND, event)
+        frame = Frame(line, number, t, "client", kind, kind, event)
+        self._user_audio(frame, event, self.formats.input)
+        return frame
+
+    def _user_audio(self, frame: Frame, event: Mapping[str, Any], fmt: AudioFormat) -> None:
+        """An append (or, on a GPT-Live sideband, the caller audio the server reflects)."""
+        payload = event.get("audio")
+        size = base64_size(payload)
         frame.audio_format = fmt
         frame.audio_bytes = size
         ms = size / fmt.bytes_per_ms
         self.input_audio_bytes += size
         self.input_audio_ms += ms
-        self.responses.appended(t, ms)
-        return frame
+        self.responses.appended(frame.t, ms)
+        self.call.user(frame.t, payload, fmt)
 
     def _client(self, frame: Frame, ctype: str, event: Mapping[str, Any]) -> None:
-        if ctype == vocab.AUDIO_APPEND:
-            frame.audio_format = self.formats.input
-            frame.audio_bytes = base64_size(event.get("audio"))
-            self.input_audio_bytes += frame.audio_bytes
-            self.input_audio_ms += frame.audio_ms
-            self.responses.appended(frame.t, frame.audio_ms)
-        elif ctype == "session.update":
+        if ctype in _APPENDS:
+            self._user_audio(frame, event, self.formats.input)
+        elif ctype in _SESSION_REQUESTS:
             self.formats.client_update(event)
             self.transcription.client_update(event)
         elif ctype == TRANSLATION_APPEND and self.connection.protocol == TRANSLATION:
-            frame.audio_format = INPUT_FORMAT
-            frame.audio_bytes = base64_size(event.get("audio"))
-            self.input_audio_bytes += frame.audio_bytes
-            self.input_audio_ms += frame.audio_ms
+            self._user_audio(frame, event, INPUT_FORMAT)
+        elif ctype == vocab.ITEM_TRUNCATE:
+            self.call.cuts.feed(frame)
+        if ctype in _LIVE_CLIENT:
+            self.live.client(frame, event)
         self.connection.client_event(ctype, event, first=self.client_frames == 1)
         self.responses.client_frame(frame)
 
     def _server(self, line: int, frame: Frame, ctype: str, event: Mapping[str, Any]) -> None:
         if ctype == vocab.AUDIO_DELTA:
             frame.audio_bytes = base64_size(event.get("delta"))
-        elif ctype in (vocab.SESSION_CREATED, vocab.SESSION_UPDATED):
+        elif ctype == TRANSLATION_AUDIO_DELTA and self.connection.protocol == TRANSLATION:
+            frame.audio_format = output_format(event)  # the same name as GPT-Live's output
+            frame.audio_bytes = base64_size(event.get("delta"))
+            self._assistant_audio(frame, event)
+        elif ctype == LIVE_AUDIO_DELTA:
+            self._live_output(frame, event)
+        elif ctype == LIVE_APPEND:  # a GPT-Live sideband reflects the caller's audio
+            self._user_audio(frame, event, PCM16)
+        elif ctype in _SESSION_STATES:
             self.formats.server_session(event, created=ctype == vocab.SESSION_CREATED)
             self.transcription.server_session(event)
         elif ctype == TRANSCRIPTION_COMPLETED:
             self.transcription.completed(frame.t, frame.number, event)
-        elif ctype == TRANSLATION_AUDIO_DELTA and self.connection.protocol == TRANSLATION:
-            frame.audio_format = output_format(event)
-            frame.audio_bytes = base64_size(event.get("delta"))
         elif ctype == vocab.ERROR:
             self.formats.server_error(event)
             error = event.get("error")
@@ -240,13 +292,42 @@ class Interpreter:
             )
         elif ctype == vocab.RATE_LIMITS_UPDATED:
             self._rate_limits(line, frame, event)
+        elif ctype == vocab.ITEM_TRUNCATED:
+            self.call.cuts.feed(frame)
+        if ctype in _LIVE_SERVER:
+            self.live.server(frame, event)
         self.connection.server_event(ctype, event)
         self.responses.server_frame(frame)
-        if ctype == vocab.AUDIO_DELTA or frame.audio_bytes:  # a delta, or translated audio
+        if ctype == vocab.AUDIO_DELTA:
             if frame.audio_format is None:  # a delta of no response: the session's format
                 frame.audio_format = self.formats.output
-            self.output_audio_bytes += frame.audio_bytes
-            self.output_audio_ms += frame.audio_ms
+            self._assistant_audio(frame, event)
+
+    def _assistant_audio(self, frame: Frame, event: Mapping[str, Any]) -> None:
+        """A delta of output audio (a response's, or the translation endpoint's), its format
+        already settled."""
+        assert frame.audio_format is not None
+        self.output_audio_bytes += frame.audio_bytes
+        self.output_audio_ms += frame.audio_ms
+        if frame.response_kind != OUT_OF_BAND:  # side work the user does not hear (audio.py)
+            self.call.assistant(
+                frame.t, event.get("delta"), frame.audio_format, frame.response_id, frame.item_id
+            )
+
+    def _live_output(self, frame: Frame, event: Mapping[str, Any]) -> None:
+        """GPT-Live output audio: one track, in the session's format (PCM16 24 kHz on a
+        sideband, whose reflected deltas say where they sit on the timeline)."""
+        sideband = self.connection.transport == "sideband"
+        frame.audio_format = PCM16 if sideband else self.formats.output
+        payload = event.get("delta")
+        frame.audio_bytes = base64_size(payload)
+        self.output_audio_bytes += frame.audio_bytes
+        self.output_audio_ms += frame.audio_ms
+        self.call.live = True
+        self.live.output_audio(frame)
+        self.call.assistant(
+            frame.t, payload, frame.audio_format, None, None, live_timeline_ms(event)
+        )
 
     def _rate_limits(self, line: int, frame: Frame, event: Mapping[str, Any]) -> None:
         entries = event.get("rate_limits")
@@ -296,6 +377,11 @@ class Interpreter:
         """Everything the session says, as it stands after the last record fed."""
         connection = self.connection
         responses = self.responses.all_facts()
+        laid_out = self.call.lay_out() if self.call.has_audio else None
+        live = None
+        if connection.protocol == "live":
+            responses += self.live.turns(laid_out, self.responses.speech_end_t, len(responses) + 1)
+            live = self.live.facts(self.max_t, laid_out)
         failed = [error for r in responses if (error := response_error(r, self.max_t)) is not None]
         errors = sorted(
             [*self.errors, *failed],
@@ -327,6 +413,8 @@ class Interpreter:
             errors=tuple(errors),
             rate_limits=tuple(self.rate_limits),
             transcriptions=tuple(self.transcription.usages),
+            conversation=self.call.timing(laid_out),
+            live=live,
         )
 
 

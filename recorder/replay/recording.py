@@ -17,6 +17,7 @@ from typing import Any, Literal
 from recorder import vocabulary as vocab
 from recorder.errors import InputError
 from recorder.interpretation import Frame, Interpreter
+from recorder.interpretation.layout import INPUT_AUDIO
 from recorder.reading import OnWarning as WarningHandler
 from recorder.reading import iter_raw_records
 from recorder.session import (
@@ -41,7 +42,7 @@ class RecordedFrame:
     kind: Literal["event", "text", "binary"]
     event_type: str | None  # canonical type of a JSON event
     payload: str | bytes | None
-    audio_bytes: int = 0  # decoded size of an `input_audio_buffer.append`'s audio
+    audio_bytes: int = 0  # decoded size of an append's audio (Realtime or GPT-Live)
 
     @property
     def label(self) -> str:
@@ -122,7 +123,7 @@ def load_session(
     path = Path(path)
     keep = frozenset(keep_payloads)
     session = RecordedSession(path)
-    interpreter = Interpreter(path, on_warning)
+    interpreter = Interpreter(path, on_warning, measure_audio=False)
     try:
         for number, raw, record in iter_raw_records(path, on_warning):
             kind = record["kind"]
@@ -161,7 +162,7 @@ def _frame(frame: Frame, raw: bytes, record: dict[str, Any], keep: frozenset[str
         kind=kind,
         event_type=frame.type if frame.raw_type is not None else None,
         payload=payload,
-        audio_bytes=frame.audio_bytes if frame.type == vocab.AUDIO_APPEND else 0,
+        audio_bytes=frame.audio_bytes if frame.type in INPUT_AUDIO else 0,
     )
 
 

@@ -129,6 +129,13 @@ svg .seg.k-out-text { fill: var(--k3); } svg .seg.k-out-audio { fill: var(--k4);
 svg a .row-label { fill: var(--accent); }
 footer { color: var(--muted); font-size: 12px; text-align: center; padding: 0 0 32px; }
 svg.timeline { min-width: 720px; }
+svg.strip { min-width: 720px; }
+svg.strip.seekable .talk, svg.strip.seekable .barge-in, svg.strip.seekable .dead-air { cursor: pointer; }
+svg .talk-user { fill: var(--user); } svg .talk-assistant { fill: var(--assistant); }
+svg .talk-over { fill: var(--slow); opacity: 0.45; }
+svg .dead-air { fill: var(--wait); opacity: 0.35; } svg .dead-air-label { fill: var(--muted); font-size: 11px; }
+svg .barge-in { fill: var(--slow); }
+.strip-caption { margin: 2px 0 0; }
 @media (max-width: 640px) {
   .turn { grid-template-columns: 52px 1fr; }
   .turn .who { grid-column: 2; grid-row: 1; }
@@ -180,6 +187,13 @@ document.querySelectorAll("section.session").forEach(function (section) {
   });
   section.querySelectorAll(".turn[data-t]").forEach(function (turn) {
     turn.addEventListener("click", function () { seek(parseFloat(turn.dataset.t)); });
+  });
+  section.querySelectorAll("svg.strip").forEach(function (strip) {
+    strip.classList.add("seekable");
+    strip.addEventListener("click", function (event) {
+      var mark = event.target.closest("[data-t]");
+      if (mark) { seek(parseFloat(mark.dataset.t)); }
+    });
   });
 });
 """

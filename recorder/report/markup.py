@@ -109,6 +109,7 @@ def trigger_name(value: object) -> str:
     short = {
         "input_audio_buffer.speech_stopped": "speech_stopped",
         "input_audio_buffer.timeout_triggered": "timeout_triggered",
+        "session.input_transcript.delta": "user speech",  # a GPT-Live turn (as rt stats says)
     }
     return short.get(str(value), str(value))
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from recorder.interpretation.conversation import ConversationTiming
 from recorder.report.audio_embed import EmbeddedAudio, Waveform
 from recorder.report.charts import Marker, TimelineRow, level, session_timeline
 from recorder.report.conversation import ASSISTANT, Conversation, Turn
@@ -23,8 +24,13 @@ from recorder.report.markup import (
     trigger_name,
     when,
 )
+from recorder.report.strip import conversation_strip, strip_caption
 
-TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "VAD", "response.create": "create"}
+TRIGGER_LABELS = {
+    "input_audio_buffer.speech_stopped": "VAD",
+    "response.create": "create",
+    "session.input_transcript.delta": "live",  # a GPT-Live turn
+}
 TOOLTIP_TEXT = 240
 
 
@@ -43,6 +49,7 @@ class SessionPage:
     seconds: float  # the length of its timeline
     audio_note: str  # why there is no player, or what the player holds
     warnings: Sequence[str] = ()
+    timing: ConversationTiming | None = None  # who talked when (None without audio)
 
 
 def session_section(session: SessionPage, context: PageContext) -> str:
@@ -99,6 +106,10 @@ def session_section(session: SessionPage, context: PageContext) -> str:
     )
     if not (rows or waves or session.errors):
         timeline = '<p class="note">Nothing happened in this session: no response, no error.</p>'
+    strip = ""
+    if session.timing is not None:
+        chart = conversation_strip(session.timing, session.seconds, f"Who talked when in {name}")
+        strip = f'<div class="scroll">{chart}</div>{strip_caption(session.timing)}'
     conversation = _conversation(session, context)
     warnings = ""
     if session.warnings:
@@ -108,7 +119,7 @@ def session_section(session: SessionPage, context: PageContext) -> str:
         f'<section class="session" id="{escape(anchor)}">'
         f"<h2>{escape(name)}</h2>"
         f'<dl class="facts">{facts_html}</dl><div class="player">{player}</div>'
-        f'<div class="scroll">{timeline}</div>{conversation}{warnings}</section>\n'
+        f'<div class="scroll">{timeline}</div>{strip}{conversation}{warnings}</section>\n'
     )
 
 

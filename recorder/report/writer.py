@@ -158,6 +158,7 @@ def _session_page(
         seconds=seconds,
         audio_note=_audio_note(options, mix, audio, row),
         warnings=notes,
+        timing=details.timing,
     )
 
 

@@ -50,7 +50,13 @@ class MetricsSink:
         # what the session cost beyond its responses (told as each finished)
         self.record(
             metrics.session_cost_measurements(
-                session.model, (cost.transcription.cost_usd, cost.translation_cost_usd), self.bound
+                session.model,
+                (
+                    cost.transcription.cost_usd,
+                    cost.translation_cost_usd,
+                    cost.live_cost_usd,
+                ),
+                self.bound,
             )
         )
 

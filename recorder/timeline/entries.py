@@ -41,9 +41,17 @@ from typing import Any, Literal
 
 from recorder import vocabulary as vocab
 from recorder.interpretation import TURN, Frame, Interpreter, base64_size
+from recorder.interpretation.energy import audible_ms
 from recorder.interpretation.interpreter import OnWarning
+from recorder.interpretation.layout import LIVE_APPEND, LIVE_AUDIO_DELTA
+from recorder.interpretation.live import (
+    INPUT_TRANSCRIPT,
+    OUTPUT_TRANSCRIPT,
+    RESPONSE_EVENT,
+    UTTERANCE_GAP_MS,
+)
 from recorder.interpretation.responses import COMMENTARY, FINAL_ANSWER
-from recorder.interpretation.translation import TRANSLATION_APPEND, TRANSLATION_AUDIO_DELTA
+from recorder.interpretation.translation import TRANSLATION_APPEND
 from recorder.timeline.describe import (
     Severity,
     clip,
@@ -53,6 +61,13 @@ from recorder.timeline.describe import (
     one_line,
     quote,
     seconds,
+)
+from recorder.timeline.live import (
+    DELEGATION_ENDS,
+    delegated_usage,
+    delegation_summary,
+    live_span,
+    speech_summary,
 )
 from recorder.vocabulary import PCM16
 
@@ -148,15 +163,26 @@ _RUN_SPECS = (
         False,
     ),
     _RunSpec("appends", vocab.AUDIO_APPEND, None, None, False),
-    # the translation endpoint (recorder/interpretation/translation.py)
+    # GPT-Live: input like appends, output folded into runs of silence and of speech, what each
+    # side said as one line per utterance, a delegated Responses call as one line; the
+    # translation endpoint's output audio and transcripts have the same names and read the same
+    _RunSpec("appends", LIVE_APPEND, None, None, False),
     _RunSpec("appends", TRANSLATION_APPEND, None, None, False),
-    _RunSpec("audio", TRANSLATION_AUDIO_DELTA, None, None, False),
-    _RunSpec("transcript", "session.input_transcript.delta", None, None, False),
-    _RunSpec("transcript", "session.output_transcript.delta", None, None, False),
+    _RunSpec("output audio", LIVE_AUDIO_DELTA, None, None, False),
+    _RunSpec("user speech", INPUT_TRANSCRIPT, None, None, False),
+    _RunSpec("assistant speech", OUTPUT_TRANSCRIPT, None, None, False),
+    _RunSpec("delegation", RESPONSE_EVENT, None, None, False),
 )
+_STREAMS = frozenset({"appends", "output audio"})  # audio runs, ended by any other line
+_SPEECH = frozenset({"user speech", "assistant speech"})
 PHASE_LABELS = {COMMENTARY: "preamble", FINAL_ANSWER: "final answer"}
-_APPEND_KEYS = tuple((spec.delta,) for spec in _RUN_SPECS if spec.kind == "appends")
 _SPEC_BY_DELTA = {spec.delta: spec for spec in _RUN_SPECS}
+# runs a new run of these kinds completes: the other side's speech, the other audibility
+_ENDED_BY: dict[str, tuple[str, ...]] = {
+    "output audio": ("output audio",),
+    "user speech": ("assistant speech", "user speech"),
+    "assistant speech": ("user speech", "assistant speech"),
+}
 _SPEC_BY_DONE = {spec.done: spec for spec in _RUN_SPECS if spec.done is not None}
 
 
@@ -165,6 +191,8 @@ def _run_key(
 ) -> tuple[Any, ...]:
     if spec.kind == "appends":
         return (spec.delta,)
+    if spec.kind == "delegation":
+        return (spec.delta, _str(event.get("delegation_id")))
     # Only scalars from the event: a hostile file may put a list where an id belongs.
     item_id = _str(event.get("item_id"))
     if spec.kind == "audio":  # one line per response (and phase), whatever items carry it
@@ -199,19 +227,36 @@ class _Run:
     call_id: str | None = None
     types: set[str] = field(default_factory=set)
     complete: bool = False
+    audible: bool = False  # GPT-Live output: a run of speech (else of silence)
+    span: tuple[float, float] | None = None  # GPT-Live speech: its span on the session timeline
+    usage: str | None = None  # a delegated Responses call's model and tokens
 
     def add(self, frame: Frame, event: Mapping[str, Any]) -> None:
         self.count += 1
         self.last_t = frame.t
         self.types.add(self.spec.delta)
-        if self.spec.kind in ("audio", "appends"):
+        if self.spec.kind in ("audio", "appends", "output audio"):
             self.size += frame.audio_bytes
             self.audio_ms += frame.audio_ms
+        elif self.spec.kind == "delegation":
+            self._delegated(event)
         else:
+            if self.spec.kind in _SPEECH:
+                self.span = live_span(self.span, event)
             delta = event.get("delta")
             if isinstance(delta, str):
                 self.parts.append(delta)
             self.call_id = self.call_id or _str(event.get("call_id"))
+
+    def _delegated(self, event: Mapping[str, Any]) -> None:
+        inner = event.get("event")
+        inner = inner if isinstance(inner, Mapping) else {}
+        kind = _str(inner.get("type")) or "?"
+        self.parts.append(kind)
+        self.call_id = self.call_id or _str(event.get("delegation_id"))
+        if kind in DELEGATION_ENDS:
+            self.usage = delegated_usage(inner)
+            self.complete = True
 
     def finish_with(self, ctype: str, event: Mapping[str, Any]) -> None:
         """Fold in the `.done` event that completes the run."""
@@ -231,6 +276,15 @@ class _Run:
                 f"{seconds(self.audio_ms)} audio · {count(self.count, unit)} over "
                 f"{span:.3f} s · {self.size:,} B"
             )
+        elif self.spec.kind == "output audio":
+            summary = (
+                f"{'speech' if self.audible else 'silence'} {seconds(self.audio_ms)} · "
+                f"{count(self.count, 'delta')} over {span:.3f} s · {self.size:,} B"
+            )
+        elif self.spec.kind == "delegation":
+            summary = delegation_summary(self.call_id, self.parts, self.usage)
+        elif self.spec.kind in _SPEECH:
+            summary = speech_summary("".join(self.parts), self.span, self.count)
         elif self.spec.kind == "arguments":
             arguments = "".join(self.parts) if self.parts else self.final_text or ""
             call = f"{self.name or '?'}({one_line(arguments)})"
@@ -271,7 +325,7 @@ class Timeline:
     ) -> None:
         self.collapse = collapse
         self.idle_close_s = idle_close_s
-        self.interpreter = Interpreter(path, on_warning)
+        self.interpreter = Interpreter(path, on_warning, measure_audio=False)
         self.header: SessionHeader | None = None
         self.closed = False  # a `close` record was seen
         self._header_state: Literal["none", "waiting", "done"] = "none"  # none: no session line
@@ -279,6 +333,7 @@ class Timeline:
         self._queue: deque[Entry | _Run | None] = deque()  # None: where the header goes
         self._open: dict[tuple[Any, ...], _Run] = {}
         self._item_names: dict[str, str] = {}
+        self._utterances: dict[str, tuple[int, float | None]] = {}  # GPT-Live speech runs
 
     def feed(self, line: int, record: Mapping[str, Any]) -> list[TimelineItem]:
         """The items that are complete once `record` is read, in timeline order."""
@@ -438,7 +493,9 @@ class Timeline:
         response_id = frame.response_id
         spec = _SPEC_BY_DELTA.get(ctype)
         if spec is not None:
-            key = _run_key(spec, event, response_id, frame.phase)
+            key = self._live_key(spec, frame, event) or _run_key(
+                spec, event, response_id, frame.phase
+            )
             run = self._open.get(key)
             if run is None:
                 run = _Run(
@@ -454,11 +511,15 @@ class Timeline:
                     response_kind=frame.response_kind,
                     phase=frame.phase,
                 )
-                if spec.kind != "appends":
+                if spec.kind not in _STREAMS:
                     self._end_appends()
+                self._end_kinds(_ENDED_BY.get(spec.kind, ()), keep=key)
+                run.audible = len(key) > 1 and key[1] is True
                 self._queue.append(run)
                 self._open[key] = run
             run.add(frame, event)
+            if run.complete:
+                self._open.pop(key, None)
             return True
         spec = _SPEC_BY_DONE.get(ctype)
         if spec is not None:
@@ -490,10 +551,34 @@ class Timeline:
                 del self._open[key]
 
     def _end_appends(self) -> None:
-        for key in _APPEND_KEYS:
-            run = self._open.pop(key, None)
-            if run is not None:
+        """Audio runs (appends, GPT-Live input and output) end at any other line."""
+        self._end_kinds(_STREAMS)
+
+    def _end_kinds(self, kinds: Iterable[str], keep: tuple[Any, ...] | None = None) -> None:
+        for key, run in list(self._open.items()):
+            if run.spec.kind in kinds and key != keep:
                 run.complete = True
+                del self._open[key]
+
+    def _live_key(
+        self, spec: _RunSpec, frame: Frame, event: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """The run a GPT-Live output delta (speech or silence) or transcript delta (one run per
+        utterance) goes to; None for other frames."""
+        if spec.kind == "output audio":
+            return (spec.delta, audible_ms(event.get("delta"), frame.audio_format or PCM16) > 0)
+        if spec.kind in _SPEECH:
+            number, last_end = self._utterances.get(spec.delta, (0, None))
+            start = live_span(None, event)
+            if (
+                start is not None
+                and last_end is not None
+                and start[0] - last_end > UTTERANCE_GAP_MS
+            ):
+                number += 1
+            self._utterances[spec.delta] = (number, start[1] if start else last_end)
+            return (spec.delta, number)
+        return None
 
     def _new_line(self, entry: Entry) -> None:
         self._end_appends()

@@ -1,7 +1,8 @@
 -- Counts and the total cost for the summary: `cost_usd` sums the sessions' costs (responses,
--- input transcription, translated audio), NULL only when no session's cost is known;
--- `transcription_cost_usd` is the input transcription's share of it (CONTRACT §4.2): 0 when no
--- session transcribed, NULL when sessions did but no transcription model has a price.
+-- input transcription, translated audio, GPT-Live time and delegations), NULL only when no
+-- session's cost is known; `transcription_cost_usd` is the input transcription's share of it
+-- (CONTRACT §4.2): 0 when no session transcribed, NULL when sessions did but no transcription
+-- model has a price.
 SELECT
     (SELECT count(*) FROM responses) AS responses,
     (SELECT count(*) FROM sessions) AS sessions,
