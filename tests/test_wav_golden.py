@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 HERE = Path(__file__).resolve().parent
@@ -28,6 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from audio_fixtures import SessionBuilder, g711, pcm16, sine  # noqa: E402
 
+from recorder import audio_render, audio_spool  # noqa: E402
 from recorder.errors import InputError  # noqa: E402
 from recorder.warning_log import FileWarning  # noqa: E402
 from recorder.wav import export_wav  # noqa: E402
@@ -148,7 +150,15 @@ def exports(directory: Path) -> dict[str, Any]:
     return result
 
 
-def test_export_writes_the_samples_main_wrote(tmp_path):
+@pytest.mark.parametrize("blocks", ["default", "tiny"])
+def test_export_writes_the_samples_main_wrote(tmp_path, monkeypatch, blocks):
+    """`tiny`: the audio spills to the spool's file after 4 KB, tracks are rendered 1,009
+    frames at a time and interpolated 7 samples at a time, so every boundary is crossed."""
+    if blocks == "tiny":
+        monkeypatch.setattr(audio_spool, "IN_MEMORY_BYTES", 4096)
+        monkeypatch.setattr(audio_spool, "_WRITE_BYTES", 1000)
+        monkeypatch.setattr(audio_render, "BLOCK_FRAMES", 1009)
+        monkeypatch.setattr(audio_render, "_INTERPOLATION_BLOCK", 7)
     expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
     got = exports(tmp_path)
     assert sorted(got) == sorted(expected)
