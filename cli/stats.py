@@ -11,7 +11,7 @@ import click
 from recorder.analytics import StatsReport, collect_stats
 from recorder.analytics.report import FINAL_ANSWER_METRICS, LATENCY_METRICS
 from recorder.session_labels import session_labels
-from recorder.wording import counted
+from recorder.wording import counted, trigger_label
 
 from .options import format_option, prices_with, pricing_option, wide_option
 from .output import (
@@ -36,11 +36,6 @@ THRESHOLDS_MS = {
     "voice_to_voice_ms": (1000.0, 2000.0),
     "ttfb_final_ms": (800.0, 1500.0),
     "voice_to_voice_final_ms": (1000.0, 2000.0),
-}
-TRIGGER_LABELS = {
-    "input_audio_buffer.speech_stopped": "speech_stopped",
-    "input_audio_buffer.timeout_triggered": "idle timeout",  # CONTRACT §4.1
-    "session.input_transcript.delta": "user speech",  # a GPT-Live turn (CONTRACT §4.4)
 }
 USER_TURNS = ("turn", "live_turn")  # the responses the latency summary covers
 
@@ -128,7 +123,7 @@ def _responses_table(report: StatsReport, full: bool, labels: Mapping[str, str] 
         Column("response_id", "response", min_width=14),
         *([Column("model")] if full else []),
         Column("status"),
-        Column("trigger", text=_trigger_label),
+        Column("trigger", text=trigger_label),
         number_column("trigger_t", "trigger t", 3, priority=7),
         _latency_column("ttfb_ms", "ttfb ms"),
         _latency_column("ttft_ms", "ttft ms", priority=3),
@@ -349,7 +344,3 @@ def _percent_style(value: Any) -> str | None:
     if not isinstance(value, (int, float)):
         return None
     return "bold red" if value < 10 else "yellow" if value < 25 else None
-
-
-def _trigger_label(value: Any) -> str:
-    return "" if value is None else TRIGGER_LABELS.get(value, str(value))

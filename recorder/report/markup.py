@@ -103,17 +103,6 @@ def status_badge(value: object) -> str:
     return f'<span class="status {text}">{text}</span>'
 
 
-def trigger_name(value: object) -> str:
-    if value is None:
-        return ""
-    short = {
-        "input_audio_buffer.speech_stopped": "speech_stopped",
-        "input_audio_buffer.timeout_triggered": "timeout_triggered",
-        "session.input_transcript.delta": "user speech",  # a GPT-Live turn (as rt stats says)
-    }
-    return short.get(str(value), str(value))
-
-
 def as_number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None

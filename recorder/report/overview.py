@@ -47,9 +47,9 @@ from recorder.report.markup import (
     section,
     session_link,
     status_badge,
-    trigger_name,
     when,
 )
+from recorder.wording import trigger_label
 
 TOKEN_KINDS = (
     ("input_text_tokens", "k-in-text", "input text"),
@@ -147,7 +147,7 @@ def trigger_or_kind(row: Row) -> str:
     kind = row.get("kind")
     if kind in ("out_of_band", "idle_timeout"):
         return str(kind).replace("_", " ")
-    return trigger_name(row.get("trigger"))
+    return trigger_label(row.get("trigger"))
 
 
 def ttfb_cell(row: Row) -> str:

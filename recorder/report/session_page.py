@@ -21,10 +21,10 @@ from recorder.report.markup import (
     fixed,
     integer,
     status_badge,
-    trigger_name,
     when,
 )
 from recorder.report.strip import conversation_strip, strip_caption
+from recorder.wording import trigger_label
 
 TRIGGER_LABELS = {
     "input_audio_buffer.speech_stopped": "VAD",
@@ -154,7 +154,7 @@ def _timeline_rows(session: SessionPage, context: PageContext) -> list[TimelineR
         if kind != "turn":
             wait_text += f" · {kind.replace('_', ' ')}"
         tip = [
-            f"{response_id} · {status} · {trigger_name(row.get('trigger'))} at {start:.3f} s",
+            f"{response_id} · {status} · {trigger_label(row.get('trigger'))} at {start:.3f} s",
             wait_text,
             f"duration {fixed(row.get('duration_ms'), 1)} ms · audio {audio_ms / 1000:.2f} s",
             f"{integer(row.get('input_tokens'))} in / {integer(row.get('output_tokens'))} out tokens · "
