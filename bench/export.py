@@ -3,17 +3,22 @@
 Generates one session file in a temporary directory: an hour of pcm16 24 kHz audio each way,
 the client streaming the microphone in 20-40 ms appends at real time (with jitter), the
 assistant answering in 20-40 ms deltas that arrive three times faster than real time, every
-tenth answer cut short by the client. Then times, in one process and on the same warm file:
+tenth answer cut short by the client. Then times, in one process and on the same warm file,
+interleaved, the fastest of --runs counting (each run writes into a fresh directory, so
+neither pays for replacing the other's files):
 
-    baseline  read the lines, json.loads each, base64-decode every append and delta, write the
-              bytes to two raw files (the least any exporter of this file format must do)
-    export    recorder.wav.export_wav: user, assistant and stereo mix WAVs
+    baseline  read the lines, orjson.loads each, base64-decode every append and delta, write
+              the samples with soundfile (user and assistant back to back, two mono WAVs,
+              a megabyte at a time): the least any exporter of this file format must do
+    export    recorder.wav.export_wav: user, assistant and stereo mix WAVs (twice the
+              baseline's bytes: the mix is stereo)
 
-and prints both, their ratio, and the export's speed as a multiple of real time. Also times
-the two ways of decoding G.711 (lookup table, libsndfile RAW via BytesIO).
+and prints both, their ratio, the export's speed as a multiple of real time, and the peak RSS
+of each run alone in a fresh process. Also times the two ways of decoding G.711 (lookup table,
+libsndfile RAW via BytesIO).
 
-    python bench/export.py                # one hour, best of 2 runs
-    python bench/export.py --minutes 10 --runs 3
+    python bench/export.py                # one hour, best of 3 runs
+    python bench/export.py --minutes 10 --runs 5
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import base64
 import datetime as dt
 import io
 import json
+import os
 import random
-import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import numpy as np  # noqa: E402
+import orjson  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from recorder.audio import decode_base64, decode_samples  # noqa: E402
@@ -134,21 +142,69 @@ def generate(path: Path, seconds: float, seed: int = 1) -> int:
 
 
 def baseline(path: Path, out: Path) -> int:
-    """Parse every line, base64-decode every payload, write raw bytes: the floor."""
+    """Parse every line, base64-decode every payload, write the samples with soundfile: the
+    floor. Returns the bytes of audio written."""
     written = 0
     with (
         open(path, "rb") as fh,
-        open(out / "user.raw", "wb") as user,
-        open(out / "assistant.raw", "wb") as assistant,
+        sf.SoundFile(out / "user.wav", "w", RATE, 1, "PCM_16", format="WAV") as user,
+        sf.SoundFile(out / "assistant.wav", "w", RATE, 1, "PCM_16", format="WAV") as assistant,
     ):
+        pending: dict[sf.SoundFile, list[bytes]] = {user: [], assistant: []}
+        sizes = {user: 0, assistant: 0}
         for raw in fh:
-            event = json.loads(raw).get("event") or {}
+            event = orjson.loads(raw).get("event") or {}
             kind = event.get("type")
             if kind == "input_audio_buffer.append":
-                written += user.write(decode_base64(event["audio"]))
+                target, data = user, decode_base64(event["audio"])
             elif kind == "response.output_audio.delta":
-                written += assistant.write(decode_base64(event["delta"]))
+                target, data = assistant, decode_base64(event["delta"])
+            else:
+                continue
+            pending[target].append(data)
+            sizes[target] += len(data)
+            written += len(data)
+            if sizes[target] >= 2**20:
+                target.write(np.frombuffer(b"".join(pending[target]), dtype="<i2"))
+                pending[target], sizes[target] = [], 0
+        for target, pieces in pending.items():
+            target.write(np.frombuffer(b"".join(pieces), dtype="<i2"))
     return written
+
+
+def export(path: Path, out: Path) -> float:
+    """`rt export wav`'s library call; returns the length of the longest track in seconds."""
+    result = export_wav(path, out, on_warning=lambda w: None)
+    return max(w.duration_s for w in result.written)
+
+
+def timed(action, path: Path, work: Path) -> float:  # type: ignore[no-untyped-def]
+    """One run into a fresh directory (removed afterwards, untimed)."""
+    out = Path(tempfile.mkdtemp(dir=work))
+    try:
+        start = time.perf_counter()
+        action(path, out)
+        return time.perf_counter() - start
+    finally:
+        shutil.rmtree(out)
+
+
+def peak_rss_mb(which: str, path: Path, work: Path) -> float:
+    """Peak RSS of one run alone in a fresh process (VmHWM: getrusage's maxrss would count
+    the parent's pages the child had before it exec'd)."""
+    code = (
+        "import re, sys, tempfile; sys.path.insert(0, sys.argv[1]); import export as b; "
+        "from pathlib import Path; "
+        f"out = tempfile.mkdtemp(dir=sys.argv[3]); b.{which}(Path(sys.argv[2]), Path(out)); "
+        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(HERE), str(path), str(work)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout.split()[-1]) / 1024
 
 
 def best(runs: int, action) -> float:  # type: ignore[no-untyped-def]
@@ -182,9 +238,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, default=60.0)
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     seconds = args.minutes * 60
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="rt-bench-export-") as tmp:
         work = Path(tmp)
         session = work / "bench.jsonl"
@@ -195,36 +252,37 @@ def main() -> None:
             f"session: {args.minutes:g} min each way, {frames} frames, {size_mb:.0f} MB "
             f"(generated in {time.perf_counter() - start:.1f} s)"
         )
-        (work / "raw").mkdir()
-        audio_bytes = baseline(session, work / "raw")  # warms the page cache for both
-        base = best(args.runs, lambda: baseline(session, work / "raw"))
-        result = export_wav(session, work / "wav", on_warning=lambda w: None)
-        export = best(
-            args.runs, lambda: export_wav(session, work / "wav", on_warning=lambda w: None)
-        )
-        length = max(w.duration_s for w in result.written)
-        print(
-            f"baseline (json + base64 + write raw): {base:6.2f} s  {size_mb / base:6.0f} MB/s  "
-            f"{audio_bytes / 1e6:.0f} MB of audio"
-        )
-        print(
-            f"rt export wav (user, assistant, mix): {export:6.2f} s  {size_mb / export:6.0f} MB/s"
-        )
-        for w in result.written:
-            print(
-                f"  {w.path.name:22s} {w.duration_s:8.1f} s  {w.channels} ch  {w.path.stat().st_size / 1e6:5.0f} MB"
-            )
-        print(f"ratio export / baseline: {export / base:.2f}x")
-        print(
-            f"speed: {length / export:.0f}x real time ({length / 60:.1f} min session in {export:.2f} s)"
-        )
+        out = Path(tempfile.mkdtemp(dir=work))
+        audio_bytes = baseline(session, out)  # warms the page cache for both
+        length = export(session, out)
+        shutil.rmtree(out)
+        base, done = [], []
+        for _ in range(args.runs):  # interleaved, so both see the same machine
+            base.append(timed(baseline, session, work))
+            done.append(timed(export, session, work))
+        rss_base = peak_rss_mb("baseline", session, work)
+        rss_export = peak_rss_mb("export", session, work)
+    b, e = min(base), min(done)
+    print(
+        f"baseline (orjson + base64 + soundfile, 2 mono WAVs): best {b:6.2f} s of "
+        f"{' '.join(f'{x:.2f}' for x in base)}  {audio_bytes / 1e6:.0f} MB of audio, "
+        f"peak RSS {rss_base:.0f} MB"
+    )
+    print(
+        f"rt export wav (user, assistant, stereo mix):        best {e:6.2f} s of "
+        f"{' '.join(f'{x:.2f}' for x in done)}  peak RSS {rss_export:.0f} MB"
+    )
+    print(f"ratio export / baseline: {e / b:.2f}x (goal <= 1.5x)")
+    print(
+        f"speed: {length / e:.0f}x real time ({length / 60:.1f} min call in {e:.2f} s; "
+        f"goal >= 2000x); baseline {length / b:.0f}x"
+    )
     table, libsndfile = g711_decoders(min(seconds, 3600))
     print(
         f"G.711 decode of {min(seconds, 3600) / 60:g} min: lookup table {table * 1000:.0f} ms, "
         f"libsndfile RAW via BytesIO {libsndfile * 1000:.0f} ms"
     )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS: {peak:.0f} MB")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 Uses the corpus of bench/stats.py (audio-heavy GA server-VAD sessions, pcm16 24 kHz, 20-120 s
 each), generated once into bench/_data/report at --size-mb. Then times, in one process and
-interleaved (the fastest of --repeat runs counts):
+interleaved (the fastest of --repeat runs counts), with the facts cache off (RT_CACHE=off: both
+read every file; the report reads each once more for its conversation, audio and waveforms):
 
     stats     `rt stats DIR --format json` through the click command (the baseline: the
               report's first half is exactly this)
     report    `rt report DIR --no-audio` (plus one more pass over every file for the
               conversation and the waveforms)
-    audio     `rt report DIR` (plus the 16 kHz mono WAV of each session, base64 in the page)
+    audio     `rt report DIR` (plus the 16 kHz mono WAV of the first sessions, base64 in the
+              page, up to its 50 MB audio budget)
 
 and prints each, the ratios report/stats and audio/stats, the page sizes, and how many times
 faster than real time the 24 kHz -> 16 kHz resampler runs.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import tempfile
 import time
@@ -68,6 +71,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the fastest counts")
     args = parser.parse_args()
 
+    os.environ["RT_CACHE"] = "off"
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     paths = _corpus_module().ensure_data(args.dir, args.size_mb * 2**20)
     total = sum(p.stat().st_size for p in paths)
     best = {"stats": float("inf"), "report": float("inf"), "audio": float("inf")}
@@ -98,6 +103,7 @@ def main() -> None:
     )
     print(f"  ({summary.strip()})")
     print(f"resampler 24 -> 16 kHz: {resampler_speed():.0f}x real time")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

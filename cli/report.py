@@ -13,6 +13,7 @@ from rich.text import Text
 
 from recorder.analytics import collect_stats
 from recorder.report import (
+    DEFAULT_AUDIO_BUDGET_MB,
     DEFAULT_AUDIO_MINUTES,
     ReportOptions,
     WrittenReport,
@@ -54,6 +55,15 @@ def _names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     help="Embed at most this many minutes of each session's audio, from its start "
     "(about 2.6 MB per minute at 16 kHz).",
 )
+@click.option(
+    "--audio-budget-mb",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_AUDIO_BUDGET_MB,
+    show_default=True,
+    help="Embed sessions' audio, in page order, while the page holds at most this many MB "
+    "of it (so that a browser opens the page); the sessions after that keep their waveforms "
+    "and name the rt export wav command that writes their audio.",
+)
 @click.option("--title", default="rt report", show_default=True, help="The page's title.")
 @click.option(
     "--name",
@@ -71,6 +81,7 @@ def report(
     out: Path,
     no_audio: bool,
     audio_minutes: float,
+    audio_budget_mb: float,
     title: str,
     names: dict[str, str],
     pricing: str | None,
@@ -84,14 +95,17 @@ def report(
     over time, and for each session a player with its waveform, a timeline of its
     responses and the conversation. It is a single file that loads nothing from the
     network, so it can be mailed or attached to an issue. Each session's audio is a
-    16 kHz mono mix of user and assistant, at most its first --audio-minutes. Like the
-    recordings, the file is readable by its owner only: it holds the users' voices.
+    16 kHz mono mix of user and assistant, at most its first --audio-minutes, while the
+    page's audio stays within --audio-budget-mb (later sessions keep their waveforms and
+    name the rt export wav command for their audio). Like the recordings, the file is
+    readable by its owner only: it holds the users' voices.
 
     \b
     Example:
       rt report sessions/ --out report.html
       rt report 'sessions/202611*.jsonl' --no-audio -o november.html
       rt report sessions/call.jsonl --audio-minutes 20 --title "Call with ACME"
+      rt report sessions/ --audio-budget-mb 200 -o big.html
       rt report sessions/ --name call.jsonl="ACME, first call"
     """
     console = Console(highlight=False, soft_wrap=True)
@@ -104,6 +118,7 @@ def report(
         title=title,
         audio=not no_audio,
         audio_max_seconds=audio_minutes * 60,
+        audio_budget_bytes=int(audio_budget_mb * 2**20),
         thresholds=THRESHOLDS_MS,
         names=names,
     )
@@ -126,6 +141,8 @@ def _summary_line(written: WrittenReport, no_audio: bool) -> Text:
         line.append(f"  {sessions}, no audio")
     elif not written.audio_sessions:
         line.append(f"  {sessions}, none with audio")
+        if written.over_budget_sessions:
+            line.append(f" ({written.over_budget_sessions} over --audio-budget-mb)", "yellow")
     else:
         line.append(
             f"  {sessions}, audio for {written.audio_sessions} "
@@ -133,6 +150,11 @@ def _summary_line(written: WrittenReport, no_audio: bool) -> Text:
         )
         if written.cut_sessions:
             line.append(f", {written.cut_sessions} cut at --audio-minutes", "yellow")
+        if written.over_budget_sessions:
+            line.append(
+                f", {written.over_budget_sessions} without audio (over --audio-budget-mb)",
+                "yellow",
+            )
     return line
 
 

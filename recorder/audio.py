@@ -37,15 +37,18 @@ whose output plays like one response from its first delta.
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from itertools import groupby, pairwise
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from recorder.audio_render import Layer, Stream, interpolate, render
+from recorder.audio_spool import Spool
 from recorder.errors import InputError
 from recorder.interpretation import OUT_OF_BAND, Frame, Interpreter
 from recorder.interpretation.connection import Connection
@@ -71,9 +74,7 @@ from recorder.vocabulary import PCM16, RESPONSE_DONE, AudioFormat
 from recorder.warning_log import FileWarning
 
 Offsets = npt.NDArray[np.int64]
-
-# Output samples interpolated per step; bounds the float temporaries for an hour of G.711.
-_INTERPOLATION_BLOCK = 1 << 20
+__all__ = ["interpolate"]  # re-exported: the tracks' interpolation (`audio_render`)
 # A mix longer than this comes from a corrupt `t`, not a call: it is skipped, not allocated.
 MAX_MIX_SECONDS = 4 * 3600
 LIVE_OUTPUT = "live"  # the response id under which a GPT-Live session's output track is kept
@@ -83,14 +84,15 @@ AudioWarning = FileWarning  # the one warning shape: FILE:LINE: reason
 WarningHandler = Callable[[FileWarning], None]
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """One append or delta: its encoded bytes, their format, and when the proxy received it."""
+class Chunk(NamedTuple):
+    """One append or delta: where its decoded bytes are kept, their format, and when the proxy
+    received it."""
 
     t: float
     line: int
     format: AudioFormat
-    data: bytes
+    offset: int  # where its decoded bytes start in its side's spool
+    size: int  # how many decoded bytes
     timeline_ms: float | None = None  # GPT-Live sideband output: the `start_ms` it carries
 
 
@@ -118,18 +120,24 @@ class ResponseAudio:
 
 @dataclass(frozen=True)
 class SessionAudio:
-    """Every piece of audio in one session, still encoded."""
+    """Every piece of audio in one session, decoded into a spool per side (`close()` frees it)."""
 
     path: str
     user: tuple[Chunk, ...]
     responses: tuple[ResponseAudio, ...]
     live: bool = False  # a GPT-Live session: `responses` holds its one output track
     transport: str = "websocket"  # a sideband carries no audio (the call's audio is elsewhere)
+    user_spool: Spool = field(default_factory=Spool)
+    assistant_spool: Spool = field(default_factory=Spool)
 
     @property
     def assistant(self) -> list[Chunk]:
         """Output chunks in track order: response by response, item by item."""
         return [c for r in self.responses for item in r.items for c in item.chunks]
+
+    def close(self) -> None:
+        self.user_spool.close()
+        self.assistant_spool.close()
 
 
 @dataclass(frozen=True)
@@ -154,152 +162,177 @@ class Track:
         return self.frames / self.rate
 
 
+@dataclass(frozen=True)
+class TrackPlan:
+    """A track before its samples exist: what it holds, and its samples a block at a time (a
+    layer per channel: mono, or user left and assistant right)."""
+
+    name: str
+    rate: int
+    frames: int
+    layers: tuple[Layer | None, ...]
+    interpolated_from: tuple[int, ...] = ()  # lower source rates interpolated up to `rate`
+
+    @property
+    def channels(self) -> int:
+        return len(self.layers)
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.rate
+
+    def blocks(self, frames: int | None = None) -> Iterator[Samples]:
+        """The samples, `frames` (default `audio_render.BLOCK_FRAMES`) at a time."""
+        return render(self.layers, self.frames, frames)
+
+    def render(self) -> Track:
+        """The whole track in memory."""
+        shape = (self.frames, self.channels) if self.channels > 1 else (self.frames,)
+        samples = np.empty(shape, dtype=np.int16)
+        done = 0
+        for block in self.blocks():
+            samples[done : done + len(block)] = block
+            done += len(block)
+        return Track(self.name, self.rate, samples, self.interpolated_from)
+
+
 def describe(fmt: AudioFormat) -> str:
     """`pcm16 at 24000 Hz`, `G.711 µ-law at 8000 Hz`."""
     names = {"pcm16": "pcm16", "ulaw": "G.711 µ-law", "alaw": "G.711 A-law"}
     return f"{names.get(fmt.encoding, fmt.encoding)} at {fmt.rate} Hz"
 
 
-# -- decoding --------------------------------------------------------------------------------
-
-
-def _rescale(count: Any, from_rate: int, to_rate: int) -> Any:
-    """A sample count (int or int array) at another rate, rounded half up."""
-    return (count * to_rate + from_rate // 2) // from_rate
-
-
-def interpolate(samples: Samples, from_rate: int, to_rate: int) -> Samples:
-    """Linear interpolation to `to_rate`; samples that land on the new grid are kept exactly."""
-    if from_rate == to_rate:
-        return samples
-    frames = int(_rescale(len(samples), from_rate, to_rate))
-    out = np.empty(frames, dtype=np.int16)
-    if len(samples) == 0:
-        return out
-    last = len(samples) - 1
-    source = samples.astype(np.float64)
-    for start in range(0, frames, _INTERPOLATION_BLOCK):
-        # Exact integer positions: out[j] sits at j * from_rate / to_rate source samples.
-        numerator = np.arange(start, min(start + _INTERPOLATION_BLOCK, frames), dtype=np.int64)
-        numerator *= from_rate
-        left = np.minimum(numerator // to_rate, last)
-        fraction = (numerator - left * to_rate) / to_rate
-        right = np.minimum(left + 1, last)
-        value = source[left] + (source[right] - source[left]) * fraction
-        out[start : start + len(value)] = np.rint(value)
-    return out
-
-
-def _decode_chunks(chunks: Sequence[Chunk], rate: int) -> tuple[Samples, Offsets]:
-    """All chunks back to back at `rate`, and where each one ends (in samples).
-
-    Runs of one format are joined and decoded in one go; interpolation runs over a whole run
-    so that chunk boundaries leave no seams.
-    """
-    ends = np.empty(len(chunks), dtype=np.int64)
-    pieces: list[Samples] = []
-    done = 0
-    offset = 0
-    for fmt, run in groupby(chunks, key=lambda chunk: chunk.format):
-        encoded = [chunk.data for chunk in run]
-        samples = decode_samples(b"".join(encoded), fmt)
-        counts = np.cumsum([len(data) for data in encoded], dtype=np.int64) // fmt.sample_width
-        if fmt.rate != rate:
-            samples = interpolate(samples, fmt.rate, rate)
-            counts = _rescale(counts, fmt.rate, rate)
-        ends[done : done + len(encoded)] = offset + counts
-        done += len(encoded)
-        offset += len(samples)
-        pieces.append(samples)
-    if len(pieces) == 1:
-        return pieces[0], ends
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16), ends
+# -- tracks ------------------------------------------------------------------------------------
 
 
 def _rates(chunks: Iterable[Chunk]) -> set[int]:
     return {chunk.format.rate for chunk in chunks}
 
 
-def _track(name: str, samples: Samples, rate: int, rates: set[int]) -> Track:
-    return Track(name, rate, samples, tuple(sorted(r for r in rates if r != rate)))
+def _stream(chunks: Sequence[Chunk], spool: Spool, rate: int) -> Stream:
+    """The chunks back to back at `rate`; runs of one format are interpolated as a whole, so
+    that chunk boundaries leave no seams."""
+    return Stream(
+        [chunk.format for chunk in chunks],
+        [chunk.offset for chunk in chunks],
+        [chunk.size for chunk in chunks],
+        rate,
+        spool,
+    )
 
 
-# -- tracks ------------------------------------------------------------------------------------
+def _plan(name: str, rate: int, rates: set[int], frames: int, *layers: Layer | None) -> TrackPlan:
+    return TrackPlan(name, rate, frames, layers, tuple(sorted(r for r in rates if r != rate)))
 
 
-def user_track(audio: SessionAudio) -> Track | None:
+def _back_to_back(stream: Stream, ranges: Sequence[tuple[int, int]]) -> Layer:
+    """Stretches `[start, stop)` of a stream played one after the other from frame 0."""
+    sources = np.array([start for start, _ in ranges], dtype=np.int64)
+    lengths = np.array([stop for _, stop in ranges], dtype=np.int64) - sources
+    return Layer(stream, sources, lengths, np.cumsum(lengths) - lengths)
+
+
+def user_plan(audio: SessionAudio) -> TrackPlan | None:
     """All input audio the client appended, back to back; None if there was none."""
     if not audio.user:
         return None
     rates = _rates(audio.user)
-    samples, _ = _decode_chunks(audio.user, max(rates))
-    return _track("user", samples, max(rates), rates)
+    stream = _stream(audio.user, audio.user_spool, max(rates))
+    return _plan(
+        "user", max(rates), rates, stream.frames, _back_to_back(stream, [(0, stream.frames)])
+    )
 
 
-def _item_samples(audio: SessionAudio, rate: int, heard: bool) -> list[list[Samples]]:
-    """Per response, the samples of each of its items (with `heard`, up to where the user
-    stopped hearing it)."""
-    samples, ends = _decode_chunks(audio.assistant, rate)
-    per_response: list[list[Samples]] = []
+def _item_ranges(audio: SessionAudio, stream: Stream, heard: bool) -> list[list[tuple[int, int]]]:
+    """Per response, where each of its items is in the output stream (with `heard`, up to where
+    the user stopped hearing it)."""
+    per_response: list[list[tuple[int, int]]] = []
+    ends = stream.ends.tolist()
     done = 0
     start = 0
     for response in audio.responses:
-        items: list[Samples] = []
+        items: list[tuple[int, int]] = []
         for item in response.items:
             done += len(item.chunks)
-            end = int(ends[done - 1])
+            end = ends[done - 1]
             stop = end
             if heard and item.heard_ms is not None:
-                stop = start + heard_length(end - start, round(item.heard_ms * rate / 1000))
-            items.append(samples[start:stop])
+                stop = start + heard_length(end - start, round(item.heard_ms * stream.rate / 1000))
+            items.append((start, stop))
             start = end
         per_response.append(items)
     return per_response
 
 
-def _join(pieces: Sequence[Samples]) -> Samples:
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
-
-
-def assistant_track(audio: SessionAudio, heard: bool = False) -> Track | None:
-    """All output audio (with `heard`, what the user heard), response after response; None if
-    there was none."""
+def _output_stream(audio: SessionAudio) -> tuple[Stream, set[int]] | None:
     chunks = audio.assistant
     if not chunks:
         return None
     rates = _rates(chunks)
-    pieces = _item_samples(audio, max(rates), heard)
-    return _track("assistant", _join([i for items in pieces for i in items]), max(rates), rates)
+    return _stream(chunks, audio.assistant_spool, max(rates)), rates
+
+
+def assistant_plan(audio: SessionAudio, heard: bool = False) -> TrackPlan | None:
+    """All output audio (with `heard`, what the user heard), response after response; None if
+    there was none."""
+    output = _output_stream(audio)
+    if output is None:
+        return None
+    stream, rates = output
+    ranges = [r for items in _item_ranges(audio, stream, heard) for r in items]
+    layer = _back_to_back(stream, ranges)
+    return _plan("assistant", stream.rate, rates, int(layer.lengths.sum()), layer)
+
+
+def response_plans(audio: SessionAudio, heard: bool = False) -> list[TrackPlan]:
+    """One track per response with audio, named `assistant.<response id>`, in response order."""
+    output = _output_stream(audio)
+    if output is None:
+        return []
+    stream, rates = output
+    plans = []
+    for response, items in zip(audio.responses, _item_ranges(audio, stream, heard), strict=True):
+        layer = _back_to_back(stream, items)
+        name = f"assistant.{response.response_id}"
+        plans.append(_plan(name, stream.rate, rates, int(layer.lengths.sum()), layer))
+    return plans
+
+
+def _rendered(plan: TrackPlan | None) -> Track | None:
+    return None if plan is None else plan.render()
+
+
+def user_track(audio: SessionAudio) -> Track | None:
+    """`user_plan`'s track, in memory."""
+    return _rendered(user_plan(audio))
+
+
+def assistant_track(audio: SessionAudio, heard: bool = False) -> Track | None:
+    """`assistant_plan`'s track, in memory."""
+    return _rendered(assistant_plan(audio, heard))
 
 
 def response_tracks(audio: SessionAudio, heard: bool = False) -> list[Track]:
-    """One track per response with audio, named `assistant.<response id>`, in response order."""
-    chunks = audio.assistant
-    if not chunks:
-        return []
-    rates = _rates(chunks)
-    rate = max(rates)
-    return [
-        _track(f"assistant.{response.response_id}", _join(items), rate, rates)
-        for response, items in zip(audio.responses, _item_samples(audio, rate, heard), strict=True)
-    ]
+    """`response_plans`' tracks, in memory."""
+    return [plan.render() for plan in response_plans(audio, heard)]
 
 
 @dataclass(frozen=True)
 class _Placed:
-    """A stream of chunks decoded at the mix's rate and laid out on the call's timeline."""
+    """A stream's chunks laid out on the call's timeline."""
 
-    samples: Samples
+    stream: Stream
     lengths: Offsets  # of each chunk, in samples
     starts: Offsets  # where each chunk starts in the mix
 
-    def runs(self) -> list[tuple[Samples, int]]:
-        """Back-to-back stretches of samples and where each starts in the mix."""
-        ends = np.cumsum(self.lengths)
-        return [
-            (self.samples[ends[a] - self.lengths[a] : ends[b - 1]], int(self.starts[a]))
-            for a, b in contiguous_runs(self.starts, self.lengths)
-        ]
+    def layer(self) -> Layer:
+        """Back-to-back stretches of chunks as one stretch each."""
+        runs = contiguous_runs(self.starts, self.lengths)
+        firsts = np.array([a for a, _ in runs], dtype=np.int64)
+        lasts = np.array([b for _, b in runs], dtype=np.int64)
+        ends = self.stream.ends
+        sources = ends[firsts] - self.lengths[firsts]
+        return Layer(self.stream, sources, ends[lasts - 1] - sources, self.starts[firsts])
 
 
 def _chunk_lengths(ends: Offsets) -> Offsets:
@@ -308,40 +341,40 @@ def _chunk_lengths(ends: Offsets) -> Offsets:
 
 def _place_user(audio: SessionAudio, rate: int) -> _Placed:
     """The user's appends on the call's timeline (`layout.append_starts`)."""
-    samples, ends = _decode_chunks(audio.user, rate)
-    lengths = _chunk_lengths(ends)
+    stream = _stream(audio.user, audio.user_spool, rate)
+    lengths = _chunk_lengths(stream.ends)
     wanted = np.rint(np.array([chunk.t for chunk in audio.user]) * rate).astype(np.int64)
-    return _Placed(samples, lengths, append_starts(lengths, wanted))
+    return _Placed(stream, lengths, append_starts(lengths, wanted))
 
 
-def _assistant_runs(audio: SessionAudio, rate: int) -> list[tuple[Samples, int]]:
-    """Heard item samples and where each starts in the mix (`layout.response_starts`);
+def _assistant_layer(audio: SessionAudio, rate: int) -> Layer:
+    """Heard item stretches and where each starts in the mix (`layout.response_starts`);
     out-of-band responses are not heard (see the module docstring)."""
+    stream = _stream(audio.assistant, audio.assistant_spool, rate)
     played = [
         (response, items)
-        for response, items in zip(audio.responses, _item_samples(audio, rate, True), strict=True)
+        for response, items in zip(audio.responses, _item_ranges(audio, stream, True), strict=True)
         if response.kind != OUT_OF_BAND
     ]
-    heard = [items for _, items in played]
     starts = response_starts(
         [
-            (round(response.first_delta_t * rate), [len(samples) for samples in items])
+            (round(response.first_delta_t * rate), [stop - start for start, stop in items])
             for response, items in played
         ]
     )
-    return [
-        (samples, at)
-        for items, placed in zip(heard, starts, strict=True)
-        for samples, at in zip(items, placed, strict=True)
-    ]
+    ranges = [r for _, items in played for r in items]
+    sources = np.array([start for start, _ in ranges], dtype=np.int64)
+    lengths = np.array([stop for _, stop in ranges], dtype=np.int64) - sources
+    at = np.array([s for placed in starts for s in placed], dtype=np.int64)
+    return Layer(stream, sources, lengths, at)
 
 
-def _live_runs(audio: SessionAudio, rate: int, user: _Placed | None) -> list[tuple[Samples, int]]:
+def _live_layer(audio: SessionAudio, rate: int, user: _Placed | None) -> Layer:
     """A GPT-Live output track laid along the session timeline (`layout.along_timeline`)."""
     chunks = audio.assistant
-    samples, ends = _decode_chunks(chunks, rate)
-    lengths = _chunk_lengths(ends)
-    on_track = ends - lengths
+    stream = _stream(chunks, audio.assistant_spool, rate)
+    lengths = _chunk_lengths(stream.ends)
+    on_track = stream.ends - lengths
     timeline = np.array(
         [
             position if chunk.timeline_ms is None else round(chunk.timeline_ms * rate / 1000)
@@ -356,7 +389,7 @@ def _live_runs(audio: SessionAudio, rate: int, user: _Placed | None) -> list[tup
         user.starts if user is not None else empty,
         round(chunks[0].t * rate),
     )
-    return _Placed(samples, lengths, starts).runs()
+    return _Placed(stream, lengths, starts).layer()
 
 
 class MixTooLong(InputError):
@@ -370,31 +403,30 @@ class MixTooLong(InputError):
         )
 
 
-def mix_track(audio: SessionAudio) -> Track | None:
-    """Both sides on the session's timeline (sample = t x rate): user left, assistant right."""
+def mix_plan(audio: SessionAudio) -> TrackPlan | None:
+    """Both sides on the session's timeline (sample = t x rate): user left, assistant right;
+    None without audio. Raises MixTooLong for a mix of more than `MAX_MIX_SECONDS`."""
     chunks = audio.assistant
     rates = _rates(audio.user) | _rates(chunks)
     if not rates:
         return None
     rate = max(rates)
     user = _place_user(audio, rate) if audio.user else None
-    user_runs = user.runs() if user is not None else []
-    assistant_runs: list[tuple[Samples, int]] = []
+    layers: list[Layer | None] = [user.layer() if user is not None else None, None]
     if chunks:
-        assistant_runs = (
-            _live_runs(audio, rate, user) if audio.live else _assistant_runs(audio, rate)
-        )
-    if not user_runs and not assistant_runs:
+        layers[1] = _live_layer(audio, rate, user) if audio.live else _assistant_layer(audio, rate)
+    placed = [layer for layer in layers if layer is not None and len(layer.starts)]
+    if not placed:
         return None
-    frames = max(at + len(samples) for samples, at in [*user_runs, *assistant_runs])
+    frames = max(layer.end for layer in placed)
     if frames > MAX_MIX_SECONDS * rate:
         raise MixTooLong(frames / rate)
-    mix = np.zeros((frames, 2), dtype=np.int16)
-    for samples, at in user_runs:
-        mix[at : at + len(samples), 0] = samples
-    for samples, at in assistant_runs:
-        mix[at : at + len(samples), 1] = samples
-    return _track("mix", mix, rate, rates)
+    return _plan("mix", rate, rates, frames, *layers)
+
+
+def mix_track(audio: SessionAudio) -> Track | None:
+    """`mix_plan`'s track, in memory."""
+    return _rendered(mix_plan(audio))
 
 
 # -- collecting --------------------------------------------------------------------------------
@@ -408,15 +440,19 @@ class AudioCollector:
     """Keeps the audio of one session's frames, with the format and response the interpretation
     gave each (feed it every frame, in order). `connection`: the interpreter's (its protocol
     tells GPT-Live's output track from the translation endpoint's, which share a name; its
-    transport marks a sideband)."""
+    transport marks a sideband). The decoded audio waits in a spool per side, in memory up to a
+    bound and then in an unnamed temporary file in `spool_dir` (default: the system's)."""
 
     def __init__(
         self,
         path: str = "<session>",
         on_warning: WarningHandler | None = None,
         connection: Connection | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.path = path
+        self.user_spool = Spool(spool_dir)
+        self.assistant_spool = Spool(spool_dir)
         self._warn = on_warning or warn_with_python
         self.connection = connection or Connection()
         self.appends: list[Chunk] = []
@@ -437,7 +473,7 @@ class AudioCollector:
         if audio is not None:
             side, key = audio
             if side == USER:
-                self._audio(frame, event, key, self.appends)
+                self._audio(frame, event, key, self.appends, self.user_spool)
                 return
             if frame.type == LIVE_AUDIO_DELTA and self.connection.protocol == "live":
                 self.live = True
@@ -447,7 +483,7 @@ class AudioCollector:
             if frame.response_kind is not None:
                 self.kinds.setdefault(owner, frame.response_kind)
             items = self.deltas.setdefault(owner, {})
-            self._audio(frame, event, key, items.setdefault(item_id, []))
+            self._audio(frame, event, key, items.setdefault(item_id, []), self.assistant_spool)
             return
         cut = self.cuts.feed(frame)
         if cut is False:
@@ -459,7 +495,9 @@ class AudioCollector:
                 reason = _mapping(response.get("status_details")).get("reason")
                 self.cancelled[response_id] = (frame.line, str(reason or "cancelled"))
 
-    def _audio(self, frame: Frame, event: Mapping[str, Any], key: str, into: list[Chunk]) -> None:
+    def _audio(
+        self, frame: Frame, event: Mapping[str, Any], key: str, into: list[Chunk], spool: Spool
+    ) -> None:
         name = frame.raw_type or frame.type
         text = event.get(key)
         if not isinstance(text, str):
@@ -479,7 +517,7 @@ class AudioCollector:
             data = data[:-1]
         if data:
             timeline_ms = live_timeline_ms(event) if self.live and key == "delta" else None
-            into.append(Chunk(frame.t, frame.line, fmt, data, timeline_ms))
+            into.append(Chunk(frame.t, frame.line, fmt, spool.add(data), len(data), timeline_ms))
 
     def finish(self) -> SessionAudio:
         responses = tuple(
@@ -501,7 +539,15 @@ class AudioCollector:
         self._warn_format_changes(
             "assistant", [c for r in responses for i in r.items for c in i.chunks]
         )
-        return SessionAudio(self.path, user, responses, self.live, self.connection.transport)
+        return SessionAudio(
+            self.path,
+            user,
+            responses,
+            self.live,
+            self.connection.transport,
+            self.user_spool,
+            self.assistant_spool,
+        )
 
     def _warn_cancelled(self, responses: Sequence[ResponseAudio]) -> None:
         for response in responses:
@@ -510,7 +556,7 @@ class AudioCollector:
                 continue
             line, reason = cancelled
             seconds = sum(
-                len(c.data) / c.format.sample_width / c.format.rate
+                c.size / c.format.sample_width / c.format.rate
                 for item in response.items
                 for c in item.chunks
             )
@@ -523,7 +569,7 @@ class AudioCollector:
 
     def _warn_format_changes(self, side: str, chunks: Sequence[Chunk]) -> None:
         for before, after in pairwise(chunks):
-            if after.format != before.format:
+            if after.format is not before.format and after.format != before.format:
                 self.warn(
                     after.line,
                     f"{side} audio changes from {describe(before.format)} to {describe(after.format)}",
@@ -539,6 +585,7 @@ def collect_audio(
     records: Iterable[tuple[int, Mapping[str, Any]]],
     path: str = "<session>",
     on_warning: WarningHandler | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
 ) -> SessionAudio:
     """Every append and audio delta of a session, with its format, time and truncation.
 
@@ -550,7 +597,7 @@ def collect_audio(
     """
     warn = on_warning or warn_with_python
     interpreter = Interpreter(path, warn, measure_audio=False)  # the tracks decode it
-    collector = AudioCollector(path, warn, interpreter.connection)
+    collector = AudioCollector(path, warn, interpreter.connection, spool_dir)
     for line, record in records:
         frame = interpreter.feed(line, record)
         if frame is not None:

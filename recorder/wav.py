@@ -1,6 +1,8 @@
 """Session audio to WAV files: read the session file, build the tracks, write them with soundfile.
 
-The file I/O around `recorder.audio`. Each WAV is written to a temporary file beside its
+The file I/O around `recorder.audio`. The session is read once (its audio decoded into a spool:
+past a few minutes, an unnamed file in the system's temporary directory, `TMPDIR`); each track is then written a block at a time, so memory holds a block, not
+the call. Each WAV is written to a temporary file beside its
 target and renamed over it, so a reader never sees half a file and an interrupted export
 leaves the previous one intact. Like session files, WAVs are readable by their owner only:
 they hold the users' voices.
@@ -21,12 +23,13 @@ from recorder.audio import (
     MixTooLong,
     SessionAudio,
     Track,
+    TrackPlan,
     WarningHandler,
-    assistant_track,
+    assistant_plan,
     collect_audio,
-    mix_track,
-    response_tracks,
-    user_track,
+    mix_plan,
+    response_plans,
+    user_plan,
     warn_with_python,
 )
 from recorder.errors import InputError
@@ -58,12 +61,18 @@ class WavExport:
     missing: tuple[str, ...]  # one line per track asked for that the session has no audio for
 
 
-def write_wav(path: Path, track: Track) -> None:
-    """Write `track` as 16-bit PCM WAV at its rate, replacing `path` whole."""
+def write_wav(path: Path, track: Track | TrackPlan) -> None:
+    """Write `track` as 16-bit PCM WAV at its rate, replacing `path` whole (a plan is rendered
+    and written a block at a time)."""
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    blocks = track.blocks() if isinstance(track, TrackPlan) else [track.samples]
     try:
-        sf.write(temporary, track.samples, track.rate, subtype="PCM_16", format="WAV")
+        with sf.SoundFile(
+            temporary, "w", track.rate, track.channels, subtype="PCM_16", format="WAV"
+        ) as out:
+            for block in blocks:
+                out.write(block)
         os.replace(temporary, path)
     except (OSError, sf.SoundFileError) as exc:
         with contextlib.suppress(OSError):
@@ -76,13 +85,16 @@ def write_wav(path: Path, track: Track) -> None:
 
 
 def read_session_audio(
-    session: str | os.PathLike[str], on_warning: WarningHandler | None = None
+    session: str | os.PathLike[str],
+    on_warning: WarningHandler | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
 ) -> SessionAudio:
-    """The audio of a session file; corrupt lines are skipped with a warning naming the line."""
+    """The audio of a session file; corrupt lines are skipped with a warning naming the line.
+    Long audio waits in `spool_dir` (an unnamed file); `close()` the result when done."""
     name = os.fspath(session)
     warn = on_warning or warn_with_python
     try:
-        return collect_audio(iter_records(session, warn), name, warn)
+        return collect_audio(iter_records(session, warn), name, warn, spool_dir)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {_reason(exc)}") from None
 
@@ -104,6 +116,22 @@ def export_wav(
     """
     name = os.fspath(session)
     audio = read_session_audio(session, on_warning)
+    try:
+        return _export(audio, name, Path(session).stem, out_dir, tracks, split, heard, on_written)
+    finally:
+        audio.close()
+
+
+def _export(
+    audio: SessionAudio,
+    name: str,
+    stem: str,
+    out_dir: str | os.PathLike[str],
+    tracks: Collection[str],
+    split: bool,
+    heard: bool,
+    on_written: Callable[[WrittenWav], None] | None,
+) -> WavExport:
     if not audio.user and not audio.responses:
         if audio.transport == "sideband":
             raise InputError(
@@ -111,7 +139,6 @@ def export_wav(
                 "events of a WebRTC or SIP call (the call's audio travels outside it)"
             )
         raise InputError(f"no audio in {name}")
-    stem = Path(session).stem
     written: list[WrittenWav] = []
     missing: list[str] = []
     for kind in (kind for kind in TRACKS if kind in tracks):
@@ -142,15 +169,15 @@ def export_wav(
     return WavExport(tuple(written), tuple(missing))
 
 
-def _build(kind: str, audio: SessionAudio, split: bool, heard: bool) -> Iterator[Track]:
-    """The tracks of one kind that have samples, built only when the previous one is written."""
+def _build(kind: str, audio: SessionAudio, split: bool, heard: bool) -> Iterator[TrackPlan]:
+    """The tracks of one kind that have samples, planned only when the previous one is written."""
     if kind == "assistant" and split:
-        yield from (track for track in response_tracks(audio, heard) if track.frames)
+        yield from (track for track in response_plans(audio, heard) if track.frames)
         return
     if kind == "assistant":
-        track = assistant_track(audio, heard)
+        track = assistant_plan(audio, heard)
     else:
-        track = user_track(audio) if kind == "user" else mix_track(audio)
+        track = user_plan(audio) if kind == "user" else mix_plan(audio)
     if track is not None and track.frames:
         yield track
 

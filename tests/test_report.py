@@ -28,7 +28,7 @@ from rt_cli.main import cli
 from stats_fixtures import SessionFile, ga_session_created, ga_usage
 
 from recorder.analytics import collect_stats
-from recorder.errors import SessionFormatError
+from recorder.errors import InputError, SessionFormatError
 from recorder.interpretation import Interpreter
 from recorder.report import ReportOptions, format_size, write_report
 from recorder.report.audio_embed import downmix, embed_mix, resample, waveform
@@ -389,6 +389,97 @@ def test_audio_minutes_caps_each_session(tmp_path):
     assert (len(samples), rate) == (3 * 16000, 16000)
     assert "first 0:03 of 0:12" in " ".join(page.text)
     assert page.all("rect", **{"class": "not-embedded"})
+
+
+def test_the_audio_budget_gives_players_in_page_order_then_waveforms_and_the_command(tmp_path):
+    """With room for about one sample's audio, the first session in page order gets a player;
+    every later session with audio keeps its waveforms and names the command for its WAVs."""
+    sessions = tmp_path / "in"
+    sessions.mkdir()
+    for name in ("beta-2024-10-01", "ga-push-to-talk", "ga-server-vad-barge-in", "ga-text-only"):
+        shutil.copy(SAMPLES / f"{name}.jsonl", sessions / f"{name}.jsonl")
+    out = tmp_path / "report.html"
+    result = run_report(str(sessions), "-o", str(out), "--audio-budget-mb", "0.6")
+    assert result.exit_code == 0, result.output
+    assert "4 sessions, audio for 1 (" in result.stdout
+    assert ", 2 without audio (over --audio-budget-mb)" in result.stdout
+    html, page = read_page(out)
+    (embedded,) = embedded_wavs(page)
+    assert embedded[1] == 16000
+    assert len(page.all("path", **{"class": "wave-assistant"})) == 3  # every session with audio
+    sections = re.findall(r'<section class="session".*?</section>', html, flags=re.S)
+    with_player = [s for s in sections if "<audio" in s]
+    assert len(with_player) == 1 and sections.index(with_player[0]) == 0
+    left_out = [s for s in sections if "audio budget (--audio-budget-mb) is spent" in s]
+    assert len(left_out) == 2
+    for section in left_out:
+        (file,) = re.findall(r"<dt>file</dt><dd>(.*?)</dd>", section)
+        assert f"rt export wav {file} writes it as WAV files" in section
+    assert "audio budget" not in next(s for s in sections if "ga-text-only" in s)
+    assert out.stat().st_size < 1.2 * 2**20
+
+
+def test_a_budget_holds_the_page_of_many_sessions_within_it(tmp_path):
+    sessions = tmp_path / "in"
+    sessions.mkdir()
+    for copy in range(12):
+        shutil.copy(SAMPLES / "ga-push-to-talk.jsonl", sessions / f"call-{copy:02d}.jsonl")
+    out = tmp_path / "report.html"
+    written = write_report(
+        collect_stats([sessions]), out, ReportOptions(audio_budget_bytes=2 * 2**20)
+    )
+    assert written.audio_sessions + written.over_budget_sessions == 12
+    assert 0 < written.audio_sessions < 12
+    assert (written.audio_bytes + 2) // 3 * 4 <= 2 * 2**20
+    _, page = read_page(out)
+    assert len(embedded_wavs(page)) == written.audio_sessions
+
+
+def test_a_budget_of_nothing_leaves_every_session_without_audio_and_says_so(tmp_path):
+    result = run_report(str(SAMPLES), "-o", str(tmp_path / "r.html"), "--audio-budget-mb", "0")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith(", none with audio (10 over --audio-budget-mb)\n")
+    html, page = read_page(tmp_path / "r.html")
+    assert not embedded_wavs(page) and html.count("rt export wav ") >= 10
+
+
+def test_sections_made_in_worker_processes_make_the_same_page(tmp_path):
+    """Sessions made two processes at a time, a few ahead of the one written, with the
+    budget spent half-way and a damaged audio payload: the same bytes, counts and warnings as
+    one process making them one after the other."""
+    sessions = tmp_path / "in"
+    shutil.copytree(SAMPLES, sessions, ignore=shutil.ignore_patterns("*.py", "*.md", "speech"))
+    damaged = sessions / "ga-push-to-talk.jsonl"
+    lines = damaged.read_text().splitlines()
+    bad_line = next(n for n, line in enumerate(lines, 1) if "output_audio.delta" in line)
+    record = json.loads(lines[bad_line - 1])
+    record["event"]["delta"] = "not base64!"
+    lines[bad_line - 1] = json.dumps(record)
+    damaged.write_text("\n".join(lines) + "\n")
+    stats = collect_stats([sessions])
+    pages = {}
+    for workers in (1, 2):
+        warnings: list[object] = []
+        options = ReportOptions(generated_at="today", audio_budget_bytes=2**20, workers=workers)
+        out = tmp_path / f"workers-{workers}.html"
+        written = write_report(stats, out, options, on_warning=warnings.append)
+        counts = (written.audio_sessions, written.audio_bytes, written.over_budget_sessions)
+        pages[workers] = (out.read_bytes(), counts, [str(w) for w in warnings])
+    assert pages[2] == pages[1]
+    _, (with_audio, _, over_budget), warnings = pages[1]
+    assert with_audio >= 1 and over_budget >= 1
+    assert any(w.startswith(f"{damaged}:{bad_line}: ") and "base64" in w for w in warnings)
+
+
+def test_a_session_file_gone_before_its_section_is_made_is_a_clean_error(tmp_path):
+    sessions = tmp_path / "in"
+    shutil.copytree(SAMPLES, sessions, ignore=shutil.ignore_patterns("*.py", "*.md", "speech"))
+    stats = collect_stats([sessions])
+    (sessions / "ga-text-only.jsonl").unlink()
+    out = tmp_path / "r.html"
+    with pytest.raises(InputError, match="ga-text-only.jsonl: no such session file"):
+        write_report(stats, out, ReportOptions(workers=2))
+    assert not out.exists() and os.listdir(tmp_path) == ["in"]
 
 
 def test_the_report_is_replaced_whole_and_private(tmp_path):

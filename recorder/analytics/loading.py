@@ -138,8 +138,8 @@ def interpret_files(
             if found is not None:
                 known[index] = found
     unread = [index for index in range(len(files)) if index not in known]
-    count = _worker_count(len(unread), sum(sizes[i] for i in unread), workers)
-    pool = ProcessPoolExecutor(count, mp_context=_context()) if count > 1 else None
+    count = worker_count(len(unread), sum(sizes[i] for i in unread), workers)
+    pool = ProcessPoolExecutor(count, mp_context=worker_context()) if count > 1 else None
     try:
         futures: dict[int, Future[LoadedSession]] = {}
         if pool is not None:
@@ -163,7 +163,9 @@ def interpret_files(
             pool.shutdown(cancel_futures=True)
 
 
-def _worker_count(files: int, total_bytes: int, wanted: int | None) -> int:
+def worker_count(files: int, total_bytes: int, wanted: int | None) -> int:
+    """How many processes read `files` files of `total_bytes` in all: `wanted` if given (at
+    most one per file), else one per core when there is enough to read, else 1 (read here)."""
     if wanted is not None:
         return max(1, min(wanted, files))
     if files < 2 or total_bytes < PARALLEL_MIN_BYTES or not _can_start_workers():
@@ -179,7 +181,8 @@ def _can_start_workers() -> bool:
     return path is None or os.path.exists(path)
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start (for a `ProcessPoolExecutor`'s `mp_context`)."""
     # forkserver: workers start from a clean process (forking a process that runs a progress
     # thread can deadlock); where it does not exist, spawn
     methods = multiprocessing.get_all_start_methods()

@@ -11,10 +11,12 @@ Modules, pure unless marked:
     markup            tables, sections and how values read
     overview          the page's head and everything `rt stats` knows
     session_page      one session's section
-    writer            streams the parts into the file (writes files)
+    writer            streams the parts into the file, sections made in worker processes,
+                      audio up to the page's budget (writes files)
 """
 
 from recorder.report.writer import (
+    DEFAULT_AUDIO_BUDGET_MB,
     DEFAULT_AUDIO_MINUTES,
     ReportOptions,
     WrittenReport,
@@ -23,6 +25,7 @@ from recorder.report.writer import (
 )
 
 __all__ = [
+    "DEFAULT_AUDIO_BUDGET_MB",
     "DEFAULT_AUDIO_MINUTES",
     "ReportOptions",
     "WrittenReport",
