@@ -42,7 +42,17 @@ _NUMERIC_TYPES = (
     "objects; JSON columns as objects), csv, markdown."
 )
 @pricing_option
-def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> None:
+@click.option(
+    "--allow-files",
+    is_flag=True,
+    help="Let the SQL read and write files and URLs (read_csv, COPY … TO, ATTACH) and install "
+    "or load DuckDB extensions. Off by default: the SQL sees only the views, and the "
+    'settings are locked. Only for SQL you trust. Example: rt sql "COPY (SELECT * FROM '
+    "responses) TO 'responses.parquet'\" --allow-files",
+)
+def sql(
+    query: str, paths: tuple[str, ...], fmt: str, pricing: str | None, allow_files: bool
+) -> None:
     """Run SQL (DuckDB's dialect) over recorded sessions, through ready views.
 
     PATH is a session file, a directory (every *.jsonl under it) or a glob;
@@ -78,6 +88,10 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> No
     query naming events keeps every event whole (more memory and time). A SQL error is one line on stderr
     and exit status 1.
 
+    The SQL reads only the views (it may create temporary tables, views and
+    macros): no file, URL, other database or extension, and the settings are
+    locked (docs/sql.md, "What the SQL may touch"). --allow-files lifts that.
+
     \b
     Example:
       $ rt sql "SELECT model, count(*) AS turns, round(quantile_cont(ttfb_ms, 0.95)) AS p95
@@ -90,10 +104,15 @@ def sql(query: str, paths: tuple[str, ...], fmt: str, pricing: str | None) -> No
       $ rt sql "SELECT type, count(*) FROM events GROUP BY ALL ORDER BY 2 DESC" --format csv
       $ rt sql "SELECT event->>'$.error.message' FROM events WHERE type = 'error'"
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'
+      $ rt sql "SELECT r.*, l.label FROM responses r JOIN 'labels.csv' l USING (file)" --allow-files
     """
     with reading_progress() as on_progress:
         result = run_sql(
-            query, paths or (DEFAULT_PATH,), prices_with(pricing), on_progress=on_progress
+            query,
+            paths or (DEFAULT_PATH,),
+            prices_with(pricing),
+            on_progress=on_progress,
+            allow_files=allow_files,
         )
     echo_warnings(result.warnings)
     render(result, fmt)
