@@ -21,6 +21,8 @@ from rich.text import Text
 from recorder.audio import AudioWarning
 from recorder.wav import TRACKS, WrittenWav, export_wav
 
+from .output import printable, warning_text
+
 _ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -93,9 +95,13 @@ def wav(session: Path, out_dir: Path, track: str, split: bool, heard: bool) -> N
     lines: list[WrittenWav] = []
 
     def warn(warning: AudioWarning) -> None:
-        err.print(Text.assemble(("warning: ", "yellow"), str(warning)))
+        err.print(warning_text(warning))
 
-    status = err.status(f"exporting {session}") if err.is_terminal else contextlib.nullcontext()
+    status = (
+        err.status(f"exporting {printable(session)}")
+        if err.is_terminal
+        else contextlib.nullcontext()
+    )
     with status:
         result = export_wav(
             session,
@@ -106,17 +112,17 @@ def wav(session: Path, out_dir: Path, track: str, split: bool, heard: bool) -> N
             on_warning=warn,
             on_written=lines.append,
         )
-    width = max(len(str(written.path)) for written in lines)
+    width = max(len(printable(written.path)) for written in lines)
     for written in lines:
         out.print(_written_line(written, width))
     for missing in result.missing:
-        err.print(Text.assemble(("note: ", "cyan"), missing))
+        err.print(Text.assemble(("note: ", "cyan"), printable(missing)))
 
 
 def _written_line(written: WrittenWav, width: int) -> Text:
     layout = "stereo (user left, assistant right)" if written.channels == 2 else "mono"
     line = Text.assemble(
-        (str(written.path).ljust(width), "bold"),
+        (printable(written.path).ljust(width), "bold"),
         f"  {format_duration(written.duration_s)}  {written.rate} Hz  {layout}",
     )
     if written.interpolated_from:
@@ -192,7 +198,7 @@ def parquet(
             paths, destination, with_audio=with_audio, prices=prices, on_progress=on_progress
         )
     for warning in result.warnings:
-        err.print(Text.assemble(("warning: ", "yellow"), str(warning)))
+        err.print(warning_text(warning))
     if result.already_exported:
         count = len(result.already_exported)
         err.print(
@@ -202,11 +208,13 @@ def parquet(
             )
         )
     if not result.sessions:
-        out.print(f"nothing to export: {destination} already holds every session")
+        out.print(Text(f"nothing to export: {printable(destination)} already holds every session"))
         return
     sessions = f"{result.sessions} session{'s' if result.sessions != 1 else ''}"
     out.print(
-        Text.assemble("exported ", (sessions, "bold"), f" to {destination} (run {result.run_id})")
+        Text.assemble(
+            "exported ", (sessions, "bold"), f" to {printable(destination)} (run {result.run_id})"
+        )
     )
     width = max(len(table.name) for table in result.tables)
     for table in result.tables:

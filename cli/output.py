@@ -5,6 +5,11 @@ Markdown; every value bound for JSON goes through `json_value` (which `cell_text
 dates, decimals and nested values). Colour is only a style on top (and rich drops it when the
 output is not a terminal). `format_option` gives every command the same `--format`, and
 `reading_progress` the same progress bar on stderr.
+
+Everything here came off the wire or out of a file, so it is untrusted (recorder/escaping.py):
+a cell, a heading, a warning or a line built with `printable` has its control characters
+written as escapes (`\\x1b`), JSON output has them as `\\u` escapes, and a CSV cell that a
+spreadsheet would run as a formula starts with an apostrophe.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from recorder.escaping import escape_control
+from recorder.escaping import escape_control, json_line_safe, neutralise_formula
 from recorder.warning_log import WarningLog
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -71,7 +76,11 @@ def number_column(key: str, header: str = "", digits: int = 0, **kwargs: Any) ->
 
 
 def cell_text(column: Column, value: Any) -> str:
-    """The text of one cell, the same in every format."""
+    """The text of one cell, the same in every format: one line, no control character."""
+    return escape_control(_cell_text(column, value))
+
+
+def _cell_text(column: Column, value: Any) -> str:
     if column.text is not None:
         return column.text(value)
     value = json_value(value)
@@ -82,8 +91,18 @@ def cell_text(column: Column, value: Any) -> str:
     if isinstance(value, float):
         return repr(value) if column.digits is None else f"{value:.{column.digits}f}"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return json_text(value)
     return str(value)
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON whose control characters are all `\\u` escapes (still the same value)."""
+    return json_line_safe(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def printable(value: object) -> str:
+    """`str(value)` made safe for a terminal line: control characters written as escapes."""
+    return escape_control(str(value))
 
 
 def json_value(value: Any) -> Any:
@@ -162,7 +181,12 @@ def reading_progress() -> Iterator[Callable[[int, int], None] | None]:
 
 def echo_warning(warning: object) -> None:
     """One `warning: ...` line on stderr, so stdout stays clean for pipes."""
-    click.echo(f"warning: {escape_control(str(warning))}", err=True)
+    click.echo(f"warning: {printable(warning)}", err=True)
+
+
+def warning_text(warning: object) -> Text:
+    """The same line for a rich console (`warning:` in yellow on a terminal)."""
+    return Text.assemble(("warning: ", "yellow"), printable(warning))
 
 
 def echo_warnings(warnings: Sequence[object]) -> None:
@@ -196,7 +220,7 @@ def write_json(value: Any, stream: IO[str], *, indent: int | None = None) -> Non
     text = json.dumps(
         _finite(value), indent=indent, separators=separators, ensure_ascii=False, allow_nan=False
     )
-    stream.write(text + "\n")
+    stream.write(json_line_safe(text) + "\n")
 
 
 def _finite(value: Any) -> Any:
@@ -211,12 +235,13 @@ def _finite(value: Any) -> Any:
 
 
 def write_csv(table: Table, stream: IO[str]) -> None:
-    """One table as CSV, headed by the row keys (the names a script would use)."""
+    """One table as CSV, headed by the row keys (the names a script would use). No cell is a
+    formula to a spreadsheet (`neutralise_formula`)."""
     columns = table.columns
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow([c.key for c in columns])
+    writer.writerow([neutralise_formula(printable(c.key)) for c in columns])
     for row in table.rows:
-        writer.writerow([cell_text(c, row.get(c.key)) for c in columns])
+        writer.writerow([neutralise_formula(cell_text(c, row.get(c.key))) for c in columns])
 
 
 def write_markdown(tables: Sequence[Table], stream: IO[str]) -> None:
@@ -225,7 +250,7 @@ def write_markdown(tables: Sequence[Table], stream: IO[str]) -> None:
         if index:
             stream.write("\n")
         if table.title:
-            stream.write(f"### {table.title}\n\n")
+            stream.write(f"### {printable(table.title)}\n\n")
         columns = table.columns
         stream.write("| " + " | ".join(_md(c.title) for c in columns) + " |\n")
         stream.write(
@@ -236,7 +261,7 @@ def write_markdown(tables: Sequence[Table], stream: IO[str]) -> None:
                 "| " + " | ".join(_md(cell_text(c, row.get(c.key))) for c in columns) + " |\n"
             )
         if table.caption:
-            stream.write(f"\n{table.caption}\n")
+            stream.write(f"\n{printable(table.caption)}\n")
 
 
 def print_tables(tables: Sequence[Table], console: Console) -> None:
@@ -269,12 +294,12 @@ def _print_tables(tables: Sequence[Table], console: Console) -> None:
             console.print()
         console.print(rich_table(table))
         if table.caption:  # as a line of its own: rich would wrap a caption to the table's width
-            console.print(Text(table.caption), soft_wrap=True)
+            console.print(Text(printable(table.caption)), soft_wrap=True)
 
 
 def rich_table(table: Table) -> RichTable:
     out = RichTable(
-        title=table.title or None,
+        title=Text(printable(table.title), style="bold") if table.title else None,
         title_justify="left",
         title_style="bold",
         box=box.SIMPLE_HEAD,
@@ -282,9 +307,10 @@ def rich_table(table: Table) -> RichTable:
         show_edge=bool(table.title),  # without a title, the header is the first line
     )
     for column in table.columns:
+        title = Text(printable(column.title))
         if column.max_width is not None:
             out.add_column(
-                column.title,
+                title,
                 justify=column.justify,
                 no_wrap=True,
                 overflow="ellipsis",
@@ -294,9 +320,9 @@ def rich_table(table: Table) -> RichTable:
             widest = max(
                 (len(cell_text(column, row.get(column.key))) for row in table.rows), default=0
             )
-            out.add_column(column.title, justify="right", no_wrap=True, min_width=max(widest, 1))
+            out.add_column(title, justify="right", no_wrap=True, min_width=max(widest, 1))
         else:
-            out.add_column(column.title, justify=column.justify)
+            out.add_column(title, justify=column.justify)
     for row in table.rows:
         cells = []
         for column in table.columns:
@@ -309,4 +335,4 @@ def rich_table(table: Table) -> RichTable:
 
 
 def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return printable(text).replace("\\", "\\\\").replace("|", "\\|")

@@ -35,7 +35,7 @@ from recorder.replay import (
 from recorder.warning_log import WarningLog
 
 from .options import header_option, timeout_option
-from .output import echo_warning
+from .output import echo_warning, printable
 
 
 @click.command()
@@ -115,8 +115,8 @@ def replay(
     err.print(
         Text.assemble(
             ("rt replay: ", "bold"),
-            f"{session} → ",
-            (plan.safe_url, "bold cyan"),
+            f"{printable(session)} → ",
+            (printable(plan.safe_url), "bold cyan"),
             f"  {len(schedule.sends)} client frames, {_pace(pace, speed, fast)}",
         )
     )
@@ -158,7 +158,7 @@ def render_summary(
     """The new file, what went each way, errors, and each response's latency vs the original."""
     summary = result.recording
     head = Text.assemble(
-        (str(summary.path), "bold"),
+        (printable(summary.path), "bold"),
         f"  {summary.duration_s:.1f} s",
         f"  sent {result.frames_sent}/{result.frames_planned} client frames",
         f" · received {result.frames_received} server frames",
@@ -167,7 +167,8 @@ def render_summary(
     parts: list[RenderableType] = [head]
     for error in replayed.errors:
         kind = "/".join(str(x) for x in (error.type, error.code) if x)
-        parts.append(Text(f"  error at {error.t:.3f} s: {kind}: {error.message}", style="red"))
+        line = f"  error at {error.t:.3f} s: {kind}: {error.message}"
+        parts.append(Text(printable(line), style="red"))
     comparisons = compare_responses(original, replayed)
     if comparisons:
         parts.append(Padding(latency_table(comparisons), (0, 0, 0, 2), expand=False))
@@ -193,8 +194,8 @@ def latency_table(comparisons: Sequence[ResponseComparison]) -> Table:
         change = row.change_ms
         table.add_row(
             str(row.index),
-            _short_trigger(either.trigger),
-            status or "?",
+            Text(printable(_short_trigger(either.trigger))),
+            Text(printable(status or "?")),
             _ms(row.original.ttfb_ms if row.original else None),
             _ms(row.replayed.ttfb_ms if row.replayed else None),
             "" if change is None else f"{change:+.1f} ms",

@@ -21,6 +21,7 @@ from recorder.report import (
     write_report,
 )
 
+from .output import printable, warning_text
 from .stats import THRESHOLDS_MS
 
 
@@ -86,7 +87,7 @@ def report(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def warn(message: object) -> None:
-        err.print(Text.assemble(("warning: ", "yellow"), str(message)))
+        err.print(warning_text(message))
 
     options = ReportOptions(
         title=title,
@@ -107,7 +108,7 @@ def report(
 def _summary_line(written: WrittenReport, no_audio: bool) -> Text:
     sessions = f"{written.sessions} session{'s' if written.sessions != 1 else ''}"
     line = Text.assemble(
-        ("wrote ", ""), (str(written.path), "bold"), f"  {format_size(written.size)}"
+        ("wrote ", ""), (printable(written.path), "bold"), f"  {format_size(written.size)}"
     )
     if no_audio:
         line.append(f"  {sessions}, no audio")

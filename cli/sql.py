@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from recorder.analytics import ResultColumn, SQLResult, run_sql
+from recorder.escaping import json_line_safe
 
 from .output import (
     Column,
@@ -149,6 +150,7 @@ def result_table(
             column.name,
             justify="right" if is_numeric(column) else "left",
             max_width=None if is_numeric(column) else cell_width,
+            text=_json_cell if column.type == "JSON" else None,
         )
         for key, column in zip(keys, result.columns, strict=True)
     ]
@@ -182,6 +184,12 @@ def unique_keys(names: Sequence[str]) -> list[str]:
 
 def is_numeric(column: ResultColumn) -> bool:
     return column.type.startswith(_NUMERIC_TYPES)
+
+
+def _json_cell(value: Any) -> str:
+    """A JSON column's text as DuckDB holds it, its DEL and C1 characters as `\\u` escapes
+    (JSON escapes the other control characters itself): the cell stays valid JSON."""
+    return "" if value is None else json_line_safe(str(value))
 
 
 def _parsed(text: Any) -> Any:
