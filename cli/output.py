@@ -35,6 +35,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from recorder.escaping import escape_control, json_line_safe, neutralise_formula
+from recorder.json_text import to_json
 from recorder.warning_log import WarningLog
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -217,9 +218,16 @@ def write_json(value: Any, stream: IO[str], *, indent: int | None = None) -> Non
     """JSON in one write; compact unless `indent` is given (Python's encoder is several
     times slower when it indents, which shows on large reports)."""
     separators = (",", ": ") if indent is not None else (",", ":")
-    text = json.dumps(
-        _finite(value), indent=indent, separators=separators, ensure_ascii=False, allow_nan=False
-    )
+    try:
+        text = json.dumps(
+            _finite(value),
+            indent=indent,
+            separators=separators,
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+    except RecursionError:  # an event nested deeper than Python's encoder goes: compact
+        text = to_json(value)
     stream.write(json_line_safe(text) + "\n")
 
 

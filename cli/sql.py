@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+import orjson
 
 from recorder.analytics import ResultColumn, SQLResult, run_sql
 from recorder.escaping import json_line_safe
@@ -196,6 +197,10 @@ def _parsed(text: Any) -> Any:
     if not isinstance(text, str):
         return json_value(text)
     try:
-        return json.loads(text)
+        return orjson.loads(text)  # nested up to 1024 levels, like the session reader
     except ValueError:
+        pass
+    try:
+        return json.loads(text)  # integers beyond 64 bits
+    except (ValueError, RecursionError):
         return text

@@ -257,7 +257,8 @@ def _item_samples(audio: SessionAudio, rate: int, heard: bool) -> list[list[Samp
             end = int(ends[done - 1])
             stop = end
             if heard and item.heard_ms is not None:
-                stop = min(end, start + max(0, round(item.heard_ms * rate / 1000)))
+                heard_samples = min(item.heard_ms * rate / 1000, end - start)  # 1e308 ms: all
+                stop = min(end, start + max(0, round(heard_samples)))
             items.append(samples[start:stop])
             start = end
         per_response.append(items)

@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from recorder import __version__
 from recorder.errors import SessionFormatError
+from recorder.json_text import to_json
 
 FORMAT = "rt-session/1"
 REDACTED = "<redacted>"
@@ -93,8 +94,10 @@ def new_session_id(started_at: _dt.datetime) -> str:
 
 
 def iso_utc(moment: _dt.datetime) -> str:
-    """ISO-8601 UTC with microseconds, e.g. `2026-11-26T02:15:30.123456Z`."""
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO-8601 UTC with microseconds, e.g. `2026-11-26T02:15:30.123456Z` (four-digit years
+    from 0001 to 9999: `strftime` does not pad a year before 1000)."""
+    utc = moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
 
 
 def round_t(t: float) -> float:
@@ -457,6 +460,17 @@ def _check_frame(record: dict[str, Any]) -> None:
     expected: type = dict if key == "event" else str
     if not isinstance(record[key], expected):
         raise SessionFormatError(f"frame '{key}' has the wrong type")
+    if key == "binary" and not _is_base64(record["binary"]):
+        raise SessionFormatError("frame 'binary' is not base64")
+
+
+def _is_base64(text: str) -> bool:
+    """Whether a binary frame's payload decodes (the writer's own `b64encode` always does)."""
+    try:
+        base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error, and non-ASCII text
+        return False
+    return True
 
 
 def _is_number(value: object) -> bool:
@@ -471,7 +485,7 @@ def _short(exc: Exception) -> str:
 def frame_payload(record: Mapping[str, Any]) -> str | bytes:
     """The data of a frame record as it went over the wire (JSON events re-serialised)."""
     if "event" in record:
-        return _dumps(record["event"])
+        return to_json(record["event"])
     if "text" in record:
         return str(record["text"])
     return base64.b64decode(record["binary"])

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import soundfile as sf
 from click.testing import CliRunner, Result
@@ -37,7 +38,7 @@ from rt_cli.main import cli
 from scripted_server import Script, ScriptedRealtimeServer
 from websockets.asyncio.client import connect
 
-from recorder.errors import SessionFormatError
+from recorder.errors import InputError, SessionFormatError
 from recorder.replay import load_session
 from recorder.serve import playbook_from
 from recorder.session import decode_line
@@ -248,7 +249,7 @@ def bad_lines(path: Path) -> list[int]:
 
 
 INTERPRETATION_NOTICES = re.compile(
-    r"^(t goes back|seq .* does not follow|a rate limit of|started_at)"
+    r"^(t goes back|seq .* does not follow|a rate limit of|a token count of|started_at)"
 )
 
 
@@ -668,3 +669,322 @@ def test_rt_serve_process_warns_about_each_bad_line_and_serves_the_rest(tmp_path
     assert process.returncode == 0
     for number in bad_lines(path):
         assert f"{path}:{number}:" in seen
+
+
+# -- issue 14, items 10 and 11: each reproduction through every reader ---------------------------
+#
+# Each case below is a file that once crashed a reader or was misread without a word. Every
+# reader reads it: show (text and --json), tail (text and --json), stats, sql (over `events`,
+# which keeps each event whole), ls (CSV), diff, export wav, export parquet, report, check, serve
+# (loading the recording and building its playbook) and replay (sending it to a scripted
+# server). None may crash; each must say the same thing about the file (the same lines skipped,
+# named on stderr) and keep what is valid.
+
+PASSING_CHECK = '[[checks]]\nname = "readable"\nexpect = ["sessions >= 0"]\n'
+
+
+@dataclass(frozen=True)
+class Reading:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def read_everywhere(path: Path, directory: Path, target: str | None) -> dict[str, Reading]:
+    """What every reader makes of `path` (the CLI as a user runs it; serve as its library)."""
+    p = str(path)
+    config = directory / "rt-check.toml"
+    config.write_text(PASSING_CHECK)
+    commands = {
+        "show": ["show", p],
+        "show --json": ["show", p, "--json"],
+        "tail": ["tail", p, "--max-seconds", "0"],
+        "tail --json": ["tail", p, "--max-seconds", "0", "--json"],
+        "stats": ["stats", p, "--format", "json"],
+        "sql": ["sql", "SELECT * FROM events", p, "--format", "json"],
+        "ls": ["ls", p, "--format", "csv"],
+        "diff": ["diff", p, p, "--format", "json"],
+        "export wav": ["export", "wav", p, "--out", str(directory / "wav")],
+        "export parquet": ["export", "parquet", p, "--out", str(directory / "parquet")],
+        "report": ["report", p, "--no-audio", "-o", str(directory / "report.html")],
+        "check": ["check", p, "--config", str(config), "--format", "json"],
+    }
+    if target is not None:
+        commands["replay"] = [
+            "replay", p, "--target", target, "--fast", "--pace", "timed", "--timeout", "2",
+            "--out", str(directory / "replayed"),
+        ]  # fmt: skip
+    readings = {}
+    for name, args in commands.items():
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        expected = (0, 1, 2) if name == "check" else (0, 1)  # check: 2 when it cannot run
+        assert result.exit_code in expected, (name, result.output)
+        if result.exit_code:
+            assert result.stderr.count("Error: ") == 1, (name, result.stderr)
+        readings[name] = Reading(result.exit_code, result.stdout, result.stderr)
+    readings["serve"] = serve_reading(path)
+    return readings
+
+
+def serve_reading(path: Path) -> Reading:
+    """`rt serve`'s loading of a recording, its warnings printed the way the command does."""
+    warnings: list[FileWarning] = []
+    try:
+        playbook_from(load_session(path, keep_payloads=("server",), on_warning=warnings.append))
+    except InputError as exc:
+        return Reading(1, "", f"Error: {exc}\n")
+    return Reading(0, "", "".join(f"warning: {w}\n" for w in warnings))
+
+
+def compact_lines(base: str = "ga-push-to-talk.jsonl") -> list[dict[str, Any]]:
+    return [json.loads(line) for line in compact(base)]
+
+
+def write_records(directory: Path, records: list[Any], name: str = "case.jsonl") -> Path:
+    """Records (dicts, or lines as bytes) as a session file."""
+    path = directory / name
+    lines = [r if isinstance(r, bytes) else json.dumps(r).encode() for r in records]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def first(records: list[dict[str, Any]], event_type: str) -> int:
+    return next(
+        i for i, r in enumerate(records) if (r.get("event") or {}).get("type") == event_type
+    )
+
+
+def assert_every_reader_names(readings: dict[str, Reading], path: Path, line: int) -> None:
+    for name, reading in readings.items():
+        assert f"{path}:{line}: " in reading.stderr, (name, reading.stderr)
+
+
+def assert_every_reader_succeeds(readings: dict[str, Reading]) -> None:
+    for name, reading in readings.items():
+        assert reading.exit_code == 0, (name, reading.stderr)
+
+
+@pytest.fixture
+def everywhere(tmp_path, scripted_upstream):
+    target = scripted_upstream.url + "/v1/realtime?model=gpt-realtime"
+
+    def read(path: Path) -> dict[str, Reading]:
+        out = tmp_path / f"out-{len(list(tmp_path.glob('out-*')))}"
+        out.mkdir()
+        return read_everywhere(path, out, target)
+
+    return read
+
+
+def test_binary_frames_with_bad_base64_are_named_by_every_reader(tmp_path, everywhere):
+    records: list[Any] = compact_lines()
+    t = records[3]["t"]
+    records.insert(4, {"kind": "frame", "seq": 3, "t": t, "from": "server", "binary": "!!@@"})
+    records.insert(5, {"kind": "frame", "seq": 3, "t": t, "from": "client", "binary": "abc"})
+    path = write_records(tmp_path, records)
+    assert bad_lines(path) == [5, 6]
+    readings = everywhere(path)
+    assert_every_reader_succeeds(readings)
+    assert_every_reader_names(readings, path, 5)
+    assert_every_reader_names(readings, path, 6)
+
+
+def test_a_delta_before_its_response_create_gives_no_negative_latency(tmp_path, everywhere):
+    records = compact_lines()
+    create, delta = first(records, "response.create"), first(records, "response.output_audio.delta")
+    moved = records.pop(delta)
+    moved["t"] = records[create - 1]["t"]
+    records.insert(create, moved)
+    readings = everywhere(write_records(tmp_path, records))
+    assert_every_reader_succeeds(readings)
+    for row in json.loads(readings["stats"].stdout)["responses"]:
+        for key in ("ttfb_ms", "ttft_ms", "duration_ms"):
+            assert row[key] is None or row[key] >= 0, (key, row)
+
+
+@pytest.mark.parametrize(
+    "started_at",
+    [
+        "9999-12-31T23:59:59.999999Z",
+        "+275760-09-13T00:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "not a date",
+    ],
+)
+def test_a_start_time_out_of_range_or_not_a_date(started_at, tmp_path, everywhere):
+    records = compact_lines()
+    records[0]["started_at"] = started_at
+    path = write_records(tmp_path, records)
+    readings = everywhere(path)
+    assert_every_reader_succeeds(readings)
+    for line in readings["show --json"].stdout.splitlines():
+        at = json.loads(line)["at"]
+        assert at is None or at.startswith(("0001-", "9999-")), at
+    if started_at == "not a date":
+        assert f"{path}:1: started_at" in readings["stats"].stderr
+
+
+@pytest.mark.parametrize("value", [2**63, 2**64 + 5, -(2**70), 1e308])
+def test_rate_limits_beyond_64_bits_read_as_null(value, tmp_path, everywhere):
+    records = compact_lines()
+    at = (
+        first(records, "rate_limits.updated")
+        if any((r.get("event") or {}).get("type") == "rate_limits.updated" for r in records)
+        else 5
+    )
+    entry = {"name": "tokens", "limit": value, "remaining": value, "reset_seconds": 1.0}
+    event = {"type": "rate_limits.updated", "rate_limits": [entry]}
+    records.insert(
+        at, {"kind": "frame", "seq": 0, "t": records[at]["t"], "from": "server", "event": event}
+    )
+    readings = everywhere(write_records(tmp_path, records))
+    assert_every_reader_succeeds(readings)
+    limits = json.loads(readings["stats"].stdout)["rate_limits"]
+    assert {(row["limit"], row["remaining"]) for row in limits if row["name"] == "tokens"} >= {
+        (None, None)
+    }
+
+
+@pytest.mark.parametrize("field", ["input_tokens", "output_tokens", "total_tokens"])
+@pytest.mark.parametrize("value", [2**63, 2**80, -5, 1e308, 1.5])
+def test_token_counts_out_of_range_read_as_null(field, value, tmp_path, everywhere):
+    records = compact_lines()
+    done = first(records, "response.done")
+    records[done]["event"]["response"]["usage"][field] = value
+    readings = everywhere(write_records(tmp_path, records))
+    assert_every_reader_succeeds(readings)
+    response = json.loads(readings["stats"].stdout)["responses"][0]
+    if field != "total_tokens":
+        assert response[field] is None
+    assert response["cost_usd"] is None or response["cost_usd"] >= 0
+
+
+@pytest.mark.parametrize("code", [2**63, 2**64, -1, 70000])
+def test_a_close_code_out_of_range_reads_as_null(code, tmp_path, everywhere):
+    records = compact_lines()
+    close = next(i for i, r in enumerate(records) if r["kind"] == "close")
+    records[close]["code"] = code
+    readings = everywhere(write_records(tmp_path, records))
+    assert_every_reader_succeeds(readings)
+    code, out, _ = sql_query("SELECT close_code FROM sessions", tmp_path / "case.jsonl")
+    assert json.loads(out) == [{"close_code": None}]
+
+
+@pytest.mark.parametrize("rate", [2**63, 1, -24000, 1e308])
+def test_an_audio_rate_out_of_range_is_not_used(rate, tmp_path, everywhere):
+    records = compact_lines()
+    for record in records:
+        event = record.get("event") or {}
+        if event.get("type") in ("session.created", "session.updated"):
+            for side in ("input", "output"):
+                event["session"]["audio"][side]["format"]["rate"] = rate
+    readings = everywhere(write_records(tmp_path, records))
+    assert_every_reader_succeeds(readings)
+    for wav in tmp_path.glob("out-*/wav/*.wav"):
+        assert sf.info(str(wav)).samplerate == 24000
+
+
+def test_time_going_back_is_read_as_the_latest_time(tmp_path, everywhere):
+    records = compact_lines()
+    delta = first(records, "response.output_audio.delta")
+    records[delta]["t"] = 0.0  # a clock that stepped back
+    path = write_records(tmp_path, records)
+    readings = everywhere(path)
+    assert_every_reader_succeeds(readings)
+    for name in ("show", "stats", "sql", "export wav", "report", "serve", "replay"):
+        assert f"{path}:{delta + 1}: t goes back" in readings[name].stderr, name
+    for row in json.loads(readings["stats"].stdout)["responses"]:
+        assert row["ttfb_ms"] is None or row["ttfb_ms"] >= 0
+
+
+def test_a_newer_format_is_refused_by_every_reader(tmp_path, everywhere):
+    records = compact_lines()
+    records[0]["format"] = "rt-session/999"
+    path = write_records(tmp_path, records)
+    readings = everywhere(path)
+    for name, reading in readings.items():
+        assert reading.exit_code == (2 if name == "check" else 1), name
+        assert "format rt-session/999 is newer than this rt reads" in reading.stderr, name
+        assert str(path) in reading.stderr, name
+
+
+@pytest.mark.parametrize("where", ["second header", "frames before the header"])
+def test_a_misplaced_header_is_named_by_every_reader(where, tmp_path, everywhere):
+    records: list[Any] = compact_lines()
+    if where == "second header":
+        records.insert(5, records[0])
+        line = 6
+    else:
+        records.insert(0, records.pop(2))
+        line = 2
+    path = write_records(tmp_path, records)
+    assert line in bad_lines(path)
+    readings = everywhere(path)
+    assert_every_reader_succeeds(readings)
+    assert_every_reader_names(readings, path, line)
+
+
+def test_duplicate_keys_read_the_same_by_every_reader(tmp_path, everywhere):
+    lines = list(compact("ga-push-to-talk.jsonl"))
+    done = next(i for i, line in enumerate(lines) if b"response.done" in line)
+    lines[done] = re.sub(
+        rb'"type": ?"response.done"', b'"type":"x.first","type":"response.done"', lines[done]
+    )
+    path = write_records(tmp_path, lines)
+    readings = everywhere(path)
+    assert_every_reader_succeeds(readings)
+    types = {json.loads(line)["type"] for line in readings["show --json"].stdout.splitlines()}
+    assert "response.done" in types and "x.first" not in types
+    sql_types = {row["type"] for row in json.loads(readings["sql"].stdout)}
+    assert "response.done" in sql_types and "x.first" not in sql_types
+    assert json.loads(readings["stats"].stdout)["responses"][0]["status"] == "completed"
+
+
+def test_cr_only_line_endings_read_whole(tmp_path, everywhere):
+    path = tmp_path / "mac.jsonl"
+    path.write_bytes(b"\r".join(compact("ga-push-to-talk.jsonl")) + b"\r")
+    readings = everywhere(path)
+    assert_every_reader_succeeds(readings)
+    frames = [json.loads(line) for line in compact("ga-push-to-talk.jsonl")]
+    frames = [r for r in frames if r["kind"] == "frame"]
+    assert len(readings["show --json"].stdout.splitlines()) == len(frames)
+    assert len(json.loads(readings["sql"].stdout)) == len(frames)
+    for reading in readings.values():
+        assert "cut off" not in reading.stderr
+
+
+@pytest.mark.parametrize("depth", [300, 1020, 100_000])
+def test_deep_nesting_reads_the_same_everywhere(depth, tmp_path, everywhere):
+    """Up to orjson's limit (1024) a deep event is a valid record that every reader keeps
+    (and writes back as JSON); beyond it, a line every reader skips and names."""
+    lines: list[Any] = list(compact("ga-push-to-talk.jsonl"))
+    deep = b"[" * depth + b"]" * depth
+    head = b'{"kind":"frame","seq":3,"t":0.02,"from":"server","event":{"type":"x.deep","v":'
+    lines.insert(4, head + deep + b"}}")
+    path = write_records(tmp_path, lines)
+    readings = everywhere(path)
+    assert_every_reader_succeeds(readings)
+    if depth < 1024:
+        assert 5 not in bad_lines(path)
+        shown = [orjson.loads(line) for line in readings["show --json"].stdout.splitlines()]
+        assert any(frame["type"] == "x.deep" for frame in shown)
+        assert any(row["type"] == "x.deep" for row in orjson.loads(readings["sql"].stdout))
+    else:
+        assert bad_lines(path) == [5]
+        assert_every_reader_names(readings, path, 5)
+
+
+def sql_query(sql: str, path: Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["sql", sql, str(path), "--format", "json"])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("heard_ms", [1e308, 2**80, -1])
+def test_a_truncation_beyond_any_audio(heard_ms, tmp_path, everywhere):
+    sample = (SAMPLES / "ga-server-vad-barge-in.jsonl").read_bytes()
+    records = [json.loads(line) for line in sample.splitlines()]  # whole: the cut item's audio
+    for kind in ("conversation.item.truncate", "conversation.item.truncated"):
+        records[first(records, kind)]["event"]["audio_end_ms"] = heard_ms  # the cut, both sides
+    readings = everywhere(write_records(tmp_path, records))
+    assert_every_reader_succeeds(readings)
+    assert list(tmp_path.glob("out-*/wav/*.mix.wav"))

@@ -20,10 +20,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from recorder import vocabulary as vocab
 from recorder.interpretation import Frame, Interpreter, SessionFacts
+from recorder.json_text import to_json
 from recorder.reading import iter_records
 from recorder.warning_log import FileWarning
 
@@ -130,7 +129,7 @@ def _event_adder(columns: dict[str, list[Any]], with_audio: bool) -> Callable[[F
     def add(frame: Frame) -> None:
         event = None
         if frame.event is not None:
-            event = orjson.dumps(frame.event if with_audio else without_audio(frame)).decode()
+            event = to_json(frame.event if with_audio else without_audio(frame))
         values = (
             frame.number,
             frame.t,

@@ -21,6 +21,8 @@ What the interpreter itself decides:
   back: a smaller `t` than one seen before is read as that earlier `t`, reported once per file,
   so no latency comes out negative because a clock stepped back;
 - rate limits: numbers beyond a 64-bit integer are read as unknown (null), with a warning;
+- token counts that are not counts (negative, fractional, beyond `usage.MAX_TOKENS`) are read as
+  unknown, with a warning;
 - errors: server `error` events, failed responses and the proxy's own `error` records.
 """
 
@@ -37,6 +39,7 @@ from recorder.interpretation.facts import ErrorFacts, RateLimitFacts, SessionFac
 from recorder.interpretation.formats import AudioFormats
 from recorder.interpretation.frame import NO_TYPE, Frame, base64_size
 from recorder.interpretation.responses import ResponseTracker
+from recorder.interpretation.usage import TokenUsage
 from recorder.vocabulary import canonical
 from recorder.warning_log import FileWarning
 
@@ -213,6 +216,8 @@ class Interpreter:
             )
         elif ctype == vocab.RATE_LIMITS_UPDATED:
             self._rate_limits(line, frame, event)
+        elif ctype == vocab.RESPONSE_DONE:
+            self._check_usage(line, event)
         self.connection.server_event(ctype, event)
         self.responses.server_frame(frame)
         if ctype == vocab.AUDIO_DELTA:
@@ -252,6 +257,15 @@ class Interpreter:
             )
             return None
         return round(number)
+
+    def _check_usage(self, line: int, event: Mapping[str, Any]) -> None:
+        response = event.get("response")
+        usage = response.get("usage") if isinstance(response, Mapping) else None
+        rejected = TokenUsage.rejected(usage)
+        if rejected is not None:
+            self._warn_once(
+                "tokens", line, f"a token count of {rejected!r} is out of range; read as null"
+            )
 
     def _warn_once(self, key: str, line: int | None, reason: str) -> None:
         if key not in self._warned:
