@@ -160,12 +160,19 @@ def open_session_file(path: str | os.PathLike[str]) -> IO[bytes]:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
 
 
+def line_ending(head: bytes) -> bytes:
+    """What ends the lines of a file that starts with `head`: `\\n`, or `\\r` when its first
+    64 KiB hold a `\\r` and no `\\n` (old Mac style)."""
+    sniff = head[:_SNIFF_BYTES]
+    return b"\r" if b"\n" not in sniff and b"\r" in sniff else b"\n"
+
+
 def iter_lines(file: IO[bytes]) -> Iterator[tuple[int, bytes | memoryview, bool]]:
     """`(line number, line, whether it lacked a line ending)` for each non-blank line. A line
     may keep its `\n` (JSON readers ignore it)."""
     peek = getattr(file, "peek", None)
     sniff = peek(_SNIFF_BYTES)[:_SNIFF_BYTES] if peek is not None else None
-    if sniff is None or (b"\n" not in sniff and b"\r" in sniff):
+    if sniff is None or line_ending(sniff) == b"\r":
         yield from _split_lines(file)
         return
     number = 0
@@ -184,8 +191,7 @@ def _split_lines(file: IO[bytes]) -> Iterator[tuple[int, bytes | memoryview, boo
     while True:
         chunk = file.read(CHUNK_BYTES)
         if separator is None:
-            sniff = chunk[:_SNIFF_BYTES]
-            separator = b"\r" if b"\n" not in sniff and b"\r" in sniff else b"\n"
+            separator = line_ending(chunk)
         data = buffer + chunk if buffer else chunk
         if not chunk:
             if data.strip():

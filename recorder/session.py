@@ -415,9 +415,32 @@ def _lenient_loads(line: str | bytes | memoryview) -> Any:
         raise SessionFormatError("not valid JSON (nested too deeply)") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise SessionFormatError(f"not valid JSON ({_short(exc)})") from None
+    if _nested_deeper_than(record, _LENIENT_MAX_DEPTH):
+        raise SessionFormatError("not valid JSON (nested too deeply)")
     if isinstance(record, dict) and _has_lone_surrogate(text, record):
         raise SessionFormatError("not valid JSON (a \\u escape of half a UTF-16 surrogate pair)")
     return record
+
+
+# How deep a line read by the stdlib may nest: whether it parses would otherwise depend on
+# Python's recursion limit and on how deep the reading code's own stack is (which differs from
+# one command to another); this is well inside both. (orjson, which reads nearly every line,
+# takes 1024 levels whatever the stack.)
+_LENIENT_MAX_DEPTH = 512
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend(
+                (child, depth + 1) for child in children if isinstance(child, (dict, list))
+            )
+    return False
 
 
 def _has_lone_surrogate(line: str | bytes, record: dict[str, Any]) -> bool:
