@@ -30,6 +30,7 @@ from recorder.replay import (
     load_session,
     replay_schedule,
     run_replay,
+    summarise,
     summarise_file,
 )
 from recorder.warning_log import WarningLog
@@ -133,7 +134,8 @@ def replay(
         )
     except KeyboardInterrupt:
         raise click.Abort() from None
-    original = summarise_file(session, lambda problem: None)  # already warned while loading
+    assert recorded.facts is not None
+    original = summarise(recorded.facts)  # read once, while loading
     replayed = summarise_file(result.recording.path, warn)
     warn.close()
     out_console.print(render_summary(result, original, replayed))
@@ -150,6 +152,10 @@ def _pace(pace: str, speed: float, fast: bool) -> str:
 
 
 # -- what the user sees ------------------------------------------------------------------------
+
+# Responses listed in the summary: a long call's thousands would take longer to lay out than
+# to replay (rt diff compares them all).
+SUMMARY_ROWS = 50
 
 
 def render_summary(
@@ -171,7 +177,13 @@ def render_summary(
         parts.append(Text(printable(line), style="red"))
     comparisons = compare_responses(original, replayed)
     if comparisons:
-        parts.append(Padding(latency_table(comparisons), (0, 0, 0, 2), expand=False))
+        shown = comparisons[:SUMMARY_ROWS]
+        parts.append(Padding(latency_table(shown), (0, 0, 0, 2), expand=False))
+        if len(comparisons) > len(shown):
+            more = len(comparisons) - len(shown)
+            parts.append(
+                Text(f"  … and {more:,} more responses (rt diff compares every one)", style="dim")
+            )
     else:
         parts.append(Text("  no responses in either recording", style="dim"))
     if summary.frames_lost:

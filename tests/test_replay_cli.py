@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import scaled
 from rich.console import Console
 from rt_cli.main import cli
-from rt_cli.replay import render_summary
+from rt_cli.replay import SUMMARY_ROWS, render_summary
 from scripted_server import ScriptedRealtimeServer
 from test_replay_schedule import CONVERSATION, write_session
 from test_replay_support import QUICK, push_to_talk, record_through
@@ -250,6 +250,31 @@ def test_render_summary_exact_output():
         "  1   response.create   completed        312.5 ms      298.0 ms   -14.5 ms\n"
         "  2   speech_stopped    missing                 –             –           \n"
     )
+
+
+def test_render_summary_lists_the_first_responses_of_a_long_call():
+    summary = RecordingSummary(
+        path=Path("sessions/new.jsonl"),
+        session_id="new",
+        duration_s=600.0,
+        frames_from_client=5000,
+        frames_from_server=90000,
+        bytes_from_client=1,
+        bytes_from_server=2,
+        frames_lost=0,
+        write_error=None,
+    )
+    responses = tuple(
+        ResponseLatency(f"r{n}", "response.create", float(n), 300.0, "completed")
+        for n in range(SUMMARY_ROWS + 1234)
+    )
+    facts = RecordingFacts(5000, 90000, responses, ())
+    console = Console(file=io.StringIO(), width=100, soft_wrap=True)
+    console.print(render_summary(ReplayResult(summary, "ws://x", 1, 1, 1, None), facts, facts))
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 + 2 + SUMMARY_ROWS + 1
+    assert lines[-2].split()[0] == str(SUMMARY_ROWS)
+    assert lines[-1] == "  … and 1,234 more responses (rt diff compares every one)"
 
 
 def test_serve_usage_errors_exit_2(tmp_path):

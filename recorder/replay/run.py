@@ -252,7 +252,7 @@ class _Replayer:
                 due = max(due, arrived_at + step.delay)
             await _sleep_until(self.recording, due)
             self._check_open(step.frame, (index, len(sends)))
-            payload = step.frame.payload
+            payload = step.payload
             assert payload is not None, "replay needs the client payloads (load_session keep)"
             self.recording.frame("client", payload)
             try:

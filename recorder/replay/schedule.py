@@ -11,15 +11,17 @@ has, so holding audio back until VAD speaks would deadlock, and a microphone doe
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, overload
 from urllib.parse import urlsplit
 
 from recorder import vocabulary as vocab
 from recorder.errors import InputError
-from recorder.replay.recording import RecordedFrame, RecordedSession
+from recorder.replay.recording import RecordedFrame, RecordedFrames, RecordedSession
 from recorder.session import (
     REDACTED,
     redact_url,
@@ -61,19 +63,81 @@ _SECRET_NAME = re.compile(r"key|token|secret|auth|cookie|password|signature", re
 # -- the schedule (pure) ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Send:
     """One client frame to re-send, and when.
 
     It is due `gap` after the previous frame was due (or the connection opened) and, once the
     server has sent `wait_for` (canonical type -> how many in all since the connection opened),
-    no earlier than `delay` after the last of those arrived.
+    no earlier than `delay` after the last of those arrived. Its `frame` (and `payload`) are
+    read from the recording when asked for.
     """
 
-    frame: RecordedFrame
     gap: float
     wait_for: Mapping[str, int]
     delay: float
+    _frames: RecordedFrames = field(repr=False, compare=False)
+    _index: int = field(repr=False, compare=False)
+
+    @property
+    def frame(self) -> RecordedFrame:
+        return self._frames.frame(self._index)
+
+    @property
+    def payload(self) -> str | bytes | None:
+        """The frame's payload (`frame.payload`, without making the frame)."""
+        return self._frames.kept_payload(self._index)
+
+
+_NO_WAIT: Mapping[str, int] = MappingProxyType({})
+
+
+class Sends(Sequence[Send]):
+    """The sends of a schedule, in order: three numbers each in memory, the `Send` (and its
+    frame, whose payload is read from the recording when asked for) made when it is needed."""
+
+    def __init__(self, frames: RecordedFrames) -> None:
+        self._frames = frames
+        self._index = array("q")  # which frame of the recording
+        self._gap = array("d")
+        self._delay = array("d")
+        self._waits: dict[int, Mapping[str, int]] = {}  # only the sends that wait
+
+    def add(self, frame_index: int, gap: float, wait_for: Mapping[str, int], delay: float) -> None:
+        if wait_for:
+            self._waits[len(self._index)] = wait_for
+        self._index.append(frame_index)
+        self._gap.append(gap)
+        self._delay.append(delay)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @overload
+    def __getitem__(self, index: int) -> Send: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Send]: ...
+    def __getitem__(self, index: int | slice) -> Send | list[Send]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return Send(
+            self._gap[index],
+            self._waits.get(index, _NO_WAIT),
+            self._delay[index],
+            self._frames,
+            self._index[index],
+        )
+
+    def __iter__(self) -> Iterator[Send]:
+        frames, waits = self._frames, self._waits
+        for number, (index, gap, delay) in enumerate(
+            zip(self._index, self._gap, self._delay, strict=True)
+        ):
+            yield Send(gap, waits.get(number, _NO_WAIT), delay, frames, index)
 
 
 @dataclass(frozen=True)
@@ -90,7 +154,7 @@ class Finish:
 
 @dataclass(frozen=True)
 class Schedule:
-    sends: tuple[Send, ...]
+    sends: Sequence[Send]
     finish: Finish
     pace: Pace
     speed: float
@@ -109,7 +173,7 @@ def replay_schedule(
         raise InputError(f"unknown pace {pace!r}: choose reactive or timed")
     if not speed > 0:
         raise InputError(f"speed must be greater than 0, not {speed:g}")
-    if not session.client_frames:
+    if not session.frames.client_count:
         raise InputError(f"{session.path}: nothing to replay (the recording has no client frames)")
     scale = 0.0 if fast else 1.0 / speed
     reactive = pace == "reactive"
@@ -118,14 +182,14 @@ def replay_schedule(
     last_milestone_t: float | None = None
     previous_t = session.start_t
     previous_was_append = False
-    sends: list[Send] = []
-    for frame in session.frames:
-        if frame.direction == "server":
-            if frame.event_type in MILESTONES:
-                counts[frame.event_type] += 1
-                last_milestone_t = frame.t
+    sends = Sends(session.frames)
+    for index, t, from_client, event_type, _ in session.frames.outline():
+        if not from_client:
+            if event_type in MILESTONES:
+                counts[event_type] += 1
+                last_milestone_t = t
             continue
-        is_append = frame.event_type == vocab.AUDIO_APPEND
+        is_append = event_type == vocab.AUDIO_APPEND
         frame_scale = (0.0 if fast else 1.0) if is_append else scale
         wait_for: dict[str, int] = {}
         delay = 0.0
@@ -133,12 +197,11 @@ def replay_schedule(
             wait_for = {k: n for k, n in counts.items() if n > awaited[k]}
             awaited = counts.copy()
             if wait_for and last_milestone_t is not None:
-                delay = max(0.0, frame.t - last_milestone_t) * frame_scale
-        gap = max(0.0, frame.t - previous_t) * frame_scale
-        sends.append(Send(frame, gap, wait_for, delay))
-        previous_t = frame.t
+                delay = max(0.0, t - last_milestone_t) * frame_scale
+        sends.add(index, max(0.0, t - previous_t) * frame_scale, wait_for, delay)
+        previous_t = t
         previous_was_append = is_append
-    end_t = session.close.t if session.close is not None else session.frames[-1].t
+    end_t = session.close.t if session.close is not None else session.frames.t(-1)
     finish_wait = {k: n for k, n in counts.items() if n > awaited[k]} if reactive else {}
     finish_delay = 0.0
     if finish_wait and last_milestone_t is not None:
@@ -146,7 +209,7 @@ def replay_schedule(
     close = session.close
     ours = close is not None and close.by != "server"
     return Schedule(
-        sends=tuple(sends),
+        sends=sends,
         finish=Finish(
             gap=max(0.0, end_t - previous_t) * scale,
             wait_for=finish_wait,
