@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import re
-import weakref
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, overload
+from typing import Any, Literal, overload
 
 from recorder import vocabulary as vocab
 from recorder.errors import InputError, SessionFormatError
@@ -86,7 +86,6 @@ class RecordedFrames(Sequence[RecordedFrame]):
         self._type = array("i")  # index into _types; -1: no event type
         self._types: list[str] = []
         self._type_numbers: dict[str, int] = {}
-        self._file: IO[bytes] | None = None
 
     def add(self, frame: Frame, offset: int, raw: bytes, record: Mapping[str, Any]) -> None:
         """Index one frame: the interpretation's `frame`, its line `raw` at `offset`."""
@@ -170,37 +169,45 @@ class RecordedFrames(Sequence[RecordedFrame]):
 
     # -- payloads --------------------------------------------------------------------------------
 
+    def kept(self, index: int) -> bool:
+        """Whether the payload of frame `index` is kept (its direction's payloads are)."""
+        return ("server" if self._flags[index] & _SERVER else "client") in self.keep
+
     def kept_payload(self, index: int) -> str | bytes | None:
         """The payload of frame `index` if its direction's payloads are kept, else None."""
-        server = self._flags[index] & _SERVER
-        if ("server" if server else "client") not in self.keep:
-            return None
-        return self.payload(index)
+        return self.payload(index) if self.kept(index) else None
 
     def payload(self, index: int) -> str | bytes:
-        """The payload of frame `index` as it went over the wire, read from the file."""
-        data = self._read(self._start[index], self._size[index])
-        if self._flags[index] & _VERBATIM:
-            if not data.lstrip()[:1] == b"{":
-                raise self._changed(index)
-            return data.decode("utf-8", "surrogatepass")
-        try:
-            record = decode_line(data)
-        except SessionFormatError:
-            raise self._changed(index) from None
-        return frame_payload(record)
+        """The payload of frame `index` as it went over the wire, read from the file (which
+        is opened for this one read: to read many, use `reading`)."""
+        with self.reading() as read:
+            return read(index)
 
-    def _read(self, start: int, size: int) -> bytes:
-        if self._file is None:
+    @contextmanager
+    def reading(self) -> Iterator[Callable[[int], str | bytes]]:
+        """`read(index) -> payload` while the file stays open (closed on leaving): for reading
+        many payloads, mostly in file order, without holding a file open between uses."""
+        try:
+            file = open(self.path, "rb", buffering=_BUFFER_BYTES)  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise InputError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        starts, sizes, flags = self._start, self._size, self._flags
+
+        def read(index: int) -> str | bytes:
+            file.seek(starts[index])  # buffered: a seek within the buffer costs no read
+            data = file.read(sizes[index])
+            if flags[index] & _VERBATIM:
+                if not data.lstrip()[:1] == b"{":
+                    raise self._changed(index)
+                return data.decode("utf-8", "surrogatepass")
             try:
-                # buffered: payloads are mostly read in file order, so a seek rarely leaves
-                # the buffer
-                self._file = open(self.path, "rb", buffering=_BUFFER_BYTES)  # noqa: SIM115
-            except OSError as exc:
-                raise InputError(f"cannot read {self.path}: {exc.strerror or exc}") from None
-            weakref.finalize(self, self._file.close)
-        self._file.seek(start)
-        return self._file.read(size)
+                record = decode_line(data)
+            except SessionFormatError:
+                raise self._changed(index) from None
+            return frame_payload(record)
+
+        with file:
+            yield read
 
     def _changed(self, index: int) -> InputError:
         return InputError(

@@ -63,7 +63,7 @@ _SECRET_NAME = re.compile(r"key|token|secret|auth|cookie|password|signature", re
 # -- the schedule (pure) ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per frame sent, three times as fast
 class Send:
     """One client frame to re-send, and when.
 
@@ -78,6 +78,7 @@ class Send:
     delay: float
     _frames: RecordedFrames = field(repr=False, compare=False)
     _index: int = field(repr=False, compare=False)
+    _payload: str | bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def frame(self) -> RecordedFrame:
@@ -86,6 +87,8 @@ class Send:
     @property
     def payload(self) -> str | bytes | None:
         """The frame's payload (`frame.payload`, without making the frame)."""
+        if self._payload is not None:
+            return self._payload
         return self._frames.kept_payload(self._index)
 
 
@@ -133,11 +136,14 @@ class Sends(Sequence[Send]):
         )
 
     def __iter__(self) -> Iterator[Send]:
+        """Each send with its payload, read in file order while the file stays open."""
         frames, waits = self._frames, self._waits
-        for number, (index, gap, delay) in enumerate(
-            zip(self._index, self._gap, self._delay, strict=True)
-        ):
-            yield Send(gap, waits.get(number, _NO_WAIT), delay, frames, index)
+        with frames.reading() as read:
+            for number, (index, gap, delay) in enumerate(
+                zip(self._index, self._gap, self._delay, strict=True)
+            ):
+                payload = read(index) if frames.kept(index) else None
+                yield Send(gap, waits.get(number, _NO_WAIT), delay, frames, index, payload)
 
 
 @dataclass(frozen=True)
