@@ -13,20 +13,24 @@ two cores are shared by the scheduler (--pin puts the proxy on CPU 0 and the gen
 
   upstream   a WebSocket server playing the Realtime API's side (one process, uvloop)
   clients    the N client sessions (one process, uvloop)
-  proxy      `rt record --proxy --listen 127.0.0.1:0 --upstream ... --out DIR`, the real CLI:
-             `auto` as shipped (uvloop when installed), `asyncio` with RT_EVENT_LOOP=asyncio
+  proxy      `rt record --proxy --listen 127.0.0.1:0 --upstream ... --out DIR`, the real CLI
+             (`rt` as shipped: uvloop, worker processes; `rt-asyncio` with RT_EVENT_LOOP=asyncio),
+             or a C forwarder measured in the same run as the reference: `socat` (a process per
+             connection) and `haproxy` (`mode tcp`, a thread per core); see bench/forwarders.py
+             (`apt-get install -y socat haproxy`)
 
-Reported per N: added latency p50/p99 (both directions pooled; each direction's p99 too), the
-proxy's CPU (% of one core, user+system, from /proc over the run; system share in brackets) and
-RSS (at the end, and peak), the generators' CPU, softirq time (loopback TCP), other processes'
+Reported per N and path: added latency p50/p99 (both directions pooled; each direction's p99 too),
+the proxy's CPU (% of one core, user+system of its process tree from /proc over the run; system
+share and CPU per relayed frame in brackets) and RSS (at the end, and peak, summed over workers), the generators' CPU, softirq time (loopback TCP), other processes'
 CPU (a repetition that others disturbed beyond --max-others is run again), how late the
 generators sent (their own health), and frames lost, counted three ways: sent vs received at
 each end, frames in the session files vs frames sent, and frames the proxy reported as not
 recorded (all must be 0).
 
-    python bench/load.py                          # N = 25, 50, 100, 150, 200
-    python bench/load.py --sessions 100,125 --reps 5 --proxy-loop auto,asyncio
-    python bench/load.py --find                   # raise N until p99 added > 5 ms
+    python bench/load.py                          # N = 25, 50, 100, 150, 200; rt, socat, haproxy
+    python bench/load.py --sessions 100,125 --reps 5 --paths rt,rt-asyncio
+    python bench/load.py --find --sessions 100 --step 50   # raise N until each path is over 5 ms
+    python bench/load.py --paths rt --sessions 200 --py-spy --gil   # where rt's time goes
     python bench/load.py --relay-cost             # the relay's CPU per frame, no sockets
     python bench/load.py --profile --sessions 100 # cProfile the proxy's event loop
     python bench/load.py --experiment no-recording --sessions 100   # the relay alone
@@ -58,7 +62,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
+from forwarders import FORWARDERS, missing, start_forwarder, tree_cpu_seconds  # noqa: E402
+from process_tree import tree_cpu_split, tree_memory_mb  # noqa: E402
+from profiling import PySpy  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
@@ -251,21 +259,12 @@ def apply_experiment(experiment: str) -> list[float] | None:
     if name == "no-recording":  # the relay alone: what recording costs is the difference
         import recorder.recording
 
-        class NullWriter:
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                self.frames_lost = 0
-                self.failed = None
+        def count_only(self: Any, direction: str, payload: Any, **_: Any) -> None:
+            self.frames[direction] += 1
 
-            def frame(self, *args: Any) -> int:
-                return 0
-
-            def record(self, *args: Any) -> None:
-                pass
-
-            def close(self, t: float | None = None) -> None:
-                pass
-
-        recorder.recording.SessionWriter = NullWriter  # type: ignore[misc,assignment]
+        recorder.recording.Recording.message = count_only  # type: ignore[method-assign]
+        recorder.recording.Recording.reserve = lambda self, size: True  # type: ignore[method-assign]
+        recorder.recording.Recording.release = lambda self, size: None  # type: ignore[method-assign]
     elif name == "flush-interval":  # how often the writer thread wakes (default 0.05 s)
         import recorder.store
 
@@ -318,74 +317,41 @@ async def run_proxy(upstream: str, out: str, profile: str | None, experiment: st
 # -- the relay's own cost, without sockets ------------------------------------------------------
 
 
-class NullTransport(asyncio.Transport):
-    """Swallows writes: what is left is the proxy's own work per frame (no kernel, no peers)."""
+class NullLeg:
+    """A leg whose writes go nowhere: what is left is the proxy's own work per frame."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes = 0
+    lost = False
 
     def write(self, data: Any) -> None:
-        self.writes += 1
-
-    def is_closing(self) -> bool:
-        return False
-
-    def pause_reading(self) -> None:
         pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        pass
-
-    def get_write_buffer_size(self) -> int:
-        return 0
 
 
 async def relay_cost(frames: int, out: Path) -> dict[str, float]:
-    """CPU µs per frame for the proxy's handling of one 20 ms audio frame each way: parse,
-    record (the writer thread's formatting and writing included), serialise, write."""
-    from websockets.asyncio.connection import Connection
-    from websockets.client import ClientProtocol
-    from websockets.frames import TEXT, Frame
-    from websockets.protocol import State
-    from websockets.server import ServerProtocol
-    from websockets.uri import parse_uri
-
-    import recorder.proxy as proxy_module
+    """CPU µs per frame for the proxy's handling of one 20 ms audio frame each way, as one
+    read each: find the frame, forward it, record it (the writer thread's writing included)."""
+    from recorder.proxy import RecordingProxy
     from recorder.recording import Recording
+    from recorder.relay import Relay
 
-    proxy = proxy_module.RecordingProxy("ws://127.0.0.1:9", out, environ={})
-    session = proxy_module._Session(proxy)
-    session.recording = Recording(out, upstream="ws://x", path="/", headers=[], subprotocols=[])
-    # Two protocols opened by a real handshake, in memory.
-    server_side, client_side = ServerProtocol(), ClientProtocol(parse_uri("ws://x/"))
-    client_side.send_request(client_side.connect())
-    server_side.receive_data(b"".join(client_side.data_to_send()))
-    (request,) = server_side.events_received()
-    server_side.send_response(server_side.accept(request))  # type: ignore[arg-type]
-    client_side.receive_data(b"".join(server_side.data_to_send()))
-    client_side.events_received()
-    assert server_side.state is client_side.state is State.OPEN
-    client_leg = proxy_module._ClientLeg.__new__(proxy_module._ClientLeg)
-    upstream_leg = proxy_module._UpstreamLeg.__new__(proxy_module._UpstreamLeg)
-    for leg, protocol in ((client_leg, server_side), (upstream_leg, client_side)):
-        Connection.__init__(leg, protocol, max_queue=16, write_limit=2**15)
-        Connection.connection_made(leg, NullTransport())
-    client_leg.forwarder = proxy_module._Forwarder(session, "client", client_leg)
-    upstream_leg.forwarder = proxy_module._Forwarder(session, "server", upstream_leg)
-    client_leg.forwarder.start(upstream_leg)
-    upstream_leg.forwarder.start(client_leg)
+    class Session:
+        proxy = RecordingProxy("ws://127.0.0.1:9", out, environ={})
+        recording = Recording(out, upstream="ws://x", path="/", headers=[], subprotocols=[])
+
+        def close_frame(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    session = Session()
+    options: dict[str, Any] = {"max_frame_bytes": 16 << 20, "strict": False}
+    up = Relay(session, session.recording, "client", NullLeg(), NullLeg(), **options)  # type: ignore[arg-type]
+    down = Relay(session, session.recording, "server", NullLeg(), NullLeg(), **options)  # type: ignore[arg-type]
     # What arrives: masked client frames, unmasked server frames, one per read (as at 50/s).
-    appends = [Frame(TEXT, append_message(i).encode()).serialize(mask=True) for i in range(256)]
-    deltas = [Frame(TEXT, delta_message(i).encode()).serialize(mask=False) for i in range(256)]
+    appends = [_frame(append_message(i).encode(), os.urandom(4)) for i in range(256)]
+    deltas = [_frame(delta_message(i).encode(), None) for i in range(256)]
     started_cpu, started = time.process_time(), time.perf_counter()
     started_thread = time.thread_time()
     for i in range(frames // 2):
-        client_leg.data_received(appends[i % 256])
-        upstream_leg.data_received(deltas[i % 256])
+        up.feed(appends[i % 256])
+        down.feed(deltas[i % 256])
     loop_cpu = time.thread_time() - started_thread
     summary = await session.recording.afinish()
     total_cpu = time.process_time() - started_cpu
@@ -395,6 +361,17 @@ async def relay_cost(frames: int, out: Path) -> dict[str, float]:
         "total_us": total_cpu / frames * 1e6,
         "wall_us": (time.perf_counter() - started) / frames * 1e6,
     }
+
+
+def _frame(payload: bytes, mask: bytes | None) -> bytes:
+    """One text frame on the wire (RFC 6455 §5.2)."""
+    size = len(payload)
+    head = bytes((0x81, (0x80 if mask else 0) | (size if size < 126 else 126)))
+    if size >= 126:
+        head += size.to_bytes(2, "big")
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 async def print_relay_cost(args: argparse.Namespace) -> None:
@@ -407,7 +384,9 @@ async def print_relay_cost(args: argparse.Namespace) -> None:
             shutil.rmtree(out, ignore_errors=True)
     best = {key: min(run[key] for run in runs) for key in runs[0]}
     print(
-        f"relay cost per 20 ms audio frame (best of 5 x 40000, no sockets): "
+        "relay cost per 20 ms audio frame (best of 5 x 40000, no sockets"
+        + (f", {args.experiment}" if args.experiment else "")
+        + "): "
         f"{best['loop_us']:.1f} µs on the event loop, {best['total_us']:.1f} µs of CPU with the "
         f"writer thread's formatting and writing"
     )
@@ -437,11 +416,8 @@ class Child:
         return process_cpu(self.pid)
 
     def memory_mb(self) -> tuple[float, float]:
-        """(RSS, peak RSS) in MB."""
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-        peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-        return rss / 1024, peak / 1024
+        """(RSS, peak RSS) in MB, summed over the process and its children (rt's workers)."""
+        return tree_memory_mb(self.pid)
 
 
 def process_cpu(pid: int) -> tuple[float, float]:
@@ -504,7 +480,9 @@ class Run:
     generators_cpu: float
     others_cpu: float  # the rest of the machine (other processes) during the run
     irq_cpu: float  # interrupts and softirqs, mostly the loopback traffic itself
+    frames_relayed: int = 0
     proxy_cpu: float = 0.0
+    proxy_cpu_s: float = 0.0
     proxy_sys: float = 0.0
     proxy_rss_mb: float = 0.0
     proxy_peak_mb: float = 0.0
@@ -546,7 +524,7 @@ def proxy_command(upstream: str, out: Path, loop: str, args: argparse.Namespace)
     this script's own proxy role (the same RecordingProxy) for --profile and experiments."""
     if loop in ("auto", "asyncio") and not args.profile and not args.experiment:
         command = [sys.executable, "-m", "rt_cli.main", "record", "--proxy", "--listen"]
-        return command + ["127.0.0.1:0", "--upstream", upstream, "--out", str(out)]
+        return command + ["127.0.0.1:0", "--upstream", upstream, "--out", str(out), *args.rt_args]
     command = [sys.executable, __file__, "--role", "proxy", "--loop", loop]
     command += ["--upstream", upstream, "--out", str(out)]
     if args.profile:
@@ -568,8 +546,9 @@ async def wait_for_quiet(limit: float) -> float:
             return busy
 
 
-async def one_run(sessions: int, proxy_loop: str | None, args: argparse.Namespace) -> Run:
-    """One run of `sessions` calls: direct (`proxy_loop` None) or through a proxy process."""
+async def one_run(sessions: int, path: str | None, args: argparse.Namespace) -> Run:
+    """One run of `sessions` calls: direct (`path` None), through `rt record` ("rt",
+    "rt-asyncio") or through a C forwarder ("socat", "haproxy"), each its own process."""
     await wait_for_quiet(args.quiet_wait)
     generators = {1} if args.pin else None
     upstream = await spawn(
@@ -578,16 +557,28 @@ async def one_run(sessions: int, proxy_loop: str | None, args: argparse.Namespac
         cpus=generators,
     )
     proxy: Child | None = None
+    forwarder = None
+    sampler = None
     out = Path(tempfile.mkdtemp(prefix="rt-load-", dir=args.dir))
     try:
         target = upstream.url
-        if proxy_loop is not None:
-            command = proxy_command(upstream.url, out, proxy_loop, args)
-            cpus = {0} if args.pin else None
-            proxy = await spawn(command, url_from="stderr", cpus=cpus, loop=proxy_loop)
-            target = proxy.url
+        cpus = {0} if args.pin else None
+        if path in FORWARDERS:
+            port = int(upstream.url.rsplit(":", 1)[1])
+            forwarder = await start_forwarder(path, port, cpus=cpus)
+            target, proxy_pid = forwarder.url, forwarder.pid
+        elif path is not None:
+            loop = "asyncio" if path == "rt-asyncio" else "auto"
+            command = proxy_command(upstream.url, out, loop, args)
+            proxy = await spawn(command, url_from="stderr", cpus=cpus, loop=loop)
+            target, proxy_pid = proxy.url, proxy.pid
+            if args.py_spy:
+                sampler = await PySpy.attach(
+                    proxy.pid, args.warmup + args.seconds, gil=args.gil, rate=100
+                )
         up_before = sum(upstream.cpu_seconds())
-        proxy_before = proxy.cpu_seconds() if proxy else (0.0, 0.0)
+        proxy_before = tree_cpu_seconds(proxy_pid) if path else 0.0
+        proxy_sys_before = tree_cpu_split(proxy_pid)[1] if path else 0.0
         busy_before, irq_before = machine_cpu_seconds()
         began = time.monotonic()
         clients = await asyncio.create_subprocess_exec(
@@ -617,7 +608,7 @@ async def one_run(sessions: int, proxy_loop: str | None, args: argparse.Namespac
         measured = json.loads(stdout.decode().strip().splitlines()[-1])
         up_cpu = sum(upstream.cpu_seconds()) - up_before
         clients_cpu = measured["clients_cpu_s"]
-        proxy_cpu = sum(proxy.cpu_seconds()) - sum(proxy_before) if proxy else 0.0
+        proxy_cpu = tree_cpu_seconds(proxy_pid) - proxy_before if path else 0.0
         run = Run(
             sessions=sessions,
             latencies_ms=[x / 1e6 for x in measured["append_latencies_ns"]]
@@ -630,12 +621,18 @@ async def one_run(sessions: int, proxy_loop: str | None, args: argparse.Namespac
             generators_cpu=(up_cpu + clients_cpu) / wall,
             others_cpu=max(0.0, busy - up_cpu - clients_cpu - proxy_cpu) / wall,
             irq_cpu=irq / wall,
+            frames_relayed=measured["appends"] + measured["upstream_deltas"],
         )
-        if proxy is not None:
-            user, system = proxy.cpu_seconds()
+        if path is not None:
             run.proxy_cpu = proxy_cpu / wall
-            run.proxy_sys = (system - proxy_before[1]) / wall
-            run.proxy_rss_mb, run.proxy_peak_mb = proxy.memory_mb()
+            run.proxy_cpu_s = proxy_cpu
+            run.proxy_sys = (tree_cpu_split(proxy_pid)[1] - proxy_sys_before) / wall
+            run.proxy_rss_mb, run.proxy_peak_mb = tree_memory_mb(proxy_pid)
+        if sampler is not None:
+            await sampler.wait()
+            print(f"  py-spy of {path} at N={sessions}:")
+            print(sampler.summary())
+        if proxy is not None:
             proxy_out, _ = await stop(proxy, signal.SIGINT)
             for line in proxy_out.splitlines():
                 if line.startswith("event loop lag"):
@@ -654,6 +651,8 @@ async def one_run(sessions: int, proxy_loop: str | None, args: argparse.Namespac
     finally:
         if proxy is not None and proxy.process.returncode is None:
             await stop(proxy, signal.SIGINT)
+        if forwarder is not None:
+            await forwarder.stop()
         await stop(upstream)
         shutil.rmtree(out, ignore_errors=True)
 
@@ -687,6 +686,7 @@ class Result:
     irq_cpu: float
     irq_direct_cpu: float
     lateness_p99: float
+    cpu_us_per_frame: float
     lost: int  # summed over the repetitions, not a median
 
     @property
@@ -698,7 +698,8 @@ class Result:
             f"N={self.sessions:<4} added p50 {self.added_p50:5.2f} ms  p99 {self.added_p99:5.2f} ms"
             f" (up {self.added_p99_up:5.2f}, down {self.added_p99_down:5.2f})  "
             f"[p99 direct {self.direct_p99:5.2f}, proxied {self.proxied_p99:5.2f}]  "
-            f"proxy CPU {100 * self.proxy_cpu:3.0f}% ({100 * self.proxy_sys:.0f}% sys) "
+            f"proxy CPU {100 * self.proxy_cpu:3.0f}% ({100 * self.proxy_sys:.0f}% sys, "
+            f"{self.cpu_us_per_frame:.0f} µs/frame) "
             f"RSS {self.proxy_rss_mb:3.0f} MB (peak {self.proxy_peak_mb:3.0f})  "
             f"generators {100 * self.generators_cpu:3.0f}%  softirq {100 * self.irq_cpu:3.0f}% "
             f"(direct {100 * self.irq_direct_cpu:3.0f}%)  others {100 * self.others_cpu:3.0f}%  "
@@ -731,6 +732,7 @@ def summarise(pairs: list[tuple[Run, Run]]) -> Result:
         irq_cpu=median([p.irq_cpu for _, p in pairs]),
         irq_direct_cpu=median([d.irq_cpu for d, _ in pairs]),
         lateness_p99=median([pct(p.lateness_ms, 0.99) for _, p in pairs]),
+        cpu_us_per_frame=median([p.proxy_cpu_s / max(1, p.frames_relayed) * 1e6 for _, p in pairs]),
         lost=sum(d.lost_in_flight + p.lost for d, p in pairs),
     )
 
@@ -738,45 +740,54 @@ def summarise(pairs: list[tuple[Run, Run]]) -> Result:
 async def main(args: argparse.Namespace) -> None:
     counts = [int(n) for n in args.sessions.split(",")]
     frames = 2 * (args.warmup + args.seconds) / CHUNK_S
+    paths = args.paths.split(",")
+    for path in list(paths):
+        if path not in ("rt", "rt-asyncio", *FORWARDERS):
+            raise SystemExit(f"unknown path {path!r}: rt, rt-asyncio, socat or haproxy")
+        problem = missing(path) if path in FORWARDERS else None
+        if problem:
+            print(f"skipping {path}: {problem}")
+            paths.remove(path)
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.2f}; {args.warmup:g} s warm-up + {args.seconds:g} s measured, "
         f"{frames:.0f} frames per session per run; medians of {args.reps} interleaved "
-        f"direct/proxied pairs; generators on {args.generator_loop}, proxy on "
-        f"{args.proxy_loop}; "
+        f"direct/proxied pairs; generators on {args.generator_loop}; paths {', '.join(paths)}"
+        + (f" (rt {' '.join(args.rt_args)})" if args.rt_args else "")
+        + "; "
         + ("proxy pinned to CPU 0, generators to CPU 1" if args.pin else "no CPU pinning")
     )
-    loops = args.proxy_loop.split(",")
-    results: list[Result] = []
+    results: dict[str, list[Result]] = {path: [] for path in paths}
+    live = list(paths)  # with --find: the paths still under the bar
     index = 0
-    while index < len(counts):
+    while index < len(counts) and live:
         n = counts[index]
-        pairs: dict[str, list[tuple[Run, Run]]] = {loop: [] for loop in loops}
+        pairs: dict[str, list[tuple[Run, Run]]] = {path: [] for path in live}
         for _ in range(args.reps):
             for _attempt in range(args.retries + 1):  # redo a repetition that others disturbed
                 direct = await one_run(n, None, args)
-                proxied = {loop: await one_run(n, loop, args) for loop in loops}
+                proxied = {path: await one_run(n, path, args) for path in live}
                 disturbed = max(r.others_cpu for r in [direct, *proxied.values()])
                 if disturbed <= args.max_others:
                     break
                 print(f"  (N={n}: other work took {100 * disturbed:.0f}% of a core; again)")
-            for loop in loops:
-                pairs[loop].append((direct, proxied[loop]))
-        for loop in loops:
-            result = summarise(pairs[loop])
-            label = f"[{loop}] " if len(loops) > 1 else ""
-            print(label + result.line(), flush=True)
-            results.append(result)
-        if args.find:
-            if not all(r.held for r in results[-len(loops) :]):
-                break
-            if index == len(counts) - 1:
-                counts.append(n + args.step)
+            for path in live:
+                pairs[path].append((direct, proxied[path]))
+        for path in list(live):
+            result = summarise(pairs[path])
+            print(f"[{path:<10}] " + result.line(), flush=True)
+            results[path].append(result)
+            if args.find and not result.held:
+                live.remove(path)
+        if args.find and live and index == len(counts) - 1:
+            counts.append(n + args.step)
         index += 1
-    held = [r.sessions for r in results if r.held]
-    if held:
+    for path in paths:
+        held = [r.sessions for r in results[path] if r.held]
+        largest = max(held) if held else "none"
         print(
-            f"largest N with p99 added latency <= {BAR_P99_MS:g} ms and no frame lost: {max(held)}"
+            f"{path}: largest N with p99 added latency <= {BAR_P99_MS:g} ms and no frame lost: "
+            f"{largest}"
         )
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
@@ -804,11 +815,16 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--pin", action="store_true", help="proxy on CPU 0, generators on CPU 1")
     parser.add_argument(
-        "--proxy-loop",
-        default="auto",
-        help="auto (`rt record` as shipped: uvloop when installed), asyncio (`rt record` with "
-        "RT_EVENT_LOOP=asyncio), or both: auto,asyncio (interleaved)",
+        "--paths",
+        default="rt,socat,haproxy",
+        help="comma-separated, interleaved: rt (`rt record` as shipped), rt-asyncio (with "
+        "RT_EVENT_LOOP=asyncio), socat, haproxy (C forwarders, the same-run reference)",
     )
+    parser.add_argument(
+        "--rt-arg", dest="rt_args", action="append", default=[], help="extra rt record argument"
+    )
+    parser.add_argument("--py-spy", action="store_true", help="sample rt with py-spy per run")
+    parser.add_argument("--gil", action="store_true", help="with --py-spy: only GIL holders")
     parser.add_argument("--generator-loop", choices=["asyncio", "uvloop"], default="uvloop")
     parser.add_argument("--profile", action="store_true", help="cProfile the proxy (inflates CPU)")
     parser.add_argument(
@@ -847,6 +863,7 @@ if __name__ == "__main__":
             )
         )
     elif arguments.relay_cost:
+        apply_experiment(arguments.experiment)  # e.g. no-recording: the relay's own share
         asyncio.run(print_relay_cost(arguments))
     else:
         asyncio.run(main(arguments))

@@ -1,31 +1,34 @@
-"""Benchmark the recording proxy against a direct connection, on loopback.
+"""Benchmark `rt record --proxy` against a direct connection and against C forwarders (socat,
+haproxy) measured in the same run, on loopback.
 
 A client sends 6.4 KB `input_audio_buffer.append` messages (100 ms of pcm16 at 24 kHz) to an
-echo upstream, directly and through `RecordingProxy`, in the same run:
+echo upstream (websockets on uvloop, in its own process), directly and through each path:
 
-- round trip: one message out, wait for its echo; p50 and p99 over many messages;
-- pipelined throughput: send N messages as fast as flow control allows while reading the
-  echoes; messages/s and MB/s (one direction's payload).
+- round trip: one message out, wait for its echo; p50 and p99;
+- pipelined: --messages messages with at most --window in flight; messages/s, and the CPU the
+  path's processes spent per echoed message (user + system, from /proc, children included).
 
-The client and the echo server share this process's event loop (with --echo-process the echo
-runs in its own process: a baseline that also pays a process hop); the proxy runs in a child
-process, as `rt record` does, one child per variant:
+Paths (each its own process, as users run them; started afresh for every round):
 
-  thread        the shipping proxy: SessionWriter formats and writes lines in its own thread
-  task          the writer as an asyncio task on the proxy's loop ("a thread or a task?")
-  none          the proxy relaying without recording (the relay's own cost)
-  nocheck       thread, with frame_line's "is it a JSON object" check skipped: the upper bound
-                for a cheaper check (not shippable: a non-JSON text frame would corrupt a line)
-  inprocess     the shipping proxy in the client's own event loop: no process hop, so the
-                added latency is the proxy's own processing
+  rt           `rt record --proxy` as shipped (the CLI: uvloop, worker processes)
+  rt-shm       the same with --out on /dev/shm (is the disk the cost?)
+  rt-tls       `rt record --proxy --ca-file CA` dialling a wss:// echo (the TLS-upstream cost)
+  rt-norec     the same relay with recording switched off (what recording costs)
+  socat        `socat TCP-LISTEN:...,fork TCP:...`, a process per connection (C)
+  haproxy      `mode tcp`, epoll, one thread per core (C)
+  haproxy-tls  haproxy originating TLS to the wss:// echo (`ssl verify none`)
 
-Variants are interleaved and repeated (--reps); every figure is the median over the repetitions,
-because on a small VM single runs swing by tens of percent.
+The paths are interleaved in every round (--rounds) and each figure is the median over the
+rounds (IQR in brackets) of its same-round ratio to the direct connection: on a shared VM single
+runs swing by tens of percent. The last lines compare rt with socat and haproxy directly (the
+goals of issue 21: throughput >= 0.85x theirs, added p50 within +30 us of theirs).
 
-    python bench/proxy.py                   # all variants, 5 repetitions
-    python bench/proxy.py --reps 3 --messages 4000
-    python bench/proxy.py --profile         # cProfile each variant's proxy; writer per-frame cost
-    python bench/proxy.py --compression     # what permessage-deflate would cost (direct)
+    python bench/proxy.py                                   # rt, socat, haproxy; 8 rounds
+    python bench/proxy.py --paths rt,rt-tls,haproxy,haproxy-tls
+    python bench/proxy.py --rounds 16 --messages 20000
+    python bench/proxy.py --paths rt --rounds 1 --py-spy    # where rt's time goes (py-spy)
+
+socat and haproxy are Debian packages: `apt-get install -y socat haproxy` (bench/forwarders.py).
 """
 
 from __future__ import annotations
@@ -33,11 +36,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import cProfile
-import io
 import json
 import os
-import pstats
 import random
 import re
 import shutil
@@ -45,26 +45,24 @@ import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
+from forwarders import missing, start_forwarder, tree_cpu_split  # noqa: E402
+from profiling import PySpy  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 
 AUDIO_BYTES = 4800  # 100 ms of pcm16 at 24 kHz -> 6400 base64 characters
-VARIANTS = {
-    "thread": "proxy (as shipped)",
-    "task": "proxy, writer task",
-    "none": "proxy, no recording",
-    "nocheck": "proxy, no JSON check",
-    "inprocess": "proxy in client's loop",
-}
+PATHS = ("rt", "rt-shm", "rt-tls", "rt-norec", "socat", "haproxy", "haproxy-tls")
+DEFAULT_PATHS = "rt,socat,haproxy"
 
 
 def append_message(index: int, rng: random.Random) -> str:
@@ -74,102 +72,7 @@ def append_message(index: int, rng: random.Random) -> str:
     )
 
 
-# -- child processes ---------------------------------------------------------------------------
-
-
-class AsyncioTaskWriter:
-    """SessionWriter's interface, formatting and writing from an asyncio task on the loop."""
-
-    def __init__(self, file: BinaryIO, *, path: Path | None = None, **_: Any) -> None:
-        from recorder.session import encode_record, frame_line
-
-        self._encode_record, self._frame_line = encode_record, frame_line
-        self.path = path
-        self._file = file
-        self._pending: list[Any] = []
-        self._next_seq = 0
-        self._closing = False
-        self._done = threading.Event()
-        self.frames_lost = 0
-        self.bytes_written = 0
-        self.failed: BaseException | None = None
-        self._loop = asyncio.get_running_loop()
-        self._task = self._loop.create_task(self._run())
-
-    def frame(self, direction: str, payload: str | bytes, t: float) -> int:
-        seq, self._next_seq = self._next_seq, self._next_seq + 1
-        self._pending.append((seq, t, direction, payload))
-        return seq
-
-    def record(self, record: Mapping[str, Any]) -> None:
-        self._pending.append(dict(record))
-
-    @property
-    def frames_written(self) -> int:
-        return self._next_seq
-
-    def close(self, t: float | None = None) -> None:  # called from a worker thread
-        self._loop.call_soon_threadsafe(self._stop)
-        self._done.wait()
-
-    def _stop(self) -> None:
-        self._closing = True
-
-    async def _run(self) -> None:
-        try:
-            while not self._closing:
-                await asyncio.sleep(0.05)
-                self._flush()
-            self._flush()
-        finally:
-            self._file.close()
-            self._done.set()
-
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        lines = [
-            self._encode_record(i) if isinstance(i, dict) else self._frame_line(*i) for i in batch
-        ]
-        data = "".join(lines).encode("utf-8", "surrogatepass")
-        self._file.write(data)
-        self.bytes_written += len(data)
-
-
-class NullWriter(AsyncioTaskWriter):
-    """Records nothing: the relay's own cost."""
-
-    def frame(self, direction: str, payload: str | bytes, t: float) -> int:
-        self._next_seq += 1
-        return self._next_seq - 1
-
-    def record(self, record: Mapping[str, Any]) -> None:
-        pass
-
-
-async def run_proxy_child(upstream: str, out: str, variant: str, profile: str | None) -> None:
-    import recorder.recording
-    from recorder.proxy import RecordingProxy
-
-    # The proxy looks its writer up in recorder.recording; swapping it is bench-only.
-    if variant == "task":
-        recorder.recording.SessionWriter = AsyncioTaskWriter  # type: ignore[misc,assignment]
-    elif variant == "none":
-        recorder.recording.SessionWriter = NullWriter  # type: ignore[misc,assignment]
-    elif variant == "nocheck":
-        import recorder.session
-
-        recorder.session._json_object = lambda text: {}  # type: ignore[assignment]
-    profiler = cProfile.Profile() if profile else None
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with RecordingProxy(upstream, out, port=0, environ={}) as proxy:
-        print(proxy.url, flush=True)
-        if profiler is not None:
-            profiler.enable()
-        await stop.wait()
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(str(profile))
+# -- the echo upstream (a child process) -------------------------------------------------------
 
 
 async def echo(ws: ServerConnection) -> None:
@@ -177,30 +80,72 @@ async def echo(ws: ServerConnection) -> None:
         await ws.send(message)
 
 
-async def run_echo_child(compression: str | None) -> None:
+async def run_echo_child(tls_dir: str | None) -> None:
+    ssl_context = None
+    if tls_dir:
+        import ssl
+
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(Path(tls_dir) / "server.pem")
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with serve(echo, "127.0.0.1", 0, compression=compression, max_size=None) as server:
-        print(f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+    async with serve(
+        echo, "127.0.0.1", 0, compression=None, max_size=None, ssl=ssl_context
+    ) as server:
+        scheme = "wss" if tls_dir else "ws"
+        print(f"{scheme}://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
         await stop.wait()
 
 
-async def start_child(args: list[str]) -> tuple[asyncio.subprocess.Process, str]:
-    """Start this script in a child mode; it prints the URL it listens on."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE
+def make_tls_files(directory: Path) -> None:
+    """A private CA (ca.pem) and a certificate for 127.0.0.1 (server.pem), with trustme."""
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(directory / "ca.pem"))
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(
+        str(directory / "server.pem")
     )
-    assert process.stdout is not None
-    line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-    match = re.match(r"wss?://\S+", line)
-    if match is None:
-        raise RuntimeError(f"the child did not start: {line!r}")
-    return process, match.group(0)
 
 
-async def stop_child(process: asyncio.subprocess.Process) -> None:
-    process.send_signal(signal.SIGTERM)
-    await asyncio.wait_for(process.wait(), 60)
+@dataclass
+class Child:
+    process: asyncio.subprocess.Process
+    url: str
+    drains: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(self.process.wait(), 60)
+
+
+async def start_child(command: list[str], *, stream: str = "stdout") -> Child:
+    """Start a process that announces the URL it listens on (on stdout or stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("OPENAI_API_KEY", None)
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+    )
+    reader = process.stdout if stream == "stdout" else process.stderr
+    assert reader is not None
+    seen = ""
+    while (match := re.search(r"wss?://127\.0\.0\.1:\d+", seen)) is None:
+        line = await asyncio.wait_for(reader.readline(), 30)
+        if not line:
+            raise RuntimeError(f"{command[:4]} exited before listening: {seen[-500:]}")
+        seen += line.decode()
+    child = Child(process, match.group(0))
+    # keep reading what the child prints, so that no pipe fills up and blocks it
+    for pipe in (process.stdout, process.stderr):
+        assert pipe is not None
+        child.drains.append(asyncio.get_running_loop().create_task(_drain(pipe)))
+    return child
+
+
+async def _drain(reader: asyncio.StreamReader) -> None:
+    while await reader.readline():
+        pass
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -222,20 +167,29 @@ async def round_trips(url: str, messages: list[str], count: int) -> list[float]:
     return times
 
 
-async def pipelined(url: str, messages: list[str], count: int, compression: str | None) -> float:
-    """Seconds to send `count` messages and receive all their echoes, sending without waiting."""
-    async with connect(url, compression=compression, max_size=None) as ws:
+async def pipelined(
+    url: str, messages: list[str], count: int, window: int, cpu_pid: int | None
+) -> tuple[float, tuple[float, float]]:
+    """(seconds, (user, system) CPU seconds of `cpu_pid`'s process tree) for `count` echoes,
+    `window` in flight."""
+    async with connect(url, compression=None, max_size=None) as ws:
+        in_flight = asyncio.Semaphore(window)
 
         async def receive() -> None:
             for _ in range(count):
                 await ws.recv()
+                in_flight.release()
 
+        cpu_before = tree_cpu_split(cpu_pid) if cpu_pid else (0.0, 0.0)
         started = time.perf_counter()
         receiver = asyncio.create_task(receive())
         for i in range(count):
+            await in_flight.acquire()
             await ws.send(messages[i % len(messages)])
         await receiver
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        user, system = tree_cpu_split(cpu_pid) if cpu_pid else (0.0, 0.0)
+        return seconds, (user - cpu_before[0], system - cpu_before[1])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -243,208 +197,250 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(url: str, messages: list[str], args: argparse.Namespace) -> dict[str, float]:
+@dataclass
+class Measurement:
+    p50_us: float
+    p99_us: float
+    msgs_per_s: float
+    cpu_us_per_msg: float
+    sys_share: float
+
+
+async def measure(
+    url: str, messages: list[str], args: argparse.Namespace, cpu_pid: int | None = None
+) -> Measurement:
     rtt = await round_trips(url + "/v1/realtime?model=gpt-realtime", messages, args.round_trips)
-    seconds = await pipelined(url + "/v1/realtime", messages, args.messages, None)
-    return {
-        "p50_us": percentile(rtt, 0.50) * 1e6,
-        "p99_us": percentile(rtt, 0.99) * 1e6,
-        "msgs_per_s": args.messages / seconds,
-        "mb_per_s": args.messages * len(messages[0]) / seconds / 1e6,
-    }
+    seconds, cpu = await pipelined(
+        url + "/v1/realtime", messages, args.messages, args.window, cpu_pid
+    )
+    return Measurement(
+        p50_us=percentile(rtt, 0.50) * 1e6,
+        p99_us=percentile(rtt, 0.99) * 1e6,
+        msgs_per_s=args.messages / seconds,
+        cpu_us_per_msg=sum(cpu) / args.messages * 1e6,
+        sys_share=cpu[1] / sum(cpu) if sum(cpu) else 0.0,
+    )
 
 
-async def measure_proxy(
-    upstream: str, variant: str, messages: list[str], args: argparse.Namespace
-) -> dict[str, float]:
-    out = Path(tempfile.mkdtemp(prefix=f"rt-bench-{variant}-", dir=args.dir))
-    if variant == "inprocess":
-        from recorder.proxy import RecordingProxy
+async def run_proxy_child(upstream: str, out: str) -> None:
+    """The proxy with recording switched off (`rt-norec`): the relay alone."""
+    import recorder.recording
+    from recorder.proxy import RecordingProxy
 
+    def count_only(self: Any, direction: str, payload: Any, **_: Any) -> None:
+        self.frames[direction] += 1
+
+    recorder.recording.Recording.message = count_only  # type: ignore[method-assign]
+    recorder.recording.Recording.reserve = lambda self, size: True  # type: ignore[method-assign]
+    recorder.recording.Recording.release = lambda self, size: None  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with RecordingProxy(upstream, out, port=0, environ={}) as proxy:
+        print(f"rt record: {proxy.url}", file=sys.stderr, flush=True)
+        await stop.wait()
+
+
+def rt_command(
+    upstream: str, out: Path, ca_file: Path | None, args: argparse.Namespace
+) -> list[str]:
+    command = [sys.executable, "-m", "rt_cli.main", "record", "--proxy", "--listen", "127.0.0.1:0"]
+    command += ["--upstream", upstream, "--out", str(out)]
+    if ca_file is not None:
+        command += ["--ca-file", str(ca_file)]
+    return command + args.rt_args
+
+
+async def measure_path(
+    path: str,
+    upstreams: dict[str, str],
+    tls_dir: Path,
+    messages: list[str],
+    args: argparse.Namespace,
+) -> Measurement:
+    tls = path.endswith("-tls")
+    upstream = upstreams["tls" if tls else "plain"]
+    if path in ("socat", "haproxy", "haproxy-tls"):
+        port = int(upstream.rsplit(":", 1)[1])
+        forwarder = await start_forwarder(path.removesuffix("-tls"), port, tls_upstream=tls)
         try:
-            async with RecordingProxy(upstream, out, port=0, environ={}) as proxy:
-                result = await measure(proxy.url, messages, args)
-            result["mb_written"] = sum(p.stat().st_size for p in out.glob("*.jsonl")) / 1e6
+            return await measure(forwarder.url, messages, args, forwarder.pid)
+        finally:
+            await forwarder.stop()
+    base = "/dev/shm" if path == "rt-shm" else args.dir
+    out = Path(tempfile.mkdtemp(prefix="rt-bench-proxy-", dir=base))
+    try:
+        ca_file = tls_dir / "ca.pem" if tls else None
+        command = rt_command(upstream, out, ca_file, args)
+        if path == "rt-norec":
+            command = [sys.executable, __file__, "--proxy-child", "--upstream", upstream]
+            command += ["--out", str(out)]
+        child = await start_child(command, stream="stderr")
+        try:
+            sampler = None
+            if args.py_spy:
+                seconds = args.messages / 4000 + args.round_trips / 4000 + 1
+                sampler = await PySpy.attach(
+                    child.process.pid, seconds, gil=args.gil, native=args.native
+                )
+            result = await measure(child.url, messages, args, child.process.pid)
+            if sampler is not None:
+                await sampler.wait()
+                print(f"\npy-spy of {path} (round trips, then pipelined):")
+                print(sampler.summary())
             return result
         finally:
-            shutil.rmtree(out, ignore_errors=True)
-    try:
-        process, url = await start_child(
-            ["--proxy-child", variant, "--upstream", upstream, "--out", str(out)]
-        )
-        try:
-            result = await measure(url, messages, args)
-        finally:
-            await stop_child(process)
-        result["mb_written"] = sum(p.stat().st_size for p in out.glob("*.jsonl")) / 1e6
-        return result
+            await child.stop()
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+# -- reporting ---------------------------------------------------------------------------------
 
 
-def row(name: str, m: dict[str, float]) -> str:
-    written = f"  {m['mb_written']:5.0f} MB to disk" if "mb_written" in m else ""
-    return (
-        f"{name:<24} p50 {m['p50_us']:6.0f} µs  p99 {m['p99_us']:6.0f} µs  "
-        f"{m['msgs_per_s']:7.0f} msg/s {m['mb_per_s']:6.1f} MB/s{written}"
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], statistics.median(values), q[2]
+
+
+def report(runs: dict[str, list[Measurement]], direct: list[Measurement], paths: list[str]) -> None:
+    print(
+        f"\n{'path':<12} {'msg/s vs direct: median (IQR)':<31} {'msg/s':>7} {'added p50':>10} "
+        f"{'added p99':>10} {'CPU/msg (range)':>19}"
     )
+    d = statistics.median(m.msgs_per_s for m in direct)
+    print(
+        f"{'direct':<12} {'1.00':<31} {d:7.0f} "
+        f"{'p50 ' + format(statistics.median(m.p50_us for m in direct), '.0f') + ' µs':>10} "
+        f"{'p99 ' + format(statistics.median(m.p99_us for m in direct), '.0f') + ' µs':>10}"
+    )
+    for path in paths:
+        ratios = [m.msgs_per_s / b.msgs_per_s for m, b in zip(runs[path], direct, strict=True)]
+        low, mid, high = quartiles(ratios)
+        p50 = statistics.median(
+            m.p50_us - b.p50_us for m, b in zip(runs[path], direct, strict=True)
+        )
+        p99 = statistics.median(
+            m.p99_us - b.p99_us for m, b in zip(runs[path], direct, strict=True)
+        )
+        cpu = [m.cpu_us_per_msg for m in runs[path]]
+        print(
+            f"{path:<12} {f'{mid:.2f} ({low:.2f}-{high:.2f})':<31} "
+            f"{statistics.median(m.msgs_per_s for m in runs[path]):7.0f} {p50:+8.0f} µs "
+            f"{p99:+8.0f} µs {statistics.median(cpu):6.1f} µs ({min(cpu):.0f}-{max(cpu):.0f}), "
+            f"{100 * statistics.median(m.sys_share for m in runs[path]):.0f}% in the kernel"
+        )
+    for rt_path in [p for p in paths if p.startswith("rt")]:
+        for reference in [p for p in paths if not p.startswith("rt")]:
+            if reference.endswith("-tls") != rt_path.endswith("-tls"):
+                continue
+            pairs = list(zip(runs[rt_path], runs[reference], direct, strict=True))
+            ratio = statistics.median(a.msgs_per_s / b.msgs_per_s for a, b, _ in pairs)
+            added = statistics.median(
+                (a.p50_us - d.p50_us) - (b.p50_us - d.p50_us) for a, b, d in pairs
+            )
+            cpu = statistics.median(a.cpu_us_per_msg / b.cpu_us_per_msg for a, b, _ in pairs)
+            print(
+                f"{rt_path} vs {reference}: throughput {ratio:.2f}x (goal >= 0.85), added p50 "
+                f"{added:+.0f} µs over theirs (goal <= +30), CPU per message {cpu:.2f}x"
+            )
 
 
 async def main(args: argparse.Namespace) -> None:
     rng = random.Random(7)
     messages = [append_message(i, rng) for i in range(64)]
-    variants = list(VARIANTS) if args.variant == "all" else args.variant.split(",")
+    paths = args.paths.split(",")
+    for path in list(paths):
+        if path not in PATHS:
+            raise SystemExit(f"unknown path {path!r}; choose from {', '.join(PATHS)}")
+        problem = missing(path.removesuffix("-tls")) if not path.startswith("rt") else None
+        if problem:
+            print(f"skipping {path}: {problem}")
+            paths.remove(path)
     print(
-        f"{args.messages} pipelined and {args.round_trips} round-trip messages of "
-        f"{len(messages[0])} bytes (input_audio_buffer.append); medians of {args.reps} "
-        f"interleaved repetitions; echo {'in its own process' if args.echo_process else 'in the client process'}"
+        f"{args.messages} pipelined (window {args.window}) and {args.round_trips} round-trip "
+        f"messages of {len(messages[0])} bytes per path and round; {args.rounds} interleaved "
+        f"rounds; echo upstream "
+        + ("in its own process" if args.echo_process else "in the client's process")
     )
-    echo_process = None
-    if args.echo_process:
-        echo_process, upstream = await start_child(["--echo-child"])
-        server = None
-    else:
-        server = await serve(echo, "127.0.0.1", 0, compression=None, max_size=None)
-        upstream = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    tls_dir = Path(tempfile.mkdtemp(prefix="rt-bench-tls-"))
+    children: list[Child] = []
     try:
-        runs: dict[str, list[dict[str, float]]] = {name: [] for name in ["direct", *variants]}
-        for _ in range(args.reps):
-            runs["direct"].append(await measure(upstream, messages, args))
-            for variant in variants:
-                runs[variant].append(await measure_proxy(upstream, variant, messages, args))
-        results = {name: median_of(values) for name, values in runs.items()}
-        direct = results["direct"]
-        print(row("direct", direct))
-        for variant in variants:
-            print(row(VARIANTS[variant], results[variant]))
-        print()
-        for variant in variants:
-            m = results[variant]
+        upstreams = {}
+        echo_command = [sys.executable, __file__, "--echo-child"]
+        if args.echo_process:
+            children.append(await start_child(echo_command))
+            upstreams["plain"] = children[-1].url
+        else:
+            server = await serve(echo, "127.0.0.1", 0, compression=None, max_size=None)
+            upstreams["plain"] = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        if any(p.endswith("-tls") for p in paths):
+            make_tls_files(tls_dir)
+            children.append(await start_child([*echo_command, "--echo-tls", str(tls_dir)]))
+            upstreams["tls"] = children[-1].url
+        runs: dict[str, list[Measurement]] = {path: [] for path in paths}
+        direct: list[Measurement] = []
+        for round_index in range(args.rounds):
+            order = paths[round_index % len(paths) :] + paths[: round_index % len(paths)]
+            direct.append(await measure(upstreams["plain"], messages, args))
+            for path in order:
+                runs[path].append(await measure_path(path, upstreams, tls_dir, messages, args))
             print(
-                f"{variant:<10} throughput {m['msgs_per_s'] / direct['msgs_per_s']:4.2f}x direct "
-                f"(bar >= 0.5x)  added p50 {m['p50_us'] - direct['p50_us']:5.0f} µs (bar <= 150)"
-                f"  added p99 {m['p99_us'] - direct['p99_us']:6.0f} µs"
+                f"  round {round_index + 1}/{args.rounds} done, load average "
+                f"{os.getloadavg()[0]:.2f}",
+                flush=True,
             )
-        if args.compression:
-            await compare_deflate(messages, args)
-        if args.profile:
-            for variant in variants:
-                if variant != "inprocess":
-                    await profile_proxy(upstream, variant, messages, args)
-            writer_costs(messages)
+        report(runs, direct, paths)
     finally:
-        if server is not None:
-            server.close()
-            await server.wait_closed()
-        if echo_process is not None:
-            await stop_child(echo_process)
-
-
-async def compare_deflate(messages: list[str], args: argparse.Namespace) -> None:
-    """What negotiating permessage-deflate on a leg costs, measured on a direct connection."""
-    seconds = {}
-    for compression in (None, "deflate"):
-        process, url = await start_child(["--echo-child", "--echo-compression", str(compression)])
-        try:
-            seconds[compression] = min(
-                [await pipelined(url, messages, args.messages, compression) for _ in range(3)]
-            )
-        finally:
-            await stop_child(process)
-    plain, deflate = args.messages / seconds[None], args.messages / seconds["deflate"]
-    print(
-        f"\npermessage-deflate (direct, echo in its own process): {deflate:7.0f} msg/s vs "
-        f"{plain:7.0f} msg/s without: {plain / deflate:4.1f}x slower"
-    )
-
-
-async def profile_proxy(
-    upstream: str, variant: str, messages: list[str], args: argparse.Namespace
-) -> None:
-    out = Path(tempfile.mkdtemp(prefix="rt-bench-profile-", dir=args.dir))
-    stats_file = str(out / "proxy.prof")
-    try:
-        process, url = await start_child(
-            ["--proxy-child", variant, "--upstream", upstream, "--out", str(out)]
-            + ["--profile-out", stats_file]
-        )
-        await pipelined(url + "/v1/realtime", messages, args.messages, None)
-        await stop_child(process)
-        text = io.StringIO()
-        pstats.Stats(stats_file, stream=text).sort_stats("tottime").print_stats(12)
-        print(f"\nprofile of the proxy's loop thread ({variant}, pipelined run), by own time:")
-        print("\n".join(line for line in text.getvalue().splitlines()[6:] if line.strip()))
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-
-
-def writer_costs(messages: list[str]) -> None:
-    """The writer's per-frame work and how much of it is the "is it a JSON object" check."""
-    from recorder.session import _json_object, frame_line
-
-    message, n = messages[0], 20000
-    started = time.perf_counter()
-    for i in range(n):
-        frame_line(i, 0.123456, "client", message)
-    per_line = (time.perf_counter() - started) / n
-    started = time.perf_counter()
-    for _ in range(n):
-        _json_object(message)
-    per_check = (time.perf_counter() - started) / n
-    elided = re.compile(r'"[A-Za-z0-9+/=]{64,}"')
-    started = time.perf_counter()
-    for _ in range(n):
-        json.loads(elided.sub('""', message))
-    per_regex = (time.perf_counter() - started) / n
-    print(
-        f"\nwriter, per 6.4 KB frame: frame_line {per_line * 1e6:4.1f} µs, of which the "
-        f"JSON-object check (json.loads) {per_check * 1e6:4.1f} µs; eliding base64 runs with a "
-        f"regex first would cost {per_regex * 1e6:4.1f} µs"
-    )
+        for child in children:
+            await child.stop()
+        shutil.rmtree(tls_dir, ignore_errors=True)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--messages", type=int, default=10000, help="pipelined messages per run")
-    parser.add_argument("--round-trips", type=int, default=2000)
-    parser.add_argument("--reps", type=int, default=5, help="interleaved repetitions (medians)")
     parser.add_argument(
-        "--variant", default="all", help=f"all, or a comma-separated list of {', '.join(VARIANTS)}"
+        "--paths", default=DEFAULT_PATHS, help=f"comma-separated: {', '.join(PATHS)}"
     )
-    parser.add_argument("--echo-process", action="store_true", help="echo in its own process")
-    parser.add_argument("--compression", action="store_true", help="also time permessage-deflate")
-    parser.add_argument("--profile", action="store_true", help="cProfile each variant's proxy")
+    parser.add_argument("--messages", type=int, default=10000, help="pipelined messages per run")
+    parser.add_argument("--window", type=int, default=64, help="pipelined messages in flight")
+    parser.add_argument("--round-trips", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds (medians)")
+    parser.add_argument(
+        "--echo-process",
+        action="store_true",
+        help="run the plain echo upstream in its own process (default: in the client's process)",
+    )
     parser.add_argument("--dir", default=None, help="where session files go (a temp dir)")
-    parser.add_argument("--proxy-child", choices=list(VARIANTS)[:-1], help=argparse.SUPPRESS)
+    parser.add_argument("--py-spy", action="store_true", help="sample rt's process with py-spy")
+    parser.add_argument("--gil", action="store_true", help="with --py-spy: only GIL holders")
+    parser.add_argument("--native", action="store_true", help="with --py-spy: C frames too")
+    parser.add_argument(
+        "--rt-arg", dest="rt_args", action="append", default=[], help="extra rt record argument"
+    )
     parser.add_argument("--echo-child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--echo-compression", default="None", help=argparse.SUPPRESS)
+    parser.add_argument("--proxy-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--upstream", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
-    parser.add_argument("--profile-out", help=argparse.SUPPRESS)
+    parser.add_argument("--echo-tls", default=None, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     arguments = parse_args()
+    import uvloop
+
     if arguments.echo_child:
-        compression = None if arguments.echo_compression == "None" else arguments.echo_compression
-        asyncio.run(run_echo_child(compression))
+        uvloop.run(run_echo_child(arguments.echo_tls))
     elif arguments.proxy_child:
-        asyncio.run(
-            run_proxy_child(
-                arguments.upstream, arguments.out, arguments.proxy_child, arguments.profile_out
-            )
-        )
+        uvloop.run(run_proxy_child(arguments.upstream, arguments.out))
     else:
         load = "load average {:.2f} {:.2f} {:.2f}"
         print(
             f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {load.format(*os.getloadavg())}"
         )
-        asyncio.run(main(arguments))
+        uvloop.run(main(arguments))
         print(
             f"at the end: {load.format(*os.getloadavg())} (other work on the machine skews results)"
         )

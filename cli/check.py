@@ -47,18 +47,23 @@ from recorder.check.summary import by_check, facts, headline, printable, value_r
 from recorder.errors import InputError, RecorderError
 from recorder.pricing import PriceTable, load_price_file
 
-from .options import header_option, timeout_option
+from .options import (
+    format_option,
+    header_option,
+    out_option,
+    prices_with,
+    pricing_option,
+    timeout_option,
+)
 from .output import (
     Column,
     Table,
     echo_warnings,
-    format_option,
     make_console,
     print_tables,
     reading_progress,
     write_json,
 )
-from .stats import prices_with, pricing_option
 
 RUNS_DIR = "rt-check-runs"
 
@@ -98,11 +103,7 @@ class CannotCheck(click.ClickException):
     show_default=True,
     help="Replays running at once (with --target).",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help=f"Directory for the new recordings (with --target).  [default: {RUNS_DIR}/<UTC time>]",
-)
+@out_option(f"Directory for the new recordings (with --target).  [default: {RUNS_DIR}/<UTC time>]")
 @timeout_option(" of a replay")
 @header_option("with each replay")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML.")
@@ -220,7 +221,7 @@ def _run(
     write_manifest(
         run_dir, outcomes[0].target if outcomes else target, timestamp.isoformat(), outcomes
     )
-    checked = _observe([o.replay for o in outcomes], prices)
+    checked = _observe([o.replay for o in outcomes if o.replay is not None], prices)
     origins = origins_of(outcomes)
     if baseline is not None:
         origins.update(_origins([baseline]))
@@ -230,7 +231,7 @@ def _run(
         checked,
         pairs=pairs,
         replays=outcomes,
-        names={o.replay: o.original for o in outcomes},
+        names={o.replay: o.original for o in outcomes if o.replay is not None},
         baseline=str(baseline) if baseline is not None else "the recordings replayed",
         target=outcomes[0].target if outcomes else target,
         run_dir=str(run_dir),
@@ -312,7 +313,7 @@ def _replay_progress(total: int) -> Iterator[Callable[[ReplayOutcome], None]]:
             how = "" if outcome.stopped is None else f": stopped: {outcome.stopped}"
             click.echo(
                 printable(
-                    f"replayed {outcome.original} -> {outcome.replay} "
+                    f"replayed {outcome.original} -> {outcome.replay or 'no recording'} "
                     f"in {outcome.seconds:.1f} s{how}"
                 ),
                 err=True,

@@ -11,13 +11,15 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from recorder.analytics import collect_stats
-from recorder.demo import LoopResult, replay_all
+from recorder.demo import LoopResult, installed_samples, replay_all
 from recorder.errors import InputError
+from recorder.store import ensure_directory
 from recorder.wav import export_wav
+from recorder.wording import counted
 
+from .options import out_option
 from .output import Column, Table, make_console, number_column, print_tables
 
-DEFAULT_SAMPLES = Path("sample_sessions")
 LISTEN_TO = "ga-server-vad-barge-in"
 
 
@@ -25,25 +27,18 @@ LISTEN_TO = "ga-server-vad-barge-in"
 @click.argument(
     "samples",
     required=False,
-    default=DEFAULT_SAMPLES,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     metavar="[DIR]",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    default=Path("rt-demo"),
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where the new recordings and the WAV files go.",
-)
+@out_option("Where the new recordings and the WAV files go.", default="rt-demo")
 @click.option(
     "--fast", is_flag=True, help="Replay without the recorded pauses (about 1 s instead of 15 s)."
 )
-def demo(samples: Path, out_dir: Path, fast: bool) -> None:
+def demo(samples: Path | None, out: Path, fast: bool) -> None:
     """Run the whole loop offline on the sample sessions, with no API key.
 
-    Each recording in DIR (default sample_sessions/) is played back by a mock Realtime API
+    Each recording in DIR (default: the sample sessions installed with rt, the files of
+    sample_sessions/ in the repository) is played back by a mock Realtime API
     (`rt serve`); a recording proxy (`rt record --proxy`) sits in front of it, and the
     recording's client side is replayed through the proxy (`rt replay`) at its recorded pace.
     Then the new recordings are compared with the originals (`rt stats`) and one call is
@@ -52,20 +47,22 @@ def demo(samples: Path, out_dir: Path, fast: bool) -> None:
     \b
     Example:
       rt demo                       # about 15 s; writes rt-demo/sessions/ and rt-demo/audio/
-      rt demo --fast --out /tmp/demo
+      rt demo --fast --out demo/    # about 2 s: the mock API answers at once
     """
+    source = "the samples installed with rt, in " if samples is None else ""
+    samples = installed_samples() if samples is None else samples
     originals = sorted(samples.glob("*.jsonl"))
     if not originals:
         raise InputError(
-            f"no session files in {samples}/: run rt demo from the project's directory, "
-            "or give a directory of recordings"
+            f"no session files (*.jsonl) in {samples}/: give a directory of recordings"
         )
     err = make_console(stderr=True)
-    out = make_console()
-    sessions_dir = out_dir / "sessions"
+    console = make_console()
+    ensure_directory(out)  # owner-only, like rt record's directory: recordings hold voices
+    sessions_dir = out / "sessions"
     err.print(
-        f"[bold]rt demo[/]: {len(originals)} recordings from {samples}/, each served by a mock "
-        "Realtime API on 127.0.0.1, replayed through a recording proxy into "
+        f"[bold]rt demo[/]: {counted(len(originals), 'recording')} from {source}{samples}/, each "
+        "served by a mock Realtime API on 127.0.0.1, replayed through a recording proxy into "
         f"{sessions_dir}/"
     )
     results = _run_loop(originals, sessions_dir, fast, err)
@@ -78,14 +75,14 @@ def demo(samples: Path, out_dir: Path, fast: bool) -> None:
 
     before = collect_stats([str(p) for p in recorded])
     after = collect_stats([str(p) for p in recorded.values()])
-    print_tables([_comparison(recorded, before.to_json(), after.to_json())], out)
+    print_tables([_comparison(recorded, before.to_json(), after.to_json(), fast)], console)
 
     listen = next((p for p in recorded if p.stem == LISTEN_TO), next(iter(recorded)))
-    audio_dir = out_dir / "audio"
+    audio_dir = out / "audio"
     exported = export_wav(recorded[listen], audio_dir, on_warning=lambda w: None)
-    out.print(f"\nThe replayed {listen.stem} call, as WAV:")
+    console.print(f"\nThe replayed {listen.stem} call, as WAV:")
     for wav in exported.written:
-        out.print(f"  {wav.path}  {wav.duration_s:.1f} s")
+        console.print(f"  {wav.path}  {wav.duration_s:.1f} s")
     hints = [
         (f"rt show {recorded[listen]}", "the call as a timeline"),
         (f"rt stats {sessions_dir}/", "latency, tokens, cost, rate limits, errors"),
@@ -93,9 +90,9 @@ def demo(samples: Path, out_dir: Path, fast: bool) -> None:
         ("rt record --proxy", 'then AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")'),
     ]
     width = max(len(command) for command, _ in hints)
-    out.print("\nNext:")
+    console.print("\nNext:")
     for command, what in hints:
-        out.print(f"  {command.ljust(width)}  # {what}")
+        console.print(f"  {command.ljust(width)}  # {what}")
     if failed:
         raise InputError(f"{len(failed)} of {len(results)} replays did not finish")
 
@@ -117,7 +114,9 @@ def _run_loop(originals: list[Path], out: Path, fast: bool, err: Any) -> list[Lo
         )
 
 
-def _comparison(recorded: dict[Path, Path], before: dict[str, Any], after: dict[str, Any]) -> Table:
+def _comparison(
+    recorded: dict[Path, Path], before: dict[str, Any], after: dict[str, Any], fast: bool
+) -> Table:
     """One row per recording: its responses, p50 time to first audio and cost, before and after."""
 
     def per_file(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -164,5 +163,16 @@ def _comparison(recorded: dict[Path, Path], before: dict[str, Any], after: dict[
         ],
         rows=rows,
         caption="ttfb: from what triggered a response (response.create or speech_stopped) to its "
-        "first audio delta, as rt stats computes it.",
+        "first audio delta, as rt stats computes it." + (_fast_note(rows) if fast else ""),
+    )
+
+
+def _fast_note(rows: list[dict[str, Any]]) -> str:
+    """Why replayed ttfb is a few ms with --fast: the mock API does not wait before answering."""
+    replayed = [row["ttfb_after"] for row in rows if row["ttfb_after"] is not None]
+    span = f" ({min(replayed):.0f}–{max(replayed):.0f} ms here)" if replayed else ""
+    return (
+        "\n--fast: the mock API answered at once instead of after the recorded delays, so the "
+        f"replays' ttfb{span} is only the proxy and loopback's own time. Without --fast each "
+        "answer keeps its recorded delay and the replay's ttfb comes close to the original's."
     )

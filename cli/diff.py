@@ -13,12 +13,13 @@ from rich.text import Text
 
 from recorder.diff import RESPONSE_METRICS, EventStep, SessionDiff
 from recorder.diff import diff_session_files as compare_files
+from recorder.wording import counted
 
+from .options import format_option, prices_with, pricing_option
 from .output import (
     Column,
     Table,
     echo_warnings,
-    format_option,
     make_console,
     number_column,
     print_tables,
@@ -26,7 +27,6 @@ from .output import (
     write_json,
     write_markdown,
 )
-from .stats import prices_with, pricing_option
 from .timeline_view import ARROWS
 
 OP_MARKS = {"equal": "", "changed": "|", "removed": "<", "added": ">"}
@@ -223,7 +223,7 @@ def _status(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> str:
 
 def _same_transcripts(result: SessionDiff) -> str:
     count = len(result.responses)
-    return f"the same in both ({count} response{'s' if count != 1 else ''})"
+    return f"the same in both ({counted(count, 'response')})"
 
 
 def _triple(key: str, label: str, digits: int, *, faster_is_better: bool = False) -> list[Column]:

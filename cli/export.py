@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
@@ -20,7 +22,9 @@ from rich.text import Text
 
 from recorder.audio import AudioWarning
 from recorder.wav import TRACKS, WrittenWav, export_wav
+from recorder.wording import counted
 
+from .options import out_option, prices_with, pricing_option
 from .output import printable, warning_text
 
 _ProgressCallback = Callable[[str, int, int], None]
@@ -34,6 +38,7 @@ def export() -> None:
     Example:
       rt export wav sessions/call.jsonl --out audio/
       rt export parquet sessions/ --out s3://bucket/rt-parquet/
+      rt export otlp sessions/ --endpoint http://127.0.0.1:4318
     """
 
 
@@ -41,13 +46,10 @@ def export() -> None:
 @click.argument(
     "session", metavar="SESSION.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
+@out_option(
+    "Directory for the WAV files (created if missing).",
+    default=".",
     show_default="the current directory",
-    help="Directory for the WAV files (created if missing).",
 )
 @click.option(
     "--track",
@@ -68,7 +70,7 @@ def export() -> None:
     help="Cut the assistant's audio where the client truncated it (what the user heard), "
     "as in the mix, instead of writing all the audio the server sent.",
 )
-def wav(session: Path, out_dir: Path, track: str, split: bool, heard: bool) -> None:
+def wav(session: Path, out: Path, track: str, split: bool, heard: bool) -> None:
     """Write a session's audio as 16-bit PCM WAV files.
 
     \b
@@ -86,11 +88,11 @@ def wav(session: Path, out_dir: Path, track: str, split: bool, heard: bool) -> N
     \b
     Example:
       $ rt export wav sessions/call.jsonl --out audio/
-      audio/call.user.wav       0:41.280  24000 Hz  mono
-      audio/call.assistant.wav  0:23.520  24000 Hz  mono
-      audio/call.mix.wav        1:02.913  24000 Hz  stereo (user left, assistant right)
+      audio/call.user.wav       0:05.562  24000 Hz  mono
+      audio/call.assistant.wav  0:06.831  24000 Hz  mono
+      audio/call.mix.wav        0:13.209  24000 Hz  stereo (user left, assistant right)
     """
-    out = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     lines: list[WrittenWav] = []
 
@@ -105,7 +107,7 @@ def wav(session: Path, out_dir: Path, track: str, split: bool, heard: bool) -> N
     with status:
         result = export_wav(
             session,
-            out_dir,
+            out,
             tracks=TRACKS if track == "all" else (track,),
             split=split,
             heard=heard,
@@ -114,7 +116,7 @@ def wav(session: Path, out_dir: Path, track: str, split: bool, heard: bool) -> N
         )
     width = max(len(printable(written.path)) for written in lines)
     for written in lines:
-        out.print(_written_line(written, width))
+        console.print(_written_line(written, width))
     for missing in result.missing:
         err.print(Text.assemble(("note: ", "cyan"), printable(missing)))
 
@@ -142,13 +144,12 @@ def format_duration(seconds: float) -> str:
 
 @export.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "--out",
-    "destination",
+@out_option(
+    "The dataset: a local directory or an object store URL (s3://bucket/prefix/). "
+    "A new or empty one is created; an existing rt dataset is added to.",
     required=True,
     metavar="DIR|URL",
-    help="The dataset: a local directory or an object store URL (s3://bucket/prefix/). "
-    "A new or empty one is created; an existing rt dataset is added to.",
+    url=True,
 )
 @click.option(
     "--with-audio",
@@ -156,14 +157,8 @@ def format_duration(seconds: float) -> str:
     help="Keep the base64 audio in the events (by default only its decoded size is kept, "
     "in audio_bytes).",
 )
-@click.option(
-    "--pricing",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Price file for cost_usd, as for rt stats.",
-)
-def parquet(
-    paths: tuple[str, ...], destination: str, with_audio: bool, pricing: str | None
-) -> None:
+@pricing_option
+def parquet(paths: tuple[str, ...], out: str, with_audio: bool, pricing: str | None) -> None:
     """Write session files as a Parquet dataset for DuckDB, Spark, Trino, BigQuery, ClickHouse.
 
     PATH is a session file, a directory (every *.jsonl under it), a glob, or an object store
@@ -177,25 +172,25 @@ def parquet(
     \b
     Example:
       $ rt export parquet sessions/ --out warehouse/rt/
-      exported 412 sessions to warehouse/rt/ (run 20261126T031500Z-3f9a1c)
-      events       1,204,311 rows   38 files   61.2 MB
-      sessions           412 rows   38 files    1.1 MB
-      responses        5,120 rows   38 files    2.0 MB
-      rate_limits      5,120 rows   38 files    0.4 MB
-      errors              17 rows    9 files    0.1 MB
+      exported 12 sessions to warehouse/rt/ (run …)
+      events              4,899 rows     8 files       0.1 MB
+      sessions               12 rows     8 files       0.1 MB
+      responses              24 rows     7 files       0.0 MB
+      rate_limits            40 rows     5 files       0.0 MB
+      errors                  2 rows     1 file        0.0 MB
       $ duckdb -c "SELECT model, count(*) FROM 'warehouse/rt/responses/**/*.parquet' GROUP BY ALL"
     """
     from recorder.parquet import export_parquet
-    from recorder.pricing import builtin_prices, load_price_file
 
-    prices = builtin_prices()
-    if pricing is not None:
-        prices = prices.merged(load_price_file(pricing))
-    out = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     with _export_progress(err) as on_progress:
         result = export_parquet(
-            paths, destination, with_audio=with_audio, prices=prices, on_progress=on_progress
+            paths,
+            out,
+            with_audio=with_audio,
+            prices=prices_with(pricing),
+            on_progress=on_progress,
         )
     for warning in result.warnings:
         err.print(warning_text(warning))
@@ -204,37 +199,40 @@ def parquet(
         err.print(
             Text.assemble(
                 ("note: ", "cyan"),
-                f"{count} session file{'s' if count != 1 else ''} already in the dataset, skipped",
+                f"{counted(count, 'session file')} already in the dataset, skipped",
             )
         )
     if not result.sessions:
-        out.print(Text(f"nothing to export: {printable(destination)} already holds every session"))
+        console.print(Text(f"nothing to export: {printable(out)} already holds every session"))
         return
-    sessions = f"{result.sessions} session{'s' if result.sessions != 1 else ''}"
-    out.print(
+    sessions = counted(result.sessions, "session")
+    console.print(
         Text.assemble(
-            "exported ", (sessions, "bold"), f" to {printable(destination)} (run {result.run_id})"
+            "exported ", (sessions, "bold"), f" to {printable(out)} (run {result.run_id})"
         )
     )
     width = max(len(table.name) for table in result.tables)
     for table in result.tables:
         files = "file " if table.files == 1 else "files"
-        out.print(
+        console.print(
             f"{table.name.ljust(width)}  {table.rows:>12,} rows  {table.files:>4} {files}  "
             f"{table.bytes / 1e6:>8.1f} MB"
         )
 
 
 @contextlib.contextmanager
-def _export_progress(console: Console) -> Iterator[_ProgressCallback | None]:
-    """A progress bar per phase on stderr, when stderr is a terminal."""
+def _export_progress(
+    console: Console, amount: ProgressColumn | None = None
+) -> Iterator[_ProgressCallback | None]:
+    """A progress bar per phase on stderr, when stderr is a terminal; `amount` shows how far
+    (bytes by default)."""
     if not console.is_terminal:
         yield None
         return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        amount or DownloadColumn(),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
@@ -246,3 +244,78 @@ def _export_progress(console: Console) -> Iterator[_ProgressCallback | None]:
             progress.update(tasks[phase], completed=done, total=total)
 
         yield advance
+
+
+@export.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--endpoint",
+    required=True,
+    metavar="URL",
+    help="The OTLP/HTTP collector's base URL, e.g. http://127.0.0.1:4318 (traces go to "
+    "URL/v1/traces). Headers and certificates from the usual OTEL_EXPORTER_OTLP_* variables.",
+)
+@click.option(
+    "--pricing",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Price file for the cost attributes, as for rt stats.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the collector to take each batch (and, at the end, the rest).",
+)
+def otlp(paths: tuple[str, ...], endpoint: str, pricing: str | None, timeout: float) -> None:
+    """Send recordings to an OpenTelemetry collector as traces (backfill).
+
+    One trace per session, a span per response, with the same attributes, events and times
+    as rt record --otlp sends live (docs/telemetry.md). PATH is a session file, a directory
+    (every *.jsonl under it) or a glob. Exit status 1 when the collector did not take every
+    span.
+
+    \b
+    Example:
+      $ rt export otlp sessions/ --endpoint http://127.0.0.1:4318
+      sent 412 sessions (5,120 responses) to http://127.0.0.1:4318: 5,532 spans
+    """
+    from recorder.analytics.sources import resolve_session_files
+    from recorder.telemetry.backfill import export_otlp
+    from recorder.warning_log import WarningLog
+
+    from .options import prices_with
+    from .output import echo_warning
+
+    if not endpoint.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"an OTLP/HTTP collector URL, e.g. http://127.0.0.1:4318 (got {endpoint!r})",
+            param_hint="--endpoint",
+        )
+    files = resolve_session_files(paths)
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    warnings = WarningLog(echo_warning)
+    with _export_progress(err, MofNCompleteColumn()) as advance:
+        result = export_otlp(
+            files,
+            endpoint,
+            prices=prices_with(pricing),
+            on_progress=None if advance is None else lambda _, done, n: advance("sending", done, n),
+            on_warning=warnings,
+            timeout=timeout,
+        )
+    warnings.close()
+    sessions = f"{result.sessions:,} session{'s' if result.sessions != 1 else ''}"
+    out.print(
+        Text.assemble(
+            "sent ",
+            (sessions, "bold"),
+            f" ({result.responses:,} responses) to {endpoint}: {result.spans_sent:,} spans",
+        )
+    )
+    if result.spans_dropped:
+        raise click.ClickException(
+            f"the collector at {endpoint} did not take {result.spans_dropped:,} spans "
+            "(unreachable, refused or too slow)"
+        )

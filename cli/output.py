@@ -3,8 +3,8 @@
 Every cell goes through `cell_text`, so a value reads the same in the terminal, in CSV and in
 Markdown; every value bound for JSON goes through `json_value` (which `cell_text` also uses for
 dates, decimals and nested values). Colour is only a style on top (and rich drops it when the
-output is not a terminal). `format_option` gives every command the same `--format`, and
-`reading_progress` the same progress bar on stderr.
+output is not a terminal). `reading_progress` gives every command the same progress bar on
+stderr (the options themselves are in `options.py`).
 
 Everything here came off the wire or out of a file, so it is untrusted (recorder/escaping.py):
 a cell, a heading, a warning or a line built with `printable` has its control characters
@@ -23,11 +23,12 @@ import math
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import IO, Any, Literal, TypeVar
+from dataclasses import dataclass, replace
+from typing import IO, Any, Literal
 
 import click
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -38,12 +39,10 @@ from recorder.escaping import escape_control, json_line_safe, neutralise_formula
 from recorder.json_text import to_json
 from recorder.warning_log import WarningLog
 
-FORMATS = ("table", "json", "csv", "markdown")
 PLAIN_WIDTH = 250  # rich would squeeze tables into 80 columns when writing to a pipe
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 Row = Mapping[str, Any]
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,12 @@ class Column:
     text: Callable[[Any], str] | None = None  # replaces the default formatting
     style: Callable[[Any], str | None] | None = None  # terminal colour for a value
     max_width: int | None = None  # the table view cuts longer cells with "…" (CSV keeps them)
+    # On a terminal too narrow for every column: columns of priority 0 always show, the others
+    # join in priority order (1 first) while they fit whole; a column with a min_width may be
+    # cut to it (with "…", or wrapped when `wrap`) so that the priority-0 columns fit.
+    priority: int = 0
+    min_width: int | None = None
+    wrap: bool = False
 
     @property
     def title(self) -> str:
@@ -147,19 +152,7 @@ def sparkline(values: Sequence[float | None], low: float = 0.0, high: float = 10
     return "".join(bars)
 
 
-# -- options and progress -----------------------------------------------------------------------
-
-
-def format_option(choices: Sequence[str] = FORMATS, help: str | None = None) -> Callable[[F], F]:
-    """`--format`, the same name, default and wording in every command."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(list(choices)),
-        default=choices[0],
-        show_default=True,
-        help=help or "table (plain text when not on a terminal), " + ", ".join(choices[1:]) + ".",
-    )
+# -- progress -----------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -272,10 +265,11 @@ def write_markdown(tables: Sequence[Table], stream: IO[str]) -> None:
             stream.write(f"\n{printable(table.caption)}\n")
 
 
-def print_tables(tables: Sequence[Table], console: Console) -> None:
-    """Rich tables on a terminal; the same text without padding when writing to a pipe."""
-    if console.is_terminal:
-        _print_tables(tables, console)
+def print_tables(tables: Sequence[Table], console: Console, *, wide: bool = False) -> None:
+    """Rich tables on a terminal, each fitted to its width (`fit_table`) unless `wide`; the
+    same text without padding, every column whole, when writing to a pipe."""
+    if console.is_terminal and not wide:
+        _print_tables([fit_table(table, console.width) for table in tables], console)
         return
     plain = _wide_enough(console, tables)
     with plain.capture() as captured:
@@ -296,13 +290,67 @@ def _wide_enough(console: Console, tables: Sequence[Table]) -> Console:
     return Console(file=console.file, highlight=False, soft_wrap=False, width=widest)
 
 
+def fit_table(table: Table, width: int) -> Table:
+    """`table` with the columns that fit `width` terminal cells, by their priority.
+
+    Every column of priority 0 shows; the others join, lowest number first, while they fit
+    with each column that has a min_width cut to it. What room is left goes back to the cut
+    columns, the leftmost first (the session label before the response id). The caption names
+    the columns left out.
+    """
+    columns = table.columns
+    natural = [_natural_width(table, column) for column in columns]
+    floor = [min(natural[i], column.min_width or natural[i]) for i, column in enumerate(columns)]
+    chosen = [i for i, column in enumerate(columns) if column.priority == 0]
+    optional = sorted(
+        (i for i, column in enumerate(columns) if column.priority > 0),
+        key=lambda i: columns[i].priority,
+    )
+    for i in optional:
+        if sum(floor[j] for j in chosen) + floor[i] + _overhead(table, len(chosen) + 1) > width:
+            break
+        chosen.append(i)
+    chosen.sort()
+    room = width - sum(floor[i] for i in chosen) - _overhead(table, len(chosen))
+    allotted = {}
+    for i in chosen:
+        grow = min(natural[i] - floor[i], max(room, 0))
+        allotted[i] = floor[i] + grow
+        room -= grow
+    fitted = [
+        replace(columns[i], max_width=allotted[i]) if allotted[i] < natural[i] else columns[i]
+        for i in chosen
+    ]
+    hidden = [columns[i].title for i in range(len(columns)) if i not in allotted]
+    caption = table.caption
+    if hidden:
+        note = f"not shown at {width} columns: {', '.join(hidden)} (--wide shows every column)"
+        caption = f"{caption}\n{note}" if caption else note
+    return replace(table, columns=fitted, caption=caption)
+
+
+def _natural_width(table: Table, column: Column) -> int:
+    """The cells a column takes when nothing in it is cut or wrapped."""
+    widest = max(
+        (cell_len(cell_text(column, row.get(column.key))) for row in table.rows), default=0
+    )
+    width = max(widest, cell_len(column.title))
+    return width if column.max_width is None else min(width, column.max_width)
+
+
+def _overhead(table: Table, columns: int) -> int:
+    """The cells between and around the columns of `rich_table`: three between two columns,
+    and one at each edge when the table has a title."""
+    return 3 * max(columns - 1, 0) + (2 if table.title else 0)
+
+
 def _print_tables(tables: Sequence[Table], console: Console) -> None:
     for index, table in enumerate(tables):
         if index:
             console.print()
         console.print(rich_table(table))
-        if table.caption:  # as a line of its own: rich would wrap a caption to the table's width
-            console.print(Text(printable(table.caption)), soft_wrap=True)
+        if table.caption:  # lines of their own: rich would wrap a caption to the table's width
+            console.print(Text(printable(table.caption)), soft_wrap=not console.is_terminal)
 
 
 def rich_table(table: Table) -> RichTable:
@@ -320,8 +368,8 @@ def rich_table(table: Table) -> RichTable:
             out.add_column(
                 title,
                 justify=column.justify,
-                no_wrap=True,
-                overflow="ellipsis",
+                no_wrap=not column.wrap,
+                overflow="fold" if column.wrap else "ellipsis",
                 max_width=column.max_width,
             )
         elif column.justify == "right":  # a number is never cut: other columns give way

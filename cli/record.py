@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import ssl
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,15 @@ from recorder.proxy import (
     parse_listen_address,
 )
 from recorder.session import redact_url
+from recorder.tls import LocalCA, LocalCertificate
 from recorder.upload_spool import SessionUploader, Uploaded, UploadFailed, default_spool_root
-from recorder.upstream import DEFAULT_UPSTREAM
+from recorder.upstream import DEFAULT_UPSTREAM, normalise_upstream
+from recorder.workers import ProxyConfig, ProxyWorkers, available, default_count
+
+from .options import listen_options, out_option
+from .telemetry import banner_lines, report_line, start_telemetry, telemetry_options
+
+Proxy = RecordingProxy | ProxyWorkers
 
 
 @click.command()
@@ -45,28 +51,28 @@ from recorder.upstream import DEFAULT_UPSTREAM
     is_flag=True,
     help="Run as a recording WebSocket proxy (the only mode today).",
 )
-@click.option(
-    "--listen",
-    default="127.0.0.1:8765",
-    show_default=True,
-    metavar="HOST:PORT",
-    help="Address to listen on. Port 0 picks a free port (the URL is printed).",
+@listen_options(
+    exposes="; the proxy may hold your API key",
+    advice=" (and --auth-token)",
+    remote_help="Anyone who can reach it can use the proxy (and the OPENAI_API_KEY it adds), "
+    "so pair it with --auth-token.",
 )
 @click.option(
     "--upstream",
     default=DEFAULT_UPSTREAM,
     show_default=True,
     metavar="URL",
-    help="The Realtime API to forward to; the client's path and query are appended.",
+    help="The Realtime API to forward to; the client's path and query are appended. A path "
+    "on it is a base the client's path goes under, without doubling (wss://host/v1 and a "
+    "client dialling /v1/realtime reach /v1/realtime).",
 )
-@click.option(
-    "--out",
-    default="sessions",
-    show_default=True,
-    metavar="DIR|URL",
-    help="Directory for the session files (created owner-only; one file per connection), or "
+@out_option(
+    "Directory for the session files (created owner-only; one file per connection), or "
     "an object store prefix (s3://bucket/prefix/, gs://, az://): each finished session is "
     "uploaded to PREFIX/date=YYYY-MM-DD/, with the storage's usual credentials.",
+    default="sessions",
+    metavar="DIR|URL",
+    url=True,
 )
 @click.option(
     "--spool",
@@ -76,24 +82,43 @@ from recorder.upstream import DEFAULT_UPSTREAM
     "that starts uploads what stopped ones left.",
 )
 @click.option(
-    "--allow-remote",
-    is_flag=True,
-    help="Allow a --listen address that is not loopback. Anyone who can reach it can use "
-    "the proxy (and the OPENAI_API_KEY it adds), so pair it with --auth-token.",
-)
-@click.option(
     "--auth-token",
     envvar="RT_AUTH_TOKEN",
     metavar="TOKEN",
     help=f"Require clients to send TOKEN in an {AUTH_HEADER} header or an {AUTH_QUERY_PARAM} "
     "query parameter (else HTTP 401). It is removed before dialling the upstream and never "
-    "recorded. Also read from RT_AUTH_TOKEN.",
+    "recorded. Prefer the RT_AUTH_TOKEN environment variable: an argument is readable by "
+    "anyone who can list processes.",
 )
 @click.option(
     "--strict",
     is_flag=True,
-    help="When a session file cannot be written, close both sides with 1011 instead of "
-    "letting unrecorded traffic flow.",
+    help="Let no unrecorded traffic flow: when a frame cannot be recorded (the write budget "
+    "is full, the frame is above the largest recorded size, or the file cannot be written), "
+    "close both sides with 1011; refuse a call that cannot get a file (HTTP 503). "
+    "docs/guarantees.md says exactly what it promises.",
+)
+@click.option(
+    "--workers",
+    default="auto",
+    show_default=True,
+    metavar="N|auto",
+    help="Processes that forward and record, sharing the listen port (Linux): auto is one per "
+    "core. Each call stays in one process.",
+)
+@click.option(
+    "--tls",
+    "local_tls",
+    is_flag=True,
+    help="Listen with TLS (wss://) using a certificate from a local CA that rt creates once "
+    "and keeps (--tls-dir); prints how to make Node and Python clients trust it. For clients "
+    "that always dial wss://, such as the OpenAI Node SDK.",
+)
+@click.option(
+    "--tls-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --tls: where the local CA and certificates are kept "
+    "(default: $XDG_DATA_HOME/rt/tls, ~/.local/share/rt/tls).",
 )
 @click.option(
     "--certfile",
@@ -110,6 +135,7 @@ from recorder.upstream import DEFAULT_UPSTREAM
     type=click.Path(exists=True, dir_okay=False),
     help="Trust this PEM CA bundle for the upstream's certificate (a private CA).",
 )
+@telemetry_options
 def record(
     proxy_mode: bool,
     listen: str,
@@ -119,9 +145,15 @@ def record(
     allow_remote: bool,
     auth_token: str | None,
     strict: bool,
+    workers: str,
+    local_tls: bool,
+    tls_dir: Path | None,
     certfile: str | None,
     keyfile: str | None,
     ca_file: str | None,
+    metrics_listen: str | None,
+    otlp_url: str | None,
+    pricing: str | None,
 ) -> None:
     """Record Realtime API sessions through a transparent WebSocket proxy.
 
@@ -137,7 +169,10 @@ def record(
       # in your app: AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
       rt record --proxy --upstream wss://RESOURCE.openai.azure.com
       # AsyncAzureOpenAI(..., websocket_base_url="ws://127.0.0.1:8765/openai")
+      rt record --proxy --tls     # wss:// for the Node SDK: prints the NODE_EXTRA_CA_CERTS line
       rt record --proxy --out s3://recordings/rt/    # AWS_* credentials as for the AWS CLI
+      rt record --proxy --metrics 127.0.0.1:9464 --otlp http://127.0.0.1:4318
+      # Prometheus scrapes http://127.0.0.1:9464/metrics; traces go to the collector
     """
     if not proxy_mode:
         raise click.UsageError(
@@ -155,14 +190,47 @@ def record(
         )
     if keyfile and not certfile:
         raise click.UsageError("--keyfile needs --certfile")
+    if local_tls and certfile:
+        raise click.UsageError("--tls makes its own certificate: leave out --certfile/--keyfile")
+    if tls_dir is not None and not local_tls:
+        raise click.UsageError("--tls-dir goes with --tls")
     if spool is not None and not is_url(out):
         raise click.UsageError("--spool goes with --out URL (an object store prefix)")
+    count = _worker_count(workers)
+    normalise_upstream(upstream)  # a bad URL, port or host is an error now, not per call
     # soft_wrap: one line per session even when piped (rich would wrap at 80 columns)
     status = Console(stderr=True, highlight=False, soft_wrap=True)
     sessions = Console(highlight=False, soft_wrap=True)
-    ssl_context = _server_tls(certfile, keyfile)  # before a spool slot is taken
+    if auth_token and _from_command_line("auth_token"):
+        status.print(
+            "warning: --auth-token on the command line is readable by anyone who can list "
+            "processes; set RT_AUTH_TOKEN instead",
+            style="yellow",
+        )
+    if (metrics_listen or otlp_url) and count > 1:
+        if _from_command_line("workers"):
+            raise click.UsageError(
+                "--metrics and --otlp watch one process: use --workers 1 (or leave it out)"
+            )
+        count = 1  # telemetry sees every call of one process
+    local_cert = LocalCA(tls_dir).certificate_for(host) if local_tls else None
+    if local_cert is not None:
+        certfile, keyfile = str(local_cert.cert_file), str(local_cert.key_file)
     uploader = None
     out_dir = Path(out)
+    config = ProxyConfig(
+        upstream=upstream,
+        out_dir=out_dir,
+        host=host,
+        port=port,
+        auth_token=auth_token,
+        strict=strict,
+        certfile=None if certfile is None else Path(certfile),
+        keyfile=None if keyfile is None else Path(keyfile),
+        ca_file=None if ca_file is None else Path(ca_file),
+    )
+    if certfile:
+        config.proxy()  # a certificate that does not load is an error before a spool slot is taken
     if is_url(out):
         uploader = SessionUploader(
             out,
@@ -171,32 +239,44 @@ def record(
             on_failed=lambda failed: status.print(upload_failure_line(failed)),
         )
         uploader.start()
-        out_dir = uploader.directory
+        config = ProxyConfig(**{**config.__dict__, "out_dir": uploader.directory})
 
     def session_ended(summary: ProxySessionSummary) -> None:
         sessions.print(session_line(summary))
-        if uploader is not None:
+        if uploader is not None and summary.recorded:
             uploader.submit(summary.path)
 
-    proxy = RecordingProxy(
-        upstream,
-        out_dir,
-        host=host,
-        port=port,
-        auth_token=auth_token,
-        strict=strict,
-        ssl_context=ssl_context,
-        upstream_ssl=ssl.create_default_context(cafile=ca_file) if ca_file else None,
-        on_session_end=session_ended,
-        on_write_error=lambda path, exc: status.print(write_error_line(path, exc, strict)),
+    telemetry = start_telemetry(
+        metrics_listen, otlp_url, pricing, allow_remote=allow_remote, auth_token=auth_token
+    )
+    callbacks: dict[str, Any] = {
+        "on_session_end": session_ended,
+        "on_write_error": lambda path, exc: status.print(write_error_line(path, exc, strict)),
+        "on_notice": lambda line: status.print(notice_line(line)),
+    }
+    proxy: Proxy = (
+        config.proxy(**callbacks, observer=telemetry)
+        if count == 1
+        else ProxyWorkers(config, count, **callbacks)
     )
     try:
         if uploader is not None:
             for line in upload_banner(uploader):
                 status.print(line)
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
-            run_event_loop(_serve(proxy, status, remote=not is_loopback(host)))
+            run_event_loop(
+                _serve(
+                    proxy,
+                    status,
+                    remote=not is_loopback(host),
+                    tls=local_cert,
+                    extra=banner_lines(telemetry),
+                )
+            )
     finally:
+        lost = report_line(telemetry)
+        if lost is not None:
+            status.print(lost)
         if uploader is not None:
             if uploader.pending:
                 status.print(f"uploading {uploader.pending} session(s)…", style="dim")
@@ -209,16 +289,48 @@ def record(
                 )
 
 
-async def _serve(proxy: RecordingProxy, status: Console, *, remote: bool) -> None:
+def _worker_count(value: str) -> int:
+    if value == "auto":
+        return default_count()
+    if not value.isdigit() or int(value) < 1:
+        raise click.BadParameter("a number of processes, or auto", param_hint="--workers")
+    count = int(value)
+    if count > 1 and not available():
+        raise click.BadParameter(
+            "several workers need Linux (SO_REUSEPORT)", param_hint="--workers"
+        )
+    return count
+
+
+def _from_command_line(name: str) -> bool:
+    context = click.get_current_context()
+    return context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
+async def _serve(
+    proxy: Proxy,
+    status: Console,
+    *,
+    remote: bool,
+    tls: LocalCertificate | None = None,
+    extra: list[Text] | None = None,
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises instead
             loop.add_signal_handler(signum, stop.set)
     async with proxy:
-        for line in banner(proxy, remote=remote):
+        lines = banner(proxy, remote=remote, tls=tls)
+        lines[-1:-1] = extra or []  # before "Ctrl-C to stop"
+        for line in lines:
             status.print(line)
-        await stop.wait()
+        waits = [loop.create_task(stop.wait())]
+        if isinstance(proxy, ProxyWorkers):  # every worker ended by itself (SIGTERM to all)
+            waits.append(loop.create_task(proxy.exited.wait()))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
         with contextlib.suppress(NotImplementedError):
             loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C stops at once
         if proxy.active:
@@ -243,21 +355,10 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
 UPLOAD_GRACE_S = 30.0  # how long Ctrl-C waits for uploads still running
 
 
-def _server_tls(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
-    if not certfile:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(certfile, keyfile)
-    except (OSError, ssl.SSLError) as exc:
-        raise InputError(f"cannot load the TLS certificate {certfile}: {exc}") from None
-    return context
-
-
 # -- what the user sees ------------------------------------------------------------------------
 
 
-def banner(proxy: RecordingProxy, *, remote: bool) -> list[Text]:
+def banner(proxy: Proxy, *, remote: bool, tls: LocalCertificate | None = None) -> list[Text]:
     """The lines printed once the proxy listens: where to point clients, and any warnings."""
     base_url = proxy.url + "/v1"
     if proxy.auth_token:
@@ -270,10 +371,16 @@ def banner(proxy: RecordingProxy, *, remote: bool) -> list[Text]:
         ),
         Text.assemble("  OpenAI SDK: ", (f'AsyncOpenAI(websocket_base_url="{base_url}")', "green")),
     ]
+    if tls is not None:
+        lines += tls_lines(proxy, tls)
+    if isinstance(proxy, ProxyWorkers):
+        lines.append(Text(f"  {proxy.count} worker processes share the port", style="dim"))
     if proxy.injects_credentials:
         lines.append(Text("  clients that send no credentials get the key from the environment"))
     if proxy.strict:
-        lines.append(Text("  --strict: a failed file write closes both sides with 1011"))
+        lines.append(
+            Text("  --strict: a frame that cannot be recorded closes both sides with 1011")
+        )
     if remote:
         warning = (
             f"warning: {proxy.url} is reachable from other machines; anyone who can connect "
@@ -286,6 +393,27 @@ def banner(proxy: RecordingProxy, *, remote: bool) -> list[Text]:
         lines.append(Text(warning, style="yellow"))
     lines.append(Text("  Ctrl-C to stop", style="dim"))
     return lines
+
+
+def tls_lines(proxy: Proxy, tls: LocalCertificate) -> list[Text]:
+    """How to make clients trust the local CA (`--tls`)."""
+    ca = str(tls.ca_file.absolute())
+    https = proxy.url.replace("wss://", "https://") + "/v1"
+    made = "created now" if tls.created_ca else "kept from an earlier run"
+    return [
+        Text(f"  TLS: certificate from rt's local CA {ca} ({made}); clients must trust it:"),
+        Text.assemble(
+            "  Node:   ",
+            (f"NODE_EXTRA_CA_CERTS={ca} node app.js", "green"),
+            f'   # new OpenAI({{ baseURL: "{https}" }})',
+        ),
+        Text.assemble("  Python: ", (f"SSL_CERT_FILE={ca} python app.py", "green")),
+    ]
+
+
+def notice_line(line: str) -> Text:
+    """A client turned away, or a worker's fault: one line on stderr."""
+    return Text(line if line.startswith("error:") else f"rt record: {line}", style="yellow")
 
 
 def upload_banner(uploader: SessionUploader) -> list[Text]:
@@ -312,8 +440,9 @@ def upload_failure_line(failed: UploadFailed) -> Text:
 
 def session_line(summary: ProxySessionSummary) -> Text:
     """One finished session: file, duration, frames and bytes each way, how it ended."""
+    where = _shown(summary.path) if summary.recorded else "(not recorded)"
     line = Text.assemble(
-        (_shown(summary.path), "bold"),
+        (where, "bold"),
         f"  {_duration(summary.duration_s)}",
         f"  client {summary.frames_from_client} frames {_size(summary.bytes_from_client)}",
         f" · server {summary.frames_from_server} frames {_size(summary.bytes_from_server)}",

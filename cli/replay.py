@@ -35,7 +35,7 @@ from recorder.replay import (
 )
 from recorder.warning_log import WarningLog
 
-from .options import header_option, timeout_option
+from .options import header_option, out_option, pacing_options, timeout_option
 from .output import echo_warning, printable
 
 
@@ -49,33 +49,16 @@ from .output import echo_warning, printable
     help="Where to send: a full URL is dialled as given; a bare ws[s]://HOST gets the recorded "
     "path and query.  [default: the recorded upstream]",
 )
-@click.option(
-    "--speed",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Divide recorded gaps by this (audio appends keep real time: server VAD hears them).",
-)
-@click.option(
-    "--fast", is_flag=True, help="No gaps at all, appends included (reactive still waits)."
-)
-@click.option(
-    "--pace",
-    type=click.Choice(PACES),
-    default="reactive",
-    show_default=True,
-    help="reactive: keep the gaps and, before each frame, wait for the server events that "
+@pacing_options(
+    speed_help="Divide recorded gaps by this (audio appends keep real time: server VAD hears them).",
+    fast_help="No gaps at all, appends included (reactive still waits).",
+    paces=PACES,
+    pace_help="reactive: keep the gaps and, before each frame, wait for the server events that "
     "preceded it (response.done, …); timed: keep the gaps only.",
 )
 @timeout_option()
 @header_option("too")
-@click.option(
-    "--out",
-    default="sessions",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the new session file.",
-)
+@out_option("Directory for the new session file.", default="sessions")
 def replay(
     session: Path,
     target: str | None,
@@ -103,8 +86,6 @@ def replay(
       rt replay sessions/call.jsonl --target ws://127.0.0.1:8765 --pace timed --speed 2
       rt stats sessions/call.jsonl sessions/<new file>.jsonl --by session
     """
-    if fast and _given(click.get_current_context(), "speed"):
-        raise click.UsageError("--speed and --fast cannot be used together")
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out_console = Console(highlight=False, soft_wrap=True)
 
@@ -142,10 +123,6 @@ def replay(
         out_console.print(part)
     if result.stopped is not None:
         raise result.stopped
-
-
-def _given(ctx: click.Context, name: str) -> bool:
-    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
 
 
 def _pace(pace: str, speed: float, fast: bool) -> str:

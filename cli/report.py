@@ -12,7 +12,6 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.text import Text
 
 from recorder.analytics import collect_stats
-from recorder.pricing import builtin_prices, load_price_file
 from recorder.report import (
     DEFAULT_AUDIO_MINUTES,
     ReportOptions,
@@ -20,20 +19,28 @@ from recorder.report import (
     format_size,
     write_report,
 )
+from recorder.session_labels import parse_name_option
+from recorder.wording import counted
 
+from .options import out_option, prices_with, pricing_option
 from .output import printable, warning_text
 from .stats import THRESHOLDS_MS
 
 
+def _names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return parse_name_option(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("report.html"),
-    show_default=True,
-    help="The HTML file to write (replaced whole; missing directories are created).",
+@out_option(
+    "The HTML file to write (replaced whole; missing directories are created).",
+    default="report.html",
+    metavar="FILE",
+    file=True,
 )
 @click.option(
     "--no-audio",
@@ -50,16 +57,23 @@ from .stats import THRESHOLDS_MS
 )
 @click.option("--title", default="rt report", show_default=True, help="The page's title.")
 @click.option(
-    "--pricing",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Price file (JSON, or TOML on Python 3.11+) replacing or adding to the built-in prices.",
+    "--name",
+    "names",
+    multiple=True,
+    metavar="FILE=LABEL",
+    callback=_names,
+    help="Call the session in FILE (its path, file name or stem) LABEL on the page "
+    "(repeatable). Without it a session is named by the `name` in its session line, if any, "
+    "else as rt stats names it: its file's stem, or start time and id for rt's own file names.",
 )
+@pricing_option
 def report(
     paths: tuple[str, ...],
-    output: Path,
+    out: Path,
     no_audio: bool,
     audio_minutes: float,
     title: str,
+    names: dict[str, str],
     pricing: str | None,
 ) -> None:
     """Write one HTML file with the latency, tokens, cost, rate limits, errors and audio
@@ -76,14 +90,12 @@ def report(
 
     \b
     Example:
-      rt report sessions/ -o report.html
-      rt report 'sessions/2026-11-*.jsonl' --no-audio -o november.html
+      rt report sessions/ --out report.html
+      rt report 'sessions/202611*.jsonl' --no-audio -o november.html
       rt report sessions/call.jsonl --audio-minutes 20 --title "Call with ACME"
+      rt report sessions/ --name call.jsonl="ACME, first call"
     """
-    prices = builtin_prices()
-    if pricing is not None:
-        prices = prices.merged(load_price_file(pricing))
-    out = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def warn(message: object) -> None:
@@ -94,19 +106,20 @@ def report(
         audio=not no_audio,
         audio_max_seconds=audio_minutes * 60,
         thresholds=THRESHOLDS_MS,
+        names=names,
     )
     with _progress(err) as bars:
-        stats = collect_stats(paths, prices, on_progress=bars.track("reading"))
+        stats = collect_stats(paths, prices_with(pricing), on_progress=bars.track("reading"))
         for warning in stats.warnings:
             warn(warning)
         written = write_report(
-            stats, output, options, on_progress=bars.track("writing"), on_warning=warn
+            stats, out, options, on_progress=bars.track("writing"), on_warning=warn
         )
-    out.print(_summary_line(written, no_audio))
+    console.print(_summary_line(written, no_audio))
 
 
 def _summary_line(written: WrittenReport, no_audio: bool) -> Text:
-    sessions = f"{written.sessions} session{'s' if written.sessions != 1 else ''}"
+    sessions = counted(written.sessions, "session")
     line = Text.assemble(
         ("wrote ", ""), (printable(written.path), "bold"), f"  {format_size(written.size)}"
     )

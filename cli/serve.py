@@ -16,7 +16,6 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from recorder.errors import InputError
 from recorder.proxy import is_loopback, parse_listen_address
 from recorder.replay import RecordedSession, load_session
 from recorder.serve import (
@@ -30,6 +29,7 @@ from recorder.serve import (
 )
 from recorder.warning_log import WarningLog
 
+from .options import listen_options, pacing_options
 from .output import echo_warning, printable
 
 
@@ -37,32 +37,19 @@ from .output import echo_warning, printable
 @click.argument(
     "session", metavar="SESSION.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option(
-    "--listen",
-    default="127.0.0.1:8765",
-    show_default=True,
-    metavar="HOST:PORT",
-    help="Address to listen on. Port 0 picks a free port (the URL is printed).",
+@listen_options(
+    exposes=", and so is the recorded conversation",
+    remote_help="Anyone who can reach it can read the recorded conversation.",
 )
-@click.option(
-    "--speed",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Divide the recorded delays by this.",
+@pacing_options(
+    speed_help="Divide the recorded delays by this.",
+    fast_help="Send every reply at once, without the recorded delays.",
 )
-@click.option("--fast", is_flag=True, help="Send every reply at once, without the recorded delays.")
 @click.option(
     "--loop",
     "keep_serving",
     is_flag=True,
     help="Keep serving after a client leaves (default: exit after the first client, for CI).",
-)
-@click.option(
-    "--allow-remote",
-    is_flag=True,
-    help="Allow a --listen address that is not loopback (anyone who can reach it can read "
-    "the recorded conversation).",
 )
 def serve(
     session: Path, listen: str, speed: float, fast: bool, keep_serving: bool, allow_remote: bool
@@ -82,18 +69,7 @@ def serve(
       # in a test: AsyncOpenAI(api_key="sk-test", websocket_base_url="ws://127.0.0.1:8765/v1")
       rt serve sessions/call.jsonl --listen 127.0.0.1:0 --loop    # many clients, any port
     """
-    ctx = click.get_current_context()
-    if fast and ctx.get_parameter_source("speed") is click.core.ParameterSource.COMMANDLINE:
-        raise click.UsageError("--speed and --fast cannot be used together")
-    try:
-        host, port = parse_listen_address(listen)
-    except InputError as exc:
-        raise click.BadParameter(str(exc), param_hint="--listen") from None
-    if not is_loopback(host) and not allow_remote:
-        raise click.UsageError(
-            f"--listen {listen} is reachable from other machines, and so is the recorded "
-            "conversation. Add --allow-remote if that is what you want."
-        )
+    host, port = parse_listen_address(listen)
     status = Console(stderr=True, highlight=False, soft_wrap=True)
     clients = Console(highlight=False, soft_wrap=True)
 

@@ -12,12 +12,13 @@ import orjson
 
 from recorder.analytics import ResultColumn, SQLResult, run_sql
 from recorder.escaping import json_line_safe
+from recorder.wording import counted
 
+from .options import format_option, prices_with, pricing_option
 from .output import (
     Column,
     Table,
     echo_warnings,
-    format_option,
     json_value,
     make_console,
     print_tables,
@@ -26,7 +27,6 @@ from .output import (
     write_json,
     write_markdown,
 )
-from .stats import prices_with, pricing_option
 
 DEFAULT_PATH = "sessions/"
 TABLE_CELL_WIDTH = 60  # the table view cuts longer cells; csv, json and markdown keep them
@@ -52,8 +52,19 @@ _NUMERIC_TYPES = (
     'settings are locked. Only for SQL you trust. Example: rt sql "COPY (SELECT * FROM '
     "responses) TO 'responses.parquet'\" --allow-files",
 )
+@click.option(
+    "--with-audio",
+    is_flag=True,
+    help="Keep the base64 audio of appends and audio deltas in events.event (left out by "
+    "default: their size is in audio_bytes; keeping it reads several times slower).",
+)
 def sql(
-    query: str, paths: tuple[str, ...], fmt: str, pricing: str | None, allow_files: bool
+    query: str,
+    paths: tuple[str, ...],
+    fmt: str,
+    pricing: str | None,
+    allow_files: bool,
+    with_audio: bool,
 ) -> None:
     """Run SQL (DuckDB's dialect) over recorded sessions, through ready views.
 
@@ -70,7 +81,13 @@ def sql(
                    ttfb_p50_ms, ttft_p50_ms, protocol, transport, client_frames,
                    server_frames, input_audio_ms, output_audio_ms, input_audio_bytes,
                    output_audio_bytes, proxy_errors, upstream, request_path,
-                   subprotocol, closed_by, close_code, close_reason, recorder_version
+                   subprotocol, closed_by, close_code, close_reason, recorder_version,
+                   transcription_model, transcription_seconds, transcription_tokens,
+                   transcription_cost_usd, translation_seconds, translation_cost_usd,
+                   user_talk_ms, assistant_talk_ms, talk_over_ms, barge_ins,
+                   barge_in_stop_ms, dead_air_ms, turns, live_seconds,
+                   live_cost_usd, live_close_reason, live_delegations,
+                   live_delegated_tokens, live_muted_ms
       responses    session, file, response_id, model, status, trigger, trigger_t,
                    ttfb_ms, ttft_ms, duration_ms, voice_to_voice_ms, audio_out_ms,
                    input_tokens, output_tokens, input_text_tokens, input_audio_tokens,
@@ -98,11 +115,16 @@ def sql(
     Example:
       $ rt sql "SELECT model, count(*) AS turns, round(quantile_cont(ttfb_ms, 0.95)) AS p95
                 FROM responses GROUP BY model ORDER BY p95 DESC"
-      model               turns     p95
-      ─────────────────────────────────
-      gpt-realtime-mini       6   507.0
-      gpt-realtime            2   423.0
-      2 rows
+      model                                turns     p95
+      ──────────────────────────────────────────────────
+      gpt-live-1.1                             2   739.0
+      gpt-live-1                               2   726.0
+      gpt-4o-realtime-preview                  1   603.0
+      gpt-4o-realtime-preview-2024-10-01       2   553.0
+      gpt-realtime-mini                        6   507.0
+      gpt-realtime-2                           5   452.0
+      gpt-realtime                             6   449.0
+      7 rows
       $ rt sql "SELECT type, count(*) FROM events GROUP BY ALL ORDER BY 2 DESC" --format csv
       $ rt sql "SELECT event->>'$.error.message' FROM events WHERE type = 'error'"
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'
@@ -115,6 +137,7 @@ def sql(
             prices_with(pricing),
             on_progress=on_progress,
             allow_files=allow_files,
+            with_audio=with_audio,
         )
     echo_warnings(result.warnings)
     render(result, fmt)
@@ -156,7 +179,7 @@ def result_table(
         for key, column in zip(keys, result.columns, strict=True)
     ]
     count = len(rows)
-    return Table("", columns, rows, caption=f"{count} row{'s' if count != 1 else ''}")
+    return Table("", columns, rows, caption=counted(count, "row"))
 
 
 def json_rows(result: SQLResult, keys: Sequence[str]) -> list[dict[str, Any]]:

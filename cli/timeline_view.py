@@ -21,6 +21,7 @@ from rich.text import Text
 
 from recorder.escaping import escape_control, json_line_safe
 from recorder.json_text import to_json
+from recorder.session_labels import session_labels
 from recorder.timeline import Entry, EntryFilter, FrameStream, SessionHeader, Timeline, TimelineItem
 from recorder.warning_log import WarningLog
 
@@ -33,6 +34,7 @@ SOURCE_STYLES = {"client": "cyan", "server": "green", "proxy": "magenta"}
 TYPE_STYLES = {"client": "cyan", "server": "", "proxy": "magenta"}
 SEVERITY_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
 NO_CLOSE_NOTE = "(no close line: the session is still being recorded, or the recorder stopped)"
+UNNAMED = "<session>"  # the path of a session read from elsewhere than a file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -100,13 +102,20 @@ collapsing; session, open, close and error lines are not included."""
 class TimelineView:
     """Writes header, entries and separators to a console."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, source: str = UNNAMED) -> None:
         self.console = console
         self._plain = not console.is_terminal
+        self.source = source  # the file shown, named in the header
+        self.name: str | None = None  # the readable name its session line gives it, if any
 
     def header(self, header: SessionHeader) -> None:
-        rows = [
-            ("session", header.session_id or "?"),
+        rows = [("session", header.session_id or "?")]
+        if self.source != UNNAMED:
+            names = {self.source: self.name} if self.name else {}
+            rows.append(("file", self.source))
+            # how rt stats, rt ls and rt report name this session
+            rows.append(("label", session_labels([self.source], names)[self.source]))
+        rows += [
             ("started", header.started_at or "?"),
             ("upstream", header.upstream or "?"),
             ("path", header.path or "?"),
@@ -118,7 +127,13 @@ class TimelineView:
             opened = f"  (handshake done at {header.opened_t:.3f} s)"
             rows.append(("subprotocol", (header.subprotocol or "none") + opened))
         if header.protocol != "realtime" or header.transport != "websocket":
-            rows.append(("protocol", f"{header.protocol} over {header.transport}"))
+            connection = f"{header.protocol} over {header.transport}"
+            if header.transport == "sideband":
+                connection += (
+                    " (a WebRTC or SIP call's control events: its audio travels outside this "
+                    "connection; first audio from output_audio_buffer.started)"
+                )
+            rows.append(("protocol", connection))
         for key, value in rows:
             self._emit(Text.assemble((f"{key:<12}", "dim"), (escape_control(value), "bold")))
         self._emit(Text())
@@ -196,15 +211,18 @@ class TimelinePrinter:
         entry_filter: EntryFilter,
         *,
         collapse: bool,
-        path: str = "<session>",
+        path: str = UNNAMED,
     ) -> None:
-        self.view = TimelineView(console)
+        self.view = TimelineView(console, path)
         self.filter = entry_filter
         self.warnings = WarningLog(echo_warning)
         self.timeline = Timeline(collapse=collapse, path=path, on_warning=self.warnings)
         self.shown = 0
 
     def feed(self, line: int, record: Mapping[str, Any]) -> None:
+        if record.get("kind") == "session":
+            name = record.get("name")
+            self.view.name = " ".join(name.split()) if isinstance(name, str) else None
         self._print(self.timeline.feed(line, record))
 
     def finish(self, *, note_missing_close: bool = True) -> None:
@@ -220,6 +238,7 @@ class TimelinePrinter:
         if separator is not None:
             self.finish(note_missing_close=False)
             self.view.separator(separator)
+        self.view.source = path
         self.timeline = Timeline(
             collapse=self.timeline.collapse, path=path, on_warning=self.warnings
         )
@@ -239,7 +258,7 @@ class TimelinePrinter:
 class JsonPrinter:
     """`--json`: one object per frame (see FrameStream), filtered, one line each."""
 
-    def __init__(self, stream: IO[str], entry_filter: EntryFilter, path: str = "<session>") -> None:
+    def __init__(self, stream: IO[str], entry_filter: EntryFilter, path: str = UNNAMED) -> None:
         self.stream = stream
         self.filter = entry_filter
         self.warnings = WarningLog(echo_warning)
@@ -275,11 +294,22 @@ def make_printer(
     *,
     every_frame: bool,
     as_json: bool,
-    path: str = "<session>",
+    path: str = UNNAMED,
 ) -> Printer:
     if as_json:
         return JsonPrinter(console.file, entry_filter, path)
     return TimelinePrinter(console, entry_filter, collapse=not every_frame, path=path)
+
+
+def filtering(entry_filter: EntryFilter) -> bool:
+    """Whether `--type` or `--grep` was given."""
+    return bool(entry_filter.types) or entry_filter.grep is not None
+
+
+def no_match_note(types: tuple[str, ...], grep: str | None) -> str:
+    """What `rt show` says on stderr when its filters left no event."""
+    given = [f"--type {t}" for t in types] + ([f"--grep {grep}"] if grep is not None else [])
+    return escape_control(f"no events matched {' '.join(given)}")
 
 
 @contextlib.contextmanager

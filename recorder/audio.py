@@ -8,6 +8,8 @@
 Formats and responses: what the one interpretation says (recorder/interpretation): each
 append and delta carries the format in effect for it (`formats.py` states the rule) and the
 response it belongs to, so the WAV files, `rt show` and `rt stats` measure the same audio.
+Where each piece plays in the mix is the call's timeline (`interpretation/layout.py`), the
+same layout conversation timing measures.
 
 One WAV holds one rate: a track whose audio changes rate is written at the highest rate it
 uses, and the mix at the higher of its two channels' rates. Lower-rate audio is interpolated
@@ -16,13 +18,25 @@ linearly (G.711 at 8 kHz into a 24 kHz track keeps every original sample as ever
 The assistant track holds all output audio the server sent (CONTRACT §2), or with `heard=True`
 what the user heard; the mix always holds what was heard: each item ends at the `audio_end_ms`
 of its truncation (the server's `conversation.item.truncated`, else the client's
-`conversation.item.truncate`).
+`conversation.item.truncate`). A GPT-Live session's output is one track that already holds its
+silences: the assistant track is its deltas back to back, and the mix plays it along the
+session timeline (`layout.along_timeline`).
+
+Parallel responses (CONTRACT §4.1): only one response at a time writes into the conversation
+(turns and idle-timeout answers); out-of-band responses (`conversation: "none"`) run beside it.
+A client plays the conversation's responses one after the other, and an out-of-band response's
+audio reaches the user only if the client chooses to play it (it is side work: a
+classification, a summary). So the mix, what the user heard, leaves out-of-band audio out: it
+neither sounds over the turn nor pushes the turn's audio later. The assistant track and the
+per-response tracks keep it (all the audio the server sent).
+
+Besides Realtime and GPT-Live appends and deltas, the tracks take whatever the interpretation
+marks as audio (`layout.audio_of`): the translation endpoint's appended and translated audio,
+whose output plays like one response from its first delta.
 """
 
 from __future__ import annotations
 
-import binascii
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,26 +47,36 @@ import numpy as np
 import numpy.typing as npt
 
 from recorder.errors import InputError
-from recorder.interpretation import Frame, Interpreter
-from recorder.vocabulary import (
-    AUDIO_APPEND,
-    AUDIO_DELTA,
-    ITEM_TRUNCATE,
-    ITEM_TRUNCATED,
-    PCM16,
-    RESPONSE_DONE,
-    AudioFormat,
+from recorder.interpretation import OUT_OF_BAND, Frame, Interpreter
+from recorder.interpretation.connection import Connection
+from recorder.interpretation.layout import (
+    LIVE_AUDIO_DELTA,
+    USER,
+    Cuts,
+    along_timeline,
+    append_starts,
+    audio_of,
+    contiguous_runs,
+    heard_length,
+    live_timeline_ms,
+    response_starts,
 )
+from recorder.interpretation.samples import (  # noqa: F401  (G711_TABLES: re-exported)
+    G711_TABLES,
+    Samples,
+    decode_base64,
+    decode_samples,
+)
+from recorder.vocabulary import PCM16, RESPONSE_DONE, AudioFormat
 from recorder.warning_log import FileWarning
 
-Samples = npt.NDArray[np.int16]
 Offsets = npt.NDArray[np.int64]
 
-SESSION_UPDATE = "session.update"
 # Output samples interpolated per step; bounds the float temporaries for an hour of G.711.
 _INTERPOLATION_BLOCK = 1 << 20
 # A mix longer than this comes from a corrupt `t`, not a call: it is skipped, not allocated.
 MAX_MIX_SECONDS = 4 * 3600
+LIVE_OUTPUT = "live"  # the response id under which a GPT-Live session's output track is kept
 
 
 AudioWarning = FileWarning  # the one warning shape: FILE:LINE: reason
@@ -67,6 +91,7 @@ class Chunk:
     line: int
     format: AudioFormat
     data: bytes
+    timeline_ms: float | None = None  # GPT-Live sideband output: the `start_ms` it carries
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,7 @@ class ResponseAudio:
 
     response_id: str
     items: tuple[ItemAudio, ...]
+    kind: str = "turn"  # turn | out_of_band | idle_timeout (CONTRACT §4.1)
 
     @property
     def first_delta_t(self) -> float:
@@ -97,6 +123,8 @@ class SessionAudio:
     path: str
     user: tuple[Chunk, ...]
     responses: tuple[ResponseAudio, ...]
+    live: bool = False  # a GPT-Live session: `responses` holds its one output track
+    transport: str = "websocket"  # a sideband carries no audio (the call's audio is elsewhere)
 
     @property
     def assistant(self) -> list[Chunk]:
@@ -133,41 +161,6 @@ def describe(fmt: AudioFormat) -> str:
 
 
 # -- decoding --------------------------------------------------------------------------------
-
-
-def _ulaw_table() -> Samples:
-    code = ~np.arange(256, dtype=np.int32) & 0xFF  # µ-law bytes go over the wire inverted
-    exponent = (code >> 4) & 0x07
-    magnitude = ((((code & 0x0F) << 3) + 0x84) << exponent) - 0x84
-    return np.where((code & 0x80) != 0, -magnitude, magnitude).astype(np.int16)
-
-
-def _alaw_table() -> Samples:
-    code = np.arange(256, dtype=np.int32) ^ 0x55  # A-law inverts every other bit
-    exponent = (code >> 4) & 0x07
-    mantissa = ((code & 0x0F) << 4) + 8
-    magnitude = np.where(exponent == 0, mantissa, (mantissa + 0x100) << np.maximum(exponent - 1, 0))
-    return np.where((code & 0x80) != 0, magnitude, -magnitude).astype(np.int16)
-
-
-# The ITU-T G.711 expansion, the same values libsndfile decodes to (a test holds them equal).
-G711_TABLES: Mapping[str, Samples] = {"ulaw": _ulaw_table(), "alaw": _alaw_table()}
-
-
-def decode_samples(data: bytes, fmt: AudioFormat) -> Samples:
-    """Encoded audio as 16-bit samples at `fmt.rate` (pcm16 is a view, not a copy)."""
-    table = G711_TABLES.get(fmt.encoding)
-    if table is not None:
-        return table[np.frombuffer(data, dtype=np.uint8)]
-    pcm = np.frombuffer(data, dtype="<i2", count=len(data) // 2)
-    return pcm.astype(np.int16, copy=False)
-
-
-def decode_base64(text: str) -> bytes:
-    """Strict where Python allows it (3.11+), so junk in a payload is reported, not skipped."""
-    if sys.version_info >= (3, 11):
-        return binascii.a2b_base64(text, strict_mode=True)
-    return binascii.a2b_base64(text)
 
 
 def _rescale(count: Any, from_rate: int, to_rate: int) -> Any:
@@ -257,8 +250,8 @@ def _item_samples(audio: SessionAudio, rate: int, heard: bool) -> list[list[Samp
             end = int(ends[done - 1])
             stop = end
             if heard and item.heard_ms is not None:
-                heard_samples = min(item.heard_ms * rate / 1000, end - start)  # 1e308 ms: all
-                stop = min(end, start + max(0, round(heard_samples)))
+                cut = min(item.heard_ms * rate / 1000, end - start)  # 1e308 ms: all
+                stop = start + heard_length(end - start, round(cut))
             items.append(samples[start:stop])
             start = end
         per_response.append(items)
@@ -293,41 +286,78 @@ def response_tracks(audio: SessionAudio, heard: bool = False) -> list[Track]:
     ]
 
 
-def _user_runs(audio: SessionAudio, rate: int) -> tuple[Samples, list[tuple[int, int, int]]]:
-    """User samples and runs `(source start, source end, mix start)` of back-to-back appends.
+@dataclass(frozen=True)
+class _Placed:
+    """A stream of chunks decoded at the mix's rate and laid out on the call's timeline."""
 
-    An append starts at its own time or where the previous one ended, whichever is later:
-    a client that sends faster than real time (a file, a burst after a stall) is still heard
-    at real-time rate. With c = samples before an append, its start p = c + running max of
-    (wanted - c), which gives the whole layout without a loop over appends.
-    """
+    samples: Samples
+    lengths: Offsets  # of each chunk, in samples
+    starts: Offsets  # where each chunk starts in the mix
+
+    def runs(self) -> list[tuple[Samples, int]]:
+        """Back-to-back stretches of samples and where each starts in the mix."""
+        ends = np.cumsum(self.lengths)
+        return [
+            (self.samples[ends[a] - self.lengths[a] : ends[b - 1]], int(self.starts[a]))
+            for a, b in contiguous_runs(self.starts, self.lengths)
+        ]
+
+
+def _chunk_lengths(ends: Offsets) -> Offsets:
+    return np.diff(ends, prepend=np.int64(0))
+
+
+def _place_user(audio: SessionAudio, rate: int) -> _Placed:
+    """The user's appends on the call's timeline (`layout.append_starts`)."""
     samples, ends = _decode_chunks(audio.user, rate)
+    lengths = _chunk_lengths(ends)
     wanted = np.rint(np.array([chunk.t for chunk in audio.user]) * rate).astype(np.int64)
-    before = np.concatenate((np.zeros(1, dtype=np.int64), ends[:-1]))
-    shift = np.maximum.accumulate(wanted - before)
-    firsts = np.concatenate(([0], np.flatnonzero(np.diff(shift)) + 1)).tolist()
-    lasts = [*firsts[1:], len(ends)]
-    runs = [
-        (int(before[a]), int(ends[b - 1]), int(before[a] + shift[a]))
-        for a, b in zip(firsts, lasts, strict=True)
-    ]
-    return samples, runs
+    return _Placed(samples, lengths, append_starts(lengths, wanted))
 
 
 def _assistant_runs(audio: SessionAudio, rate: int) -> list[tuple[Samples, int]]:
-    """Heard item samples and where each starts in the mix.
+    """Heard item samples and where each starts in the mix (`layout.response_starts`);
+    out-of-band responses are not heard (see the module docstring)."""
+    played = [
+        (response, items)
+        for response, items in zip(audio.responses, _item_samples(audio, rate, True), strict=True)
+        if response.kind != OUT_OF_BAND
+    ]
+    heard = [items for _, items in played]
+    starts = response_starts(
+        [
+            (round(response.first_delta_t * rate), [len(samples) for samples in items])
+            for response, items in played
+        ]
+    )
+    return [
+        (samples, at)
+        for items, placed in zip(heard, starts, strict=True)
+        for samples, at in zip(items, placed, strict=True)
+    ]
 
-    A response starts at its first audio delta or when the previous response's audio ends,
-    whichever is later, and plays at real-time rate from there.
-    """
-    runs: list[tuple[Samples, int]] = []
-    cursor = 0
-    for response, items in zip(audio.responses, _item_samples(audio, rate, True), strict=True):
-        cursor = max(cursor, round(response.first_delta_t * rate))
-        for samples in items:
-            runs.append((samples, cursor))
-            cursor += len(samples)
-    return runs
+
+def _live_runs(audio: SessionAudio, rate: int, user: _Placed | None) -> list[tuple[Samples, int]]:
+    """A GPT-Live output track laid along the session timeline (`layout.along_timeline`)."""
+    chunks = audio.assistant
+    samples, ends = _decode_chunks(chunks, rate)
+    lengths = _chunk_lengths(ends)
+    on_track = ends - lengths
+    timeline = np.array(
+        [
+            position if chunk.timeline_ms is None else round(chunk.timeline_ms * rate / 1000)
+            for chunk, position in zip(chunks, on_track.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    empty = np.zeros(0, dtype=np.int64)
+    starts = along_timeline(
+        timeline,
+        user.lengths if user is not None else empty,
+        user.starts if user is not None else empty,
+        round(chunks[0].t * rate),
+    )
+    return _Placed(samples, lengths, starts).runs()
 
 
 class MixTooLong(InputError):
@@ -348,18 +378,21 @@ def mix_track(audio: SessionAudio) -> Track | None:
     if not rates:
         return None
     rate = max(rates)
-    user_samples, user_runs = _user_runs(audio, rate) if audio.user else (None, [])
-    assistant_runs = _assistant_runs(audio, rate) if chunks else []
-    frames = max(
-        [at + stop - start for start, stop, at in user_runs]
-        + [at + len(samples) for samples, at in assistant_runs]
-    )
+    user = _place_user(audio, rate) if audio.user else None
+    user_runs = user.runs() if user is not None else []
+    assistant_runs: list[tuple[Samples, int]] = []
+    if chunks:
+        assistant_runs = (
+            _live_runs(audio, rate, user) if audio.live else _assistant_runs(audio, rate)
+        )
+    if not user_runs and not assistant_runs:
+        return None
+    frames = max(at + len(samples) for samples, at in [*user_runs, *assistant_runs])
     if frames > MAX_MIX_SECONDS * rate:
         raise MixTooLong(frames / rate)
     mix = np.zeros((frames, 2), dtype=np.int16)
-    if user_samples is not None:
-        for start, stop, at in user_runs:
-            mix[at : at + stop - start, 0] = user_samples[start:stop]
+    for samples, at in user_runs:
+        mix[at : at + len(samples), 0] = samples
     for samples, at in assistant_runs:
         mix[at : at + len(samples), 1] = samples
     return _track("mix", mix, rate, rates)
@@ -368,28 +401,31 @@ def mix_track(audio: SessionAudio) -> Track | None:
 # -- collecting --------------------------------------------------------------------------------
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    return None
-
-
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
 class AudioCollector:
     """Keeps the audio of one session's frames, with the format and response the interpretation
-    gave each (feed it every frame, in order)."""
+    gave each (feed it every frame, in order). `connection`: the interpreter's (its protocol
+    tells GPT-Live's output track from the translation endpoint's, which share a name; its
+    transport marks a sideband)."""
 
-    def __init__(self, path: str = "<session>", on_warning: WarningHandler | None = None) -> None:
+    def __init__(
+        self,
+        path: str = "<session>",
+        on_warning: WarningHandler | None = None,
+        connection: Connection | None = None,
+    ) -> None:
         self.path = path
         self._warn = on_warning or warn_with_python
+        self.connection = connection or Connection()
         self.appends: list[Chunk] = []
         self.deltas: dict[str, dict[str, list[Chunk]]] = {}
-        self.server_cuts: dict[str, float] = {}
-        self.client_cuts: dict[str, float] = {}
+        self.kinds: dict[str, str] = {}  # response id -> kind
+        self.cuts = Cuts()
         self.cancelled: dict[str, tuple[int, str]] = {}
+        self.live = False
 
     def warn(self, line: int | None, message: str) -> None:
         self._warn(FileWarning(self.path, line, message))
@@ -398,18 +434,26 @@ class AudioCollector:
         event = frame.event
         if event is None:
             return
-        ctype = frame.type
-        if frame.direction == "client":
-            if ctype == AUDIO_APPEND:
-                self._audio(frame, event, "audio", self.appends)
-            elif ctype == ITEM_TRUNCATE:
-                self._cut(frame, event, self.client_cuts)
-        elif ctype == AUDIO_DELTA:
-            items = self.deltas.setdefault(frame.response_id or "unknown", {})
-            self._audio(frame, event, "delta", items.setdefault(frame.item_id or "", []))
-        elif ctype == ITEM_TRUNCATED:
-            self._cut(frame, event, self.server_cuts)
-        elif ctype == RESPONSE_DONE:
+        audio = audio_of(frame)
+        if audio is not None:
+            side, key = audio
+            if side == USER:
+                self._audio(frame, event, key, self.appends)
+                return
+            if frame.type == LIVE_AUDIO_DELTA and self.connection.protocol == "live":
+                self.live = True
+                owner, item_id = LIVE_OUTPUT, ""
+            else:
+                owner, item_id = frame.response_id or "unknown", frame.item_id or ""
+            if frame.response_kind is not None:
+                self.kinds.setdefault(owner, frame.response_kind)
+            items = self.deltas.setdefault(owner, {})
+            self._audio(frame, event, key, items.setdefault(item_id, []))
+            return
+        cut = self.cuts.feed(frame)
+        if cut is False:
+            self.warn(frame.line, f"{frame.type} has no 'item_id' and 'audio_end_ms' >= 0; ignored")
+        elif frame.type == RESPONSE_DONE and frame.direction == "server":
             response = _mapping(event.get("response"))
             response_id = response.get("id")
             if response.get("status") == "cancelled" and isinstance(response_id, str):
@@ -435,28 +479,19 @@ class AudioCollector:
             )
             data = data[:-1]
         if data:
-            into.append(Chunk(frame.t, frame.line, fmt, data))
-
-    def _cut(self, frame: Frame, event: Mapping[str, Any], cuts: dict[str, float]) -> None:
-        heard_ms = _number(event.get("audio_end_ms"))
-        if frame.item_id is None or heard_ms is None:
-            self.warn(frame.line, f"{frame.type} has no 'item_id' and 'audio_end_ms' >= 0; ignored")
-            return
-        cuts[frame.item_id] = heard_ms
+            timeline_ms = live_timeline_ms(event) if self.live and key == "delta" else None
+            into.append(Chunk(frame.t, frame.line, fmt, data, timeline_ms))
 
     def finish(self) -> SessionAudio:
         responses = tuple(
             ResponseAudio(
                 response_id,
                 tuple(
-                    ItemAudio(
-                        item_id,
-                        tuple(chunks),
-                        self.server_cuts.get(item_id, self.client_cuts.get(item_id)),
-                    )
+                    ItemAudio(item_id, tuple(chunks), self.cuts.heard_ms(item_id))
                     for item_id, chunks in items.items()
                     if chunks
                 ),
+                self.kinds.get(response_id, "turn"),
             )
             for response_id, items in self.deltas.items()
             if any(items.values())
@@ -467,7 +502,7 @@ class AudioCollector:
         self._warn_format_changes(
             "assistant", [c for r in responses for i in r.items for c in i.chunks]
         )
-        return SessionAudio(self.path, user, responses)
+        return SessionAudio(self.path, user, responses, self.live, self.connection.transport)
 
     def _warn_cancelled(self, responses: Sequence[ResponseAudio]) -> None:
         for response in responses:
@@ -515,8 +550,8 @@ def collect_audio(
     the rest is kept.
     """
     warn = on_warning or warn_with_python
-    interpreter = Interpreter(path, warn)
-    collector = AudioCollector(path, warn)
+    interpreter = Interpreter(path, warn, measure_audio=False)  # the tracks decode it
+    collector = AudioCollector(path, warn, interpreter.connection)
     for line, record in records:
         frame = interpreter.feed(line, record)
         if frame is not None:

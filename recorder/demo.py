@@ -4,15 +4,30 @@ proxy, and record what comes back (used by `rt demo`; no network beyond loopback
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from recorder.errors import RecorderError
+from recorder.errors import InputError, RecorderError
 from recorder.proxy import RecordingProxy
 from recorder.replay import connection_plan, load_session, replay_schedule, run_replay
 from recorder.serve import MockRealtimeServer, playbook_from
+from recorder.store import ensure_directory
+
+SAMPLES_PACKAGE = "recorder.samples"  # sample_sessions/ in the repository (pyproject.toml)
+
+
+def installed_samples() -> Path:
+    """The directory of the sample sessions installed with rt."""
+    try:
+        root = importlib.resources.files(SAMPLES_PACKAGE)
+    except ModuleNotFoundError:
+        raise InputError("the sample sessions are not installed: reinstall rt-recorder") from None
+    if not isinstance(root, Path):  # e.g. inside a zip: the files have no path to replay from
+        raise InputError(f"the sample sessions are in {root}, which is not a directory")
+    return root
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,13 @@ async def replay_through_proxy(
         ):
             plan = connection_plan(session, target=proxy.url, environ={})
             schedule = replay_schedule(session, pace="reactive", fast=fast)
-            result = await run_replay(schedule, plan, replay_copy, source=original)
+            try:
+                result = await run_replay(schedule, plan, replay_copy, source=original)
+            except RecorderError as exc:  # could not connect: nothing was recorded
+                outcome = LoopResult(original, None, 0, 0, str(exc))
+                if on_done is not None:
+                    on_done(outcome)
+                return outcome
             summaries = await proxy.wait_for_sessions(1)
     outcome = LoopResult(
         original=original,
@@ -67,7 +88,7 @@ async def replay_all(
     """`replay_through_proxy` for every recording, all at once."""
     if not originals:
         raise RecorderError("no session files to replay")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_directory(out_dir)  # owner-only, like rt record's: recordings hold voices
     return list(
         await asyncio.gather(
             *(replay_through_proxy(p, out_dir, fast=fast, on_done=on_done) for p in originals)

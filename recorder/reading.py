@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from recorder.errors import InputError, SessionFormatError
-from recorder.session import FORMAT, decode_line
+from recorder.session import FORMAT, check_record, parse_line
 from recorder.warning_log import FileWarning, SessionWarning
 
 OnWarning = Callable[[FileWarning], None]
@@ -102,27 +102,34 @@ class RecordChecker:
         """The record on line `number`, or None. `last`: the line had no line ending."""
         self.lines += 1
         try:
-            record = decode_line(line)
+            record = parse_line(line)
+            if record.get("kind") == "session" and not self.records:
+                chain = self._header(number, record)
+                if chain is None:
+                    return None
+                self._migrations = chain
+            for migrate in self._migrations:  # an older format becomes the current one first
+                record = migrate(record)
+            record = check_record(record)
         except SessionFormatError as exc:
             self.skipped += 1
-            reason = "incomplete last line (cut off)" if last else exc.reason
-            self.warn(number, reason)
+            self.warn(number, "incomplete last line (cut off)" if last else exc.reason)
             return None
-        if record["kind"] == "session":
-            if self.records:
-                self.skipped += 1
-                self.warn(number, "a session line that is not the first record; ignored")
-                return None
-            found = record.get("format", FORMAT)
-            if not (isinstance(found, str) and _FORMAT_NAME.match(found)):
-                self.skipped += 1
-                self.warn(number, f"a session line whose format {found!r} is not rt's; ignored")
-                return None
-            self._migrations = self._migration_chain(found)
-        for migrate in self._migrations:
-            record = migrate(record)
+        if record["kind"] == "session" and self.records:
+            self.skipped += 1
+            self.warn(number, "a session line that is not the first record; ignored")
+            return None
         self.records += 1
         return record
+
+    def _header(self, number: int, record: Record) -> list[Migration] | None:
+        """The migrations a file whose header is `record` needs; None: a damaged header."""
+        found = record.get("format", FORMAT)
+        if not (isinstance(found, str) and _FORMAT_NAME.match(found)):
+            self.skipped += 1
+            self.warn(number, f"a session line whose format {found!r} is not rt's; ignored")
+            return None
+        return self._migration_chain(found)
 
     def end(self) -> None:
         if self.records:

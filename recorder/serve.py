@@ -6,8 +6,8 @@
     MockRealtimeServer       the asyncio shell: accept, match, send replies on time
 
 An incoming frame matches the next unmatched cue of the same canonical type, so beta and GA
-names, event ids and field values may differ. Audio appends match by audio position instead of
-by count: a cue's replies (`speech_started`, …) go out once the client has appended as much
+names, event ids and field values may differ. Audio appends (Realtime's and GPT-Live's) match
+by audio position instead of by count: a cue's replies (`speech_started`, …) go out once the client has appended as much
 audio as the recorded client had when they came, however it chunks its audio.
 """
 
@@ -26,9 +26,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from recorder import vocabulary as vocab
 from recorder.errors import InputError
 from recorder.interpretation import base64_size
+from recorder.interpretation.layout import INPUT_AUDIO
 from recorder.replay import (
     RecordedClose,
     RecordedFrame,
@@ -237,7 +237,7 @@ class Cursor:
         position = self._next[key]
         if position >= len(indices):
             return None
-        if key != vocab.AUDIO_APPEND:
+        if key not in INPUT_AUDIO:
             self._next[key] = position + 1
             return [indices[position]]
         self.audio += audio_bytes
@@ -255,7 +255,7 @@ def incoming_key(message: str | bytes) -> tuple[str, int]:
     kind = event_type_of(message)
     if kind is None:
         return "text", 0
-    if kind != vocab.AUDIO_APPEND:
+    if kind not in INPUT_AUDIO:
         return kind, 0
     try:
         event = json.loads(message)

@@ -8,46 +8,51 @@ A session file holds one WebSocket connection:
     {"kind":"close","t":…,"by":"client","code":1000,"reason":""}
     {"kind":"error","t":…,"message":…,"detail":…}
 
-`frame_line` splices a text frame that holds a JSON object into the line as it came, without
-re-serialising it, so the recorded event is the very object that went over the wire.
+`frame_pieces` builds a frame's line from the bytes received: a text frame that holds a JSON
+object is spliced into the line as it came, without re-serialising it, so the recorded event is
+the very object that went over the wire, and the payload is one of the pieces handed to the
+writer (`os.writev`), not copied into a line. `frame_line` is the same as a string.
 
-Secrets never reach disk, not even inside events. The forwarded traffic is never altered, but the
-recorded copy of an event has these values replaced by `"<redacted>"` (`redact_event`):
-
-- `client_secret` anywhere: the string, or the `value` of a beta `{"client_secret": {"value":
-  "ek_...", "expires_at": ...}}` object;
-- any ephemeral key `ek_...` (a GA `client_secrets` response's `"value"`), wherever it appears;
-- in every `tools` list (GA MCP tools in `session.update`, `response.create` and the server's
-  echoes): each tool's `authorization`, the values of its `headers` (names are kept) and the
-  secret query parameters of its `server_url`.
-
-Only those values change, so CONTRACT §1's "the event, unchanged" holds for everything else, and
-the fast path stays fast: only an event that had a secret is re-serialised (compactly, key order
-kept); every other frame, every audio chunk among them, is still spliced in byte for byte.
-Finding out walks the event the writer parses anyway (to check that it is a JSON object): a
-`client_secret` or `tools` key, or a string with `ek_` in it. On an audio chunk that costs a
-third of what searching its text for the marker substrings (`"client_secret"`,
-`"authorization"`, `"headers"`, `"server_url"`, `ek_`) did, which was half the writer's work per
-frame (bench/load.py), and it finds the same events minus false alarms.
+Secrets never reach disk, not even inside events: the recorded copy of an event goes through
+the session's `SecretScrubber` (recorder/redaction.py, which says what is redacted where); only
+an event that held a secret is re-serialised (compactly, key order kept).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as _dt
 import json
-import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import orjson
 
 from recorder import __version__
 from recorder.errors import SessionFormatError
 from recorder.json_text import to_json
+from recorder.redaction import (  # noqa: F401  (re-exported: the format's redaction rules)
+    NO_SECRETS,
+    REDACTED,
+    SECRET_HEADERS,
+    SECRET_QUERY_PARAMS,
+    SECRET_SUBPROTOCOL_PREFIXES,
+    UNREDACTABLE,
+    SecretScrubber,
+    redact_event,
+    redact_headers,
+    redact_query,
+    redact_subprotocol,
+    redact_subprotocols,
+    redact_url,
+    scrub,
+    secret_values,
+    strip_redacted_query,
+)
 
 FORMAT = "rt-session/1"
-REDACTED = "<redacted>"
 KINDS = frozenset({"session", "open", "frame", "close", "error"})
 PAYLOAD_KEYS = ("event", "text", "binary")
 _DIRECTIONS = ("client", "server")
@@ -58,32 +63,8 @@ MAX_T = 1e9
 Direction = Literal["client", "server"]
 Closer = Literal["client", "server", "proxy"]
 
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "api-key",
-        "x-api-key",
-        "cookie",
-        "set-cookie",
-        "openai-organization",
-        "openai-project",
-    }
-)
-SECRET_QUERY_PARAMS = frozenset(
-    {"api-key", "api_key", "key", "token", "client_secret", "authorization", "access_token"}
-)
-SECRET_SUBPROTOCOL_PREFIXES = ("openai-insecure-api-key.",)
-# What is recorded for an event with a secret that cannot be re-serialised (nested ~1000 deep).
-UNREDACTABLE = "<redacted: an event with a secret, nested too deeply to record>"
-_EPHEMERAL_KEY = re.compile(r"(?<![A-Za-z0-9_])ek_[A-Za-z0-9]{16,}")
-
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-# Checking that a frame is a JSON object is the writer's main cost per frame: orjson does it in
-# a third of the time (bench/proxy.py). It is also stricter (no NaN, no lone surrogates, 64-bit
-# integers), so such frames are kept as `text`, verbatim, which every JSON reader accepts.
-from orjson import loads as _strict_loads  # noqa: E402
+_strict_loads = orjson.loads  # strict JSON (no NaN, no lone surrogates, 64-bit integers)
 
 # -- identity and time -------------------------------------------------------------------------
 
@@ -103,159 +84,6 @@ def iso_utc(moment: _dt.datetime) -> str:
 def round_t(t: float) -> float:
     """Seconds since the session started, at microsecond resolution."""
     return round(t, 6)
-
-
-# -- redaction ---------------------------------------------------------------------------------
-
-
-def redact_headers(headers: Iterable[tuple[str, str]]) -> list[list[str]]:
-    """Header pairs with the values of secret-bearing headers replaced by `<redacted>`."""
-    return [[name, _redact_header_value(name, value)] for name, value in headers]
-
-
-def _redact_header_value(name: str, value: str) -> str:
-    lowered = name.lower()
-    if lowered in SECRET_HEADERS:
-        return REDACTED
-    # Browsers send their API key as a subprotocol, inside this header.
-    if lowered == "sec-websocket-protocol" and any(p in value for p in SECRET_SUBPROTOCOL_PREFIXES):
-        return ", ".join(redact_subprotocol(p.strip()) for p in value.split(","))
-    return value
-
-
-def redact_subprotocol(subprotocol: str) -> str:
-    for prefix in SECRET_SUBPROTOCOL_PREFIXES:
-        if subprotocol.startswith(prefix):
-            return prefix + REDACTED
-    return subprotocol
-
-
-def redact_subprotocols(subprotocols: Iterable[str]) -> list[str]:
-    return [redact_subprotocol(s) for s in subprotocols]
-
-
-def redact_query(query: str) -> str:
-    """A query string with the values of secret parameters replaced by `<redacted>`."""
-    if not query:
-        return query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(k.lower() in SECRET_QUERY_PARAMS for k, _ in pairs):
-        return query
-    return urlencode(
-        [(k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in pairs],
-        safe="<>",
-        quote_via=quote,
-    )
-
-
-def redact_url(url: str) -> str:
-    """A URL or request path with secret query parameters and userinfo removed."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, netloc, parts.path, redact_query(parts.query), parts.fragment))
-
-
-def strip_redacted_query(url: str) -> str:
-    """A recorded URL or path without the parameters whose values were redacted (for re-dialling)."""
-    parts = urlsplit(url)
-    if REDACTED not in parts.query:
-        return url
-    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if v != REDACTED]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs), parts.fragment))
-
-
-def secret_values(
-    headers: Iterable[tuple[str, str]], subprotocols: Iterable[str], url: str
-) -> list[str]:
-    """The secrets a request carries (header values and their tokens, a subprotocol key, secret
-    query parameters), longest first: to scrub text that may quote them, such as an upstream's
-    error body, before it is recorded."""
-    found = set()
-    for name, value in headers:
-        if name.lower() in SECRET_HEADERS:
-            found.add(value.strip())
-            found.add(value.strip().rpartition(" ")[2])  # `Bearer sk-...` -> `sk-...`
-    for subprotocol in subprotocols:
-        for prefix in SECRET_SUBPROTOCOL_PREFIXES:
-            if subprotocol.startswith(prefix):
-                found.add(subprotocol[len(prefix) :])
-    for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-        if name.lower() in SECRET_QUERY_PARAMS:
-            found.add(value)
-    # Short values would scrub ordinary words; real keys are long.
-    return sorted((v for v in found if len(v) >= 8), key=lambda v: (-len(v), v))
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every occurrence of each secret replaced by `<redacted>`."""
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-def redact_event(event: dict[str, Any]) -> bool:
-    """Replace the secrets inside a parsed event in place (see the module docstring).
-
-    Returns whether anything changed, so that an event without secrets is kept verbatim.
-    Iterative: a client's event may be nested as deep as the JSON parser allows.
-    """
-    changed = False
-    stack: list[dict[str, Any] | list[Any]] = [event]
-    while stack:
-        value = stack.pop()
-        items: Iterable[tuple[Any, Any]]
-        if isinstance(value, dict):
-            secret = value.get("client_secret")
-            if isinstance(secret, str) and secret != REDACTED:
-                value["client_secret"], changed = REDACTED, True
-            elif isinstance(secret, dict) and secret.get("value") not in (None, REDACTED):
-                secret["value"], changed = REDACTED, True
-            if isinstance(value.get("tools"), list):
-                changed = _redact_tools(value["tools"]) or changed
-            items = value.items()
-        else:
-            items = enumerate(value)
-        for key, item in items:
-            if isinstance(item, str):
-                redacted = _redact_string(item)
-                if redacted is not item:
-                    value[key], changed = redacted, True  # type: ignore[index]
-            elif isinstance(item, (dict, list)):
-                stack.append(item)
-    return changed
-
-
-def _redact_string(text: str) -> str:
-    """`text` itself when it holds no ephemeral key, else a copy without it."""
-    # `_` first: one memchr over an audio chunk (base64 has none), where a search for the
-    # three letters `ek_` takes ten times longer.
-    if "_" not in text or "ek_" not in text:
-        return text
-    redacted = _EPHEMERAL_KEY.sub(REDACTED, text)
-    return text if redacted == text else redacted
-
-
-def _redact_tools(tools: list[Any]) -> bool:
-    changed = False
-    for tool in tools:
-        if not isinstance(tool, dict):
-            continue
-        if isinstance(tool.get("authorization"), str) and tool["authorization"] != REDACTED:
-            tool["authorization"], changed = REDACTED, True
-        headers = tool.get("headers")
-        if isinstance(headers, dict):
-            for name, value in headers.items():
-                if value != REDACTED:
-                    headers[name], changed = REDACTED, True
-        url = tool.get("server_url")
-        if isinstance(url, str):
-            redacted = redact_url(url)
-            if redacted != url:
-                tool["server_url"], changed = redacted, True
-    return changed
 
 
 # -- building records --------------------------------------------------------------------------
@@ -307,64 +135,101 @@ def error_record(t: float, message: str, detail: str | None = None) -> dict[str,
     return record
 
 
-def frame_record(seq: int, t: float, direction: Direction, payload: str | bytes) -> dict[str, Any]:
-    """A frame record as a dict (the slow path; `frame_line` is what writers use)."""
-    record: dict[str, Any] = {"kind": "frame", "seq": seq, "t": round_t(t), "from": direction}
-    if isinstance(payload, bytes):
-        record["binary"] = base64.b64encode(payload).decode("ascii")
-        return record
+_FRAME_HEADS = {
+    (direction, field): (
+        f'{{"kind":"frame","seq":%d,"t":%b,"from":"{direction}","{field}":'.encode()
+        + (b'"' if field == "binary" else b"")
+    )
+    for direction in ("client", "server")
+    for field in PAYLOAD_KEYS
+}
+_WHITESPACE = b" \t\r\n"
+
+
+def frame_pieces(
+    seq: int,
+    t: float,
+    direction: Direction,
+    payload: bytes | bytearray,
+    *,
+    text: bool,
+    scrubber: SecretScrubber = NO_SECRETS,
+) -> list[bytes | bytearray]:
+    """One frame's line as pieces to write one after the other (`b"".join` them for the line).
+
+    A text frame holding a JSON object is spliced in as `event`, verbatim (re-serialised only
+    when `scrubber` redacted something in it); other text as a JSON string `text` (invalid UTF-8
+    replaced by U+FFFD); a binary frame as base64 `binary`.
+    """
+    stamp = _t_text(t)
+    if not text:
+        head = _FRAME_HEADS[direction, "binary"] % (seq, stamp)
+        return [head, binascii.b2a_base64(payload, newline=False), b'"}\n']
     event = _json_object(payload)
     if event is None:
-        record["text"] = payload
-    else:
-        if redact_event(event):
-            try:
-                _dumps(event)
-            except (RecursionError, ValueError):
-                record["text"] = UNREDACTABLE
-                return record
-        record["event"] = event
-    return record
+        head = _FRAME_HEADS[direction, "text"] % (seq, stamp)
+        return [head, orjson.dumps(payload.decode("utf-8", "replace")), b"}\n"]
+    if scrubber.event(event):
+        try:
+            redacted = _dumps(event).encode("utf-8")
+        except (RecursionError, ValueError):  # nested deeper than the encoder goes
+            head = _FRAME_HEADS[direction, "text"] % (seq, stamp)
+            return [head, _dumps(UNREDACTABLE).encode("utf-8"), b"}\n"]
+        return [_FRAME_HEADS[direction, "event"] % (seq, stamp), redacted, b"}\n"]
+    if b"\n" in payload or b"\r" in payload:
+        # Raw CR/LF can only be insignificant whitespace inside valid JSON.
+        payload = payload.replace(b"\r", b" ").replace(b"\n", b" ")
+    return [_FRAME_HEADS[direction, "event"] % (seq, stamp), payload, b"}\n"]
 
 
-def _json_object(text: str) -> dict[str, Any] | None:
-    stripped = text.lstrip()
-    if not stripped.startswith("{"):
+def _t_text(t: float) -> bytes:
+    """`t` as it is written: `round_t` (microseconds) in Python's shortest float spelling, the
+    spelling readers (replay's verbatim-event check) rebuild the line head with."""
+    return repr(round_t(t)).encode("ascii")
+
+
+def _json_object(payload: bytes | bytearray) -> dict[str, Any] | None:
+    """The JSON object a text frame holds, else None. orjson is strict (no NaN, no lone
+    surrogates, 64-bit integers), so such frames are kept as `text`, which every reader takes."""
+    if payload[:1] != b"{" and payload.lstrip(_WHITESPACE)[:1] != b"{":
         return None
     try:
-        value = _strict_loads(text)
-    except ValueError:
+        # orjson copies any other buffer into bytes first, at twice the cost of the parse
+        value = orjson.loads(payload if isinstance(payload, bytes) else bytes(payload))
+    except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
 
 
-def _redacted_event_field(event: dict[str, Any]) -> str:
-    try:
-        return '"event":' + _dumps(event)
-    except (RecursionError, ValueError):  # nested deeper than the encoder goes
-        return '"text":' + _dumps(UNREDACTABLE)
+def _as_bytes(payload: str | bytes) -> tuple[bytes, bool]:
+    if isinstance(payload, str):
+        return payload.encode("utf-8", "surrogatepass"), True
+    return payload, False
+
+
+def frame_line(
+    seq: int,
+    t: float,
+    direction: Direction,
+    payload: str | bytes,
+    scrubber: SecretScrubber = NO_SECRETS,
+) -> str:
+    """One frame as a line (`frame_pieces` joined): a `str` payload is a text frame, `bytes` a
+    binary one."""
+    data, text = _as_bytes(payload)
+    pieces = frame_pieces(seq, t, direction, data, text=text, scrubber=scrubber)
+    return b"".join(pieces).decode("utf-8")
+
+
+def frame_record(seq: int, t: float, direction: Direction, payload: str | bytes) -> dict[str, Any]:
+    """A frame record as a dict (`frame_line` parsed)."""
+    record: dict[str, Any] = json.loads(frame_line(seq, t, direction, payload))
+    return record
 
 
 def encode_record(record: Mapping[str, Any]) -> str:
     """One record as a line, `\\n`-terminated."""
     return _dumps(record) + "\n"
-
-
-def frame_line(seq: int, t: float, direction: Direction, payload: str | bytes) -> str:
-    """One frame as a line. A JSON-object text frame is spliced in verbatim as `event`
-    (re-serialised only when it held a secret, see `redact_event`)."""
-    head = f'{{"kind":"frame","seq":{seq},"t":{round_t(t)!r},"from":"{direction}",'
-    if isinstance(payload, bytes):
-        return head + '"binary":"' + base64.b64encode(payload).decode("ascii") + '"}\n'
-    event = _json_object(payload)
-    if event is None:
-        return head + '"text":' + _dumps(payload) + "}\n"
-    if redact_event(event):
-        return head + _redacted_event_field(event) + "}\n"
-    if "\n" in payload or "\r" in payload:
-        # Raw CR/LF can only be insignificant whitespace inside valid JSON.
-        payload = payload.replace("\r", " ").replace("\n", " ")
-    return head + '"event":' + payload + "}\n"
 
 
 # -- reading records ---------------------------------------------------------------------------
@@ -377,12 +242,22 @@ def decode_line(line: str | bytes | memoryview) -> dict[str, Any]:
     A `t` must be seconds since the start: a finite number from 0 to `MAX_T` (`NaN`, which
     Python's JSON reader would accept, is not JSON). Duplicate keys: the last one wins.
     """
+    return check_record(parse_line(line))
+
+
+def parse_line(line: str | bytes | memoryview) -> dict[str, Any]:
+    """One line as a JSON object (not yet checked against the format: see `check_record`)."""
     try:
         record = _strict_loads(line)
     except ValueError:
         record = _lenient_loads(line)
     if type(record) is not dict:
         raise SessionFormatError("not a JSON object")
+    return record
+
+
+def check_record(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` if it is a valid rt-session/1 record (see `decode_line`), else SessionFormatError."""
     kind = record.get("kind")
     if kind == "frame":
         # the common case, checked inline: a usable t, a direction, an event and nothing else

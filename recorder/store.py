@@ -1,20 +1,27 @@
 """Session files on disk: the batching writer (reading is `recorder.reading`).
 
-The writer is made for the proxy's hot path: `frame()` encodes nothing and never touches the
-disk; it appends a tuple to a list. One background thread for all sessions turns each file's
-pending records into lines and writes them in one call, at least every `flush_interval` seconds
-and on close, so a crash loses at most the last partial line. Making the lines there, not on
-the event loop, lets that work overlap the loop's system calls (the GIL is free during them).
+The writer is made for the proxy's hot path. A frame's line is built on the event loop as a few
+pieces (`session.frame_pieces`: a head, the payload bytes as received, a tail), never joined or
+copied; one background thread for all sessions writes each file's pending pieces with
+`os.writev`, at least every `flush_interval` seconds and on close, so a crash loses at most the
+last partial line. The thread holds the GIL only to swap lists: the system calls release it, so
+writing never competes with forwarding.
 
-Forwarding never waits for the disk. What waits in memory instead is bounded by a
-`WriteBudget` (one per proxy, shared by all its sessions): a frame that does not fit is not
-recorded, and the file says so with an `error` line holding the count, instead of the process
-growing without bound while a disk stalls.
+Forwarding never waits for the disk. What waits in memory instead is bounded by one rule, a
+`WriteBudget` (one per proxy process, shared by all its sessions): a frame is recorded only if
+its bytes fit in the budget when it arrives (`SessionWriter.reserve`); one that does not is not
+recorded, and the file says so with an `error` line holding the count and the reason, instead of
+the process growing without bound while a disk stalls. `--strict` closes the call instead.
+
+At every flush the writer also checks that the file still exists (its link count: a deleted file
+or output folder would otherwise swallow the rest of the call silently); a write error or a
+deleted file is reported once (`on_error`) and nothing more is written.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -22,15 +29,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from recorder.session import Direction, encode_record, error_record, frame_line
+from recorder.redaction import NO_SECRETS, SecretScrubber
+from recorder.session import Direction, _as_bytes, encode_record, error_record, frame_pieces
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 DEFAULT_FLUSH_INTERVAL = 0.05
 DEFAULT_MAX_PENDING_BYTES = 256 * 2**20
-WRITE_CHUNK_BYTES = 128 * 1024
-_RECORD_SIZE = 256  # a rough size for non-frame records when cutting a batch into pieces
+WRITE_CHUNK_BYTES = 256 * 1024
+_IOV_MAX = 1024  # the most pieces one os.writev takes (Linux, macOS)
 _WAKE_BYTES = 4 * 2**20  # write before the flush interval once this much is waiting
+
+_HAS_WRITEV = hasattr(os, "writev")  # not on Windows: a joined write there
+FELL_BEHIND = "the writer fell behind the disk"
+DELETED = "the session file was deleted while it was being written"
 
 
 def ensure_directory(directory: str | os.PathLike[str]) -> Path:
@@ -53,7 +65,7 @@ def create_session_file(
 class WriteBudget:
     """The bytes of frames that may wait in memory for the disk, shared by many writers.
 
-    A writer takes a frame's size when it queues the frame and gives it back once the frame is
+    A writer takes a frame's size when the frame arrives and gives it back once the frame is
     written (or dropped), so the memory held for recordings stays bounded even while the disk
     stalls, however many sessions are open. Thread-safe.
     """
@@ -76,13 +88,14 @@ class WriteBudget:
             return True
 
     def give_back(self, size: int) -> None:
-        with self._lock:
-            self._used -= size
+        if size:
+            with self._lock:
+                self._used -= size
 
 
 @dataclass(frozen=True)
 class _LostFrames:
-    """A note, queued in place of frames the writer had to drop, that becomes an `error` line."""
+    """A note, queued in place of frames that were not recorded, that becomes an `error` line."""
 
     t: float
     count: int
@@ -92,9 +105,11 @@ class _LostFrames:
         return error_record(self.t, f"{self.count} frames were not recorded: {self.reason}")
 
 
-_Frame = tuple[int, float, Direction, "str | bytes"]  # frame_line's arguments
+# A frame's line as pieces, the budget it holds until written, and its t: a plain tuple, made
+# once per frame on the event loop.
+Piece = bytes | bytearray | memoryview
+_Frame = tuple[list[bytes | bytearray], int, float]
 _Pending = _Frame | dict[str, Any] | _LostFrames
-FELL_BEHIND = "the writer fell behind the disk"
 _MAX_HELD_RECORDS = 1000
 
 
@@ -172,15 +187,17 @@ class SessionWriter:
     """Writes the records of one session file from a background thread (`_WriterThread`,
     shared by every writer with the same `flush_interval`).
 
-    `frame()` and `record()` never block and never raise. Frames wait in memory within a
-    `WriteBudget` (`max_pending_bytes`, or one shared by many writers); a frame that does not
-    fit is dropped, counted in `frames_lost` and noted in the file by an `error` line
-    "N frames were not recorded: the writer fell behind the disk" where the gap is.
+    On the event loop, nothing blocks and nothing raises: `reserve(size)` takes a frame's size
+    from the `WriteBudget` (`max_pending_bytes`, or one shared by many writers) when it arrives;
+    `message(...)` queues a reserved frame's line; `lost(t, reason)` counts a frame that is not
+    recorded (refused by the budget, too large, or after a failure) and notes it in the file
+    with an `error` line "N frames were not recorded: REASON" where the gap is. `frame()` does
+    all three for a frame that is whole already (replay, tests).
 
-    A write failure (full disk, I/O error) is reported once through `on_error`; from then on
-    nothing more is written except, when the file is closed, a last try at an `error` line
-    with the count of frames not recorded, followed by the records that were due (the `close`
-    line), in case the disk has room again.
+    A write failure (full disk, I/O error, a deleted file) is reported once through `on_error`;
+    from then on nothing more is written except, when the file is closed, a last try at an
+    `error` line with the count of frames not recorded, followed by the records that were due
+    (the `close` line), in case the disk has room again.
     """
 
     def __init__(
@@ -192,9 +209,13 @@ class SessionWriter:
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
         budget: WriteBudget | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        scrubber: SecretScrubber = NO_SECRETS,
     ) -> None:
         self.path = path
+        self.scrubber = scrubber
         self._file = file
+        # os.writev on a real file; a wrapped one (a test's slow or failing disk) gets write()
+        self._fd = file.fileno() if isinstance(file, io.FileIO) and _HAS_WRITEV else None
         self._flush_interval = flush_interval
         self._budget = budget if budget is not None else WriteBudget(max_pending_bytes)
         self._on_error = on_error
@@ -204,9 +225,11 @@ class SessionWriter:
         self._closing = False
         self._closed = threading.Event()
         self._next_seq = 0
-        # Counters each owned by one thread: the loop's frame() and the writer thread.
+        # Counters each owned by one thread: the loop's side and the writer thread.
         self._dropped = 0
-        self._dropped_unnoted = 0
+        self._unnoted: tuple[str, int, float] | None = (
+            None  # (reason, count, t) not yet in the file
+        )
         self._unwritten = 0
         self._lost_in_file = 0  # lost frames that an `error` line in the file accounts for
         self._held: list[dict[str, Any]] = []  # records due after a failure, for the epilogue
@@ -219,36 +242,85 @@ class SessionWriter:
 
     # -- called from the event loop ------------------------------------------------------------
 
-    def frame(self, direction: Direction, payload: str | bytes, t: float) -> int:
-        """Queue a frame record; returns its `seq`."""
+    def reserve(self, size: int) -> bool:
+        """Take `size` bytes of the budget for a frame that is arriving; False if it does not
+        fit (or the file failed): then the frame is not recorded (`lost`)."""
+        return self.failed is None and self._budget.take(size)
+
+    def release(self, size: int) -> None:
+        """Give back a reservation that no frame will use."""
+        self._budget.give_back(size)
+
+    def message(
+        self,
+        direction: Direction,
+        payload: bytes | bytearray,
+        *,
+        text: bool,
+        t: float,
+        reserved: int,
+    ) -> int:
+        """Queue a frame whose `reserved` bytes were reserved; returns its `seq`."""
         seq = self._next_seq
         self._next_seq = seq + 1
-        size = len(payload)
-        if self.failed is not None or not self._budget.take(size):
-            self._dropped += 1
-            self._dropped_unnoted += 1
+        if self.failed is not None:
+            self._budget.give_back(reserved)
+            self._count_lost(t, "")
+            return seq
+        try:
+            pieces = frame_pieces(seq, t, direction, payload, text=text, scrubber=self.scrubber)
+        except Exception as exc:  # a bug must not break the relay; the file says what happened
+            self._budget.give_back(reserved)
+            self._count_lost(t, f"could not be encoded ({type(exc).__name__}: {exc})")
             return seq
         with self._lock:
-            if self._dropped_unnoted:
-                self._pending.append(_LostFrames(t, self._dropped_unnoted, FELL_BEHIND))
-                self._dropped_unnoted = 0
-            self._pending.append((seq, t, direction, payload))
-            self._pending_bytes += size
+            if self._unnoted is not None:
+                self._note_lost()
+            self._pending.append((pieces, reserved, t))
+            self._pending_bytes += reserved
         if self._pending_bytes > _WAKE_BYTES:
             self._thread.wake()
         return seq
 
+    def lost(self, t: float, reason: str) -> int:
+        """A frame that is not recorded (its reservation, if any, already released)."""
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        self._count_lost(t, reason)
+        return seq
+
+    def frame(self, direction: Direction, payload: str | bytes, t: float) -> int:
+        """Queue a whole frame (a `str` is a text frame); returns its `seq`."""
+        data, text = _as_bytes(payload)
+        if not self.reserve(len(data)):
+            return self.lost(t, FELL_BEHIND)
+        return self.message(direction, data, text=text, t=t, reserved=len(data))
+
+    def _count_lost(self, t: float, reason: str) -> None:
+        self._dropped += 1
+        if self.failed is not None:
+            return  # the epilogue accounts for frames lost after a failure
+        with self._lock:
+            if self._unnoted is not None and self._unnoted[0] != reason:
+                self._note_lost()
+            count = 0 if self._unnoted is None else self._unnoted[1]
+            self._unnoted = (reason, count + 1, t if self._unnoted is None else self._unnoted[2])
+
+    def _note_lost(self) -> None:
+        """Queue the note for frames lost since the last one (holding `_lock`)."""
+        assert self._unnoted is not None
+        reason, count, t = self._unnoted
+        self._pending.append(_LostFrames(t, count, reason))
+        self._unnoted = None
+
     def record(self, record: Mapping[str, Any]) -> None:
         """Queue a non-frame record (`session`, `open`, `close`, `error`).
 
-        Frames dropped and not yet noted are noted before a `close`, which stays the last line.
+        Frames lost and not yet noted are noted before a `close`, which stays the last line.
         """
         with self._lock:
-            if self._dropped_unnoted and record.get("kind") == "close":
-                t = record.get("t")
-                note_t = float(t) if isinstance(t, (int, float)) else self._last_t
-                self._pending.append(_LostFrames(note_t, self._dropped_unnoted, FELL_BEHIND))
-                self._dropped_unnoted = 0
+            if self._unnoted is not None and record.get("kind") == "close":
+                self._note_lost()
             self._pending.append(dict(record))
 
     @property
@@ -263,9 +335,8 @@ class SessionWriter:
     def close(self, t: float | None = None) -> None:
         """Write everything still pending and close the file (blocks; call it off the loop)."""
         with self._lock:
-            if self._dropped_unnoted and t is not None:
-                self._pending.append(_LostFrames(t, self._dropped_unnoted, FELL_BEHIND))
-                self._dropped_unnoted = 0
+            if self._unnoted is not None:
+                self._note_lost()
             self._closing = True
         self._thread.wake()
         self._closed.wait()
@@ -280,6 +351,7 @@ class SessionWriter:
             closing = self._closing
         if batch:
             self._write(batch)
+        self._check_still_there()
         if not closing:
             return False
         if self.failed is not None:
@@ -291,39 +363,53 @@ class SessionWriter:
         self._closed.set()
         return True
 
+    def _check_still_there(self) -> None:
+        """A deleted file (or output folder) takes every write without a word: fail instead."""
+        if self._fd is None or self.failed is not None:
+            return
+        try:
+            deleted = os.fstat(self._fd).st_nlink == 0
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if deleted:
+            self._fail(FileNotFoundError(errno.ENOENT, DELETED))
+
     def _write(self, batch: list[_Pending]) -> None:
-        # In pieces: joining and encoding a whole batch (megabytes under load) is one C call
-        # that holds the GIL for milliseconds, stalling the event loop that forwards frames.
+        # In pieces of WRITE_CHUNK_BYTES, so that one write call never holds megabytes.
         start, size = 0, 0
         for end, item in enumerate(batch, start=1):
-            size += len(item[3]) if isinstance(item, tuple) else _RECORD_SIZE
-            if size >= WRITE_CHUNK_BYTES:
+            size += item[1] if isinstance(item, tuple) else 256
+            if size >= WRITE_CHUNK_BYTES or end - start >= _IOV_MAX // 4:
                 self._write_piece(batch[start:end])
                 start, size = end, 0
         if start < len(batch):
             self._write_piece(batch[start:])
 
     def _write_piece(self, piece: list[_Pending]) -> None:
+        iov: list[Piece] = []
+        reserved = noted = 0
         try:
             if self.failed is not None:
                 self._set_aside(piece)
                 return
-            try:
-                lines = [_encode(item) for item in piece]
-            except Exception as exc:  # a bug must not end the recording silently
-                self._fail(exc)
-                self._set_aside(piece)
-                return
-            data = b"".join(lines)
-            written = self._write_all(data)
+            for item in piece:
+                if isinstance(item, tuple):
+                    iov += item[0]
+                    reserved += item[1]
+                else:
+                    iov.append(_encode(item))
+                    if isinstance(item, _LostFrames):
+                        noted += item.count
+            written = self._write_all(iov)
             self._last_t = _last_t(piece, self._last_t)
             if self.failed is None:
-                self._lost_in_file += sum(i.count for i in piece if isinstance(i, _LostFrames))
+                self._lost_in_file += noted
                 return
             # The disk failed partway: lines written whole stay, the rest is lost or held.
             end = 0
-            for index, (item, line) in enumerate(zip(piece, lines, strict=True)):
-                end += len(line)
+            for index, item in enumerate(piece):
+                end += sum(len(p) for p in _pieces(item))
                 if end > written:
                     self._set_aside(piece[index:])
                     break
@@ -331,8 +417,13 @@ class SessionWriter:
                     self._lost_in_file += item.count
             # the disk may have room again for one short line
             self._try_write([error_record(self._last_t, f"write failed: {self.failed}")])
+        except Exception as exc:  # a bug must not end the recording silently
+            self._fail(exc)
+            self._set_aside(piece)
         finally:
-            self._budget.give_back(sum(len(i[3]) for i in piece if isinstance(i, tuple)))
+            if not reserved:
+                reserved = sum(i[1] for i in piece if isinstance(i, tuple))
+            self._budget.give_back(reserved)
 
     def _set_aside(self, items: list[_Pending]) -> None:
         """Items that will not be written now: frames are lost, records wait for the epilogue."""
@@ -342,22 +433,31 @@ class SessionWriter:
             elif isinstance(item, dict) and len(self._held) < _MAX_HELD_RECORDS:
                 self._held.append(item)
 
-    def _write_all(self, data: bytes) -> int:
-        """Write `data`; returns how much was written. A failure is recorded in `failed`."""
-        view, written = memoryview(data), 0
+    def _write_all(self, pieces: list[Piece]) -> int:
+        """Write `pieces`, in order; returns how much was written. A failure goes to `failed`."""
+        written = 0
+        last = pieces[-1] if pieces else b"\n"
         try:
-            while written < len(data):  # a raw write stops short at a full disk or size limit
-                count = self._file.write(view[written:])
-                if not count:
-                    raise OSError(errno.EIO, "short write")
-                written += count
-            self._file.flush()
+            if self._fd is not None:
+                written = _writev_all(self._fd, pieces)
+            else:
+                data = b"".join(pieces)
+                view = memoryview(data)
+                while written < len(data):  # a raw write stops short at a full disk or limit
+                    count = self._file.write(view[written:])
+                    if not count:
+                        raise OSError(errno.EIO, "short write")
+                    written += count
+                self._file.flush()
+        except _ShortWrite as short:
+            written = short.written
+            self._fail(short.error)
         except OSError as exc:
             self._fail(exc)
-        finally:
-            self.bytes_written += written
-            if written:
-                self._mid_line = data[written - 1] != 0x0A
+        self.bytes_written += written
+        if written:
+            total = sum(len(p) for p in pieces)
+            self._mid_line = written < total or last[-1:] != b"\n"
         return written
 
     def _try_write(self, records: list[dict[str, Any]]) -> None:
@@ -398,9 +498,43 @@ class SessionWriter:
                 self._on_error(exc)
 
 
-def _encode(item: _Pending) -> bytes:
+class _ShortWrite(Exception):
+    def __init__(self, written: int, error: OSError) -> None:
+        self.written = written
+        self.error = error
+
+
+def _writev_all(fd: int, pieces: list[Piece]) -> int:
+    """os.writev until every piece is written (a regular file may take part of a call)."""
+    written = 0
+    index = 0
+    pending: list[Piece] = list(pieces)
+    while index < len(pending):
+        batch = pending[index : index + _IOV_MAX]
+        try:
+            count = os.writev(fd, batch)
+        except OSError as exc:
+            raise _ShortWrite(written, exc) from None
+        if count == 0:
+            raise _ShortWrite(written, OSError(errno.EIO, "short write"))
+        written += count
+        for item in batch:  # skip what was written; the piece cut in two keeps its tail
+            if count >= len(item):
+                count -= len(item)
+                index += 1
+            else:
+                pending[index] = memoryview(item)[count:]
+                break
+    return written
+
+
+def _pieces(item: _Pending) -> list[bytes | bytearray]:
     if isinstance(item, tuple):
-        return frame_line(*item).encode("utf-8", "surrogatepass")
+        return item[0]
+    return [_encode(item)]
+
+
+def _encode(item: dict[str, Any] | _LostFrames) -> bytes:
     record = item.record() if isinstance(item, _LostFrames) else item
     return encode_record(record).encode("utf-8", "surrogatepass")
 
@@ -408,8 +542,10 @@ def _encode(item: _Pending) -> bytes:
 def _last_t(batch: list[_Pending], default: float) -> float:
     for item in reversed(batch):
         if isinstance(item, tuple):
-            return item[1]
-        t = item.t if isinstance(item, _LostFrames) else item.get("t")
+            return item[2]
+        if isinstance(item, _LostFrames):
+            return item.t
+        t = item.get("t")
         if isinstance(t, (int, float)) and not isinstance(t, bool):
             return float(t)
     return default

@@ -105,14 +105,16 @@ def audio_format(value: object) -> AudioFormat | None:
 def session_audio_formats(
     session: Mapping[str, Any],
 ) -> tuple[AudioFormat | None, AudioFormat | None]:
-    """(input, output) formats declared in a session object (beta or GA); None where absent."""
+    """(input, output) formats declared in a session object (beta, GA, or GPT-Live: one
+    `audio.format` for both directions); None where absent."""
     audio = session.get("audio")
     if isinstance(audio, Mapping):
         inp = audio.get("input")
         out = audio.get("output")
+        both = audio_format(audio.get("format"))
         return (
-            audio_format(inp.get("format")) if isinstance(inp, Mapping) else None,
-            audio_format(out.get("format")) if isinstance(out, Mapping) else None,
+            (audio_format(inp.get("format")) if isinstance(inp, Mapping) else None) or both,
+            (audio_format(out.get("format")) if isinstance(out, Mapping) else None) or both,
         )
     return audio_format(session.get("input_audio_format")), audio_format(
         session.get("output_audio_format")

@@ -105,6 +105,11 @@ def export_wav(
     name = os.fspath(session)
     audio = read_session_audio(session, on_warning)
     if not audio.user and not audio.responses:
+        if audio.transport == "sideband":
+            raise InputError(
+                f"no audio in {name}: it is a sideband connection, which carries the control "
+                "events of a WebRTC or SIP call (the call's audio travels outside it)"
+            )
         raise InputError(f"no audio in {name}")
     stem = Path(session).stem
     written: list[WrittenWav] = []

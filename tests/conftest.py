@@ -35,6 +35,12 @@ import pytest
 from scripted_server import Script, ScriptedRealtimeServer
 
 from recorder.errors import SessionFormatError
+
+# Tests never read or fill the user's own cache of interpretations (recorder/analytics/
+# facts_cache.py): one cache for the whole run, in a private directory.
+os.environ.setdefault(
+    "RT_CACHE_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"rt-test-cache-{os.getpid()}")
+)
 from recorder.proxy import RecordingProxy
 from recorder.reading import iter_records
 

@@ -6,6 +6,25 @@ query mean beta), with server VAD on the audio it is sent, audio and transcript 
 calls, usage, rate limits and errors, after configurable delays. The tests, the benchmarks and the
 sample-session generator run it; it never dials anything.
 
+Behaviours of today's API (CONTRACT §4), each switched on by the `Script` or the request:
+  out-of-band responses   `response.create` with `conversation: "none"` runs beside the
+                          conversation's response (`conversation_id: null`, its `metadata` echoed)
+  preamble + final answer `Script.preamble`: a `commentary` item spoken before the
+                          `final_answer` item, whose first audio comes `final_answer_delay` after
+                          the trigger
+  idle timeout            `idle_timeout_ms` in the session's turn detection: when nobody speaks
+                          for that long after an answer has played, `timeout_triggered`, a commit
+                          and a response
+  usage                   `Script.reasoning_tokens`, image tokens for `input_image` parts,
+                          input transcription (`Script.transcribe`) billed by tokens or duration
+                          as the transcription model is
+  sideband                a `call_id=` URL: a WebRTC call's control stream (`Script.call`): VAD
+                          events, transcripts and `output_audio_buffer.started/stopped`, no audio
+  translation             `/v1/realtime/translations`: appended audio in, translated audio and
+                          transcripts out, per 200 ms of audio
+The log of each connection has the loop time of every frame sent and received (`sent_at`,
+`received_at`): the truth the tests compare the recorder's metrics with.
+
 Hooks for tests, sent by the client:
   {"type": "fake.echo", ...}            the frame comes back unchanged
   {"type": "fake.close", "code", "reason"}  the server closes with that code
@@ -44,6 +63,10 @@ from recorder.upstream import has_credentials
 from recorder.vocabulary import PCM16, AudioFormat
 
 _ALPHABET = string.ascii_letters + string.digits
+# input transcription models billed by audio duration (the others report tokens)
+DURATION_PRICED_TRANSCRIPTION = frozenset(
+    {"whisper-1", "gpt-realtime-whisper", "gpt-live-transcribe", "gpt-transcribe"}
+)
 
 
 def _id(prefix: str) -> str:
@@ -108,11 +131,36 @@ class Script:
     tokens_per_response_floor: int = 0
     require_credentials: bool = False
     refuse_status: int | None = None
+    # CONTRACT §4 behaviours (see the module docstring); all off by default
+    preamble: Callable[[int], tuple[str, bytes] | None] | None = None  # (transcript, pcm16 24k)
+    final_answer_delay: float = 0.6  # trigger -> first final-answer audio, with a preamble
+    reasoning_tokens: int = 0  # reported inside output text tokens
+    image_tokens: int = 0  # per input_image part in the conversation
+    out_of_band_text: str = "classification: billing"
+    transcribe: bool = False  # send input transcriptions when the session configures a model
+    transcription_delay: float = 0.05
+    user_transcripts: Callable[[int], str] | None = None
+    call: tuple[CallTurn, ...] = ()  # a sideband's call, turn by turn
+    translation_delay: float = 0.3  # appended audio -> its translation
+    time_scale: float = 1.0  # wall seconds per scripted second (idle timeouts, calls, translation)
+    live: Any = None  # a scripted_live.LiveScript: how GPT-Live sessions go (its defaults if None)
+
+
+@dataclass(frozen=True)
+class CallTurn:
+    """One turn of a call seen from a sideband: the caller speaks, the assistant answers."""
+
+    gap: float  # silence before the caller speaks, seconds
+    speech: float  # how long the caller speaks
+    said: str  # what the caller said (the input transcription)
+    answer: str  # what the assistant says
+    answer_ms: int  # how long the answer plays
 
 
 @dataclass
 class ConnectionLog:
-    """What one client connection sent and received, in order (for tests)."""
+    """What one client connection sent and received, in order (for tests), and when: the event
+    loop's time of each frame (`received_at[i]` goes with `received[i]`)."""
 
     path: str
     headers: list[tuple[str, str]]
@@ -120,6 +168,28 @@ class ConnectionLog:
     received: list[str | bytes] = field(default_factory=list)
     sent: list[str | bytes] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    received_at: list[float] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)
+
+    def sent_events(self) -> list[tuple[float, dict[str, Any]]]:
+        """(loop time, event) of every JSON event sent, in order."""
+        return _events(self.sent_at, self.sent)
+
+    def received_events(self) -> list[tuple[float, dict[str, Any]]]:
+        """(loop time, event) of every JSON event received, in order."""
+        return _events(self.received_at, self.received)
+
+
+def _events(times: list[float], messages: list[str | bytes]) -> list[tuple[float, dict[str, Any]]]:
+    found = []
+    for t, message in zip(times, messages, strict=True):
+        try:
+            event = json.loads(message) if isinstance(message, str) else None
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            found.append((t, event))
+    return found
 
 
 class ScriptedRealtimeServer:
@@ -132,6 +202,8 @@ class ScriptedRealtimeServer:
         self.host = host
         self.port = port
         self.connections: list[ConnectionLog] = []
+        self.live_sessions: dict[str, Any] = {}  # GPT-Live session id -> scripted_live.LiveSession
+        self.live_truth: list[Any] = []  # scripted_live.LiveTruth of each GPT-Live session
         self._server: Server | None = None
         self._tokens_used = 0
         self._requests_used = 0
@@ -177,7 +249,14 @@ class ScriptedRealtimeServer:
         assert request is not None
         log = ConnectionLog(request.path, list(request.headers.raw_items()), ws.subprotocol)
         self.connections.append(log)
-        session = _Session(self, ws, log, _is_beta(request.path, request.headers, ws.subprotocol))
+        import scripted_live  # GPT-Live: another protocol, its own module
+
+        if scripted_live.is_live_path(request.path):
+            await self._live(ws, log, request.path, scripted_live)
+            return
+        beta = _is_beta(request.path, request.headers, ws.subprotocol)
+        kind = _TranslationSession if _is_translation(request.path) else _Session
+        session = kind(self, ws, log, beta)
         query = dict(parse_qsl(urlsplit(request.path).query))
         session.config["model"] = query.get("model") or query.get("deployment") or self.script.model
         try:
@@ -190,6 +269,18 @@ class ScriptedRealtimeServer:
                     pass
         finally:
             session.cancel_response()
+            log.closed.set()
+
+    async def _live(self, ws: ServerConnection, log: ConnectionLog, path: str, live: Any) -> None:
+        match = live.LIVE_PATH.match(path)
+        try:
+            if match and match.group("id"):
+                await live.attach(self, ws, log, match.group("id"))
+            else:
+                await live.LiveSession(self, ws, log).run()
+        except ConnectionClosed:
+            pass
+        finally:
             log.closed.set()
 
     def take_rate_limits(self, tokens: int) -> list[dict[str, Any]]:
@@ -215,6 +306,10 @@ class ScriptedRealtimeServer:
 def _choose_realtime(conn: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
     # Like the API: pick `realtime` when offered, accept other subprotocols without choosing one.
     return Subprotocol("realtime") if "realtime" in offered else None
+
+
+def _is_translation(path: str) -> bool:
+    return urlsplit(path).path.rstrip("/").endswith("/realtime/translations")
 
 
 def _is_beta(path: str, headers: Headers, subprotocol: str | None) -> bool:
@@ -247,6 +342,14 @@ class _Session:
         self.response_task: asyncio.Task[None] | None = None
         self.response_index = itertools.count()
         self.conversation_id = _id("conv_")
+        self.active_response: dict[str, Any] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()  # out-of-band responses, timers, a call
+        self.idle_task: asyncio.Task[None] | None = None
+        self.idle_fired = False  # the idle timeout answered this silence already
+        self.images = 0  # input_image parts in the conversation
+        self.transcription_index = itertools.count()
+        query = dict(parse_qsl(urlsplit(log.path).query))
+        self.sideband = "call_id" in query
 
     async def send(self, event: dict[str, Any]) -> None:
         event = {"type": event.pop("type"), "event_id": _id("event_"), **event}
@@ -258,6 +361,7 @@ class _Session:
         if self.ws.state is not State.OPEN:
             raise ConnectionClosedOK(None, None)
         self.log.sent.append(message)
+        self.log.sent_at.append(asyncio.get_running_loop().time())
         await self.ws.send(message)
 
     def name(self, ga_name: str) -> str:
@@ -278,8 +382,14 @@ class _Session:
                     "conversation": {"id": self.conversation_id, "object": "realtime.conversation"},
                 }
             )
+        if self.sideband and self.script.call:
+            self._keep(asyncio.get_running_loop().create_task(self._call()))
+        await self._read()
+
+    async def _read(self) -> None:
         async for message in self.ws:
             self.log.received.append(message)
+            self.log.received_at.append(asyncio.get_running_loop().time())
             await self.on_message(message)
 
     async def on_message(self, message: str | bytes) -> None:
@@ -295,7 +405,7 @@ class _Session:
             return
         kind = str(event.get("type"))
         handler = getattr(self, "on_" + kind.replace(".", "_"), None)
-        if handler is None:
+        if handler is None or not self.accepts(kind):
             await self.error("invalid_request_error", "invalid_value", f"Invalid value: '{kind}'.")
             return
         if kind == "fake.echo":
@@ -303,8 +413,48 @@ class _Session:
             return
         await handler(event)
 
+    def accepts(self, kind: str) -> bool:
+        """Whether this endpoint knows the client event `kind` (all that have a handler)."""
+        return True
+
     async def _echo(self, message: str | bytes) -> None:
         await self._send_frame(message)
+
+    # -- a sideband: the control stream of a call ----------------------------------------------
+
+    async def _call(self) -> None:
+        """The caller and the assistant take turns on the call's media path (not on this
+        connection): the sideband sees VAD events, transcripts and playback markers."""
+        loop = asyncio.get_running_loop()
+        scale = self.script.time_scale
+        start = loop.time()
+
+        def call_ms() -> int:  # the call's audio timeline
+            return int((loop.time() - start) / scale * 1000)
+
+        for turn in self.script.call:
+            await asyncio.sleep(turn.gap * scale)
+            item_id = _id("item_")
+            await self.send(
+                {
+                    "type": "input_audio_buffer.speech_started",
+                    "audio_start_ms": call_ms(),
+                    "item_id": item_id,
+                }
+            )
+            await asyncio.sleep(turn.speech * scale)
+            await self.send(
+                {
+                    "type": "input_audio_buffer.speech_stopped",
+                    "audio_end_ms": call_ms(),
+                    "item_id": item_id,
+                }
+            )
+            await self._commit(item_id, said=turn.said, ms=turn.speech * 1000)
+            silence = bytes(int(48 * turn.answer_ms))  # its length is all that matters here
+            response = self._start_response({}, transcript=turn.answer, pcm=silence, playback=True)
+            await response
+            await asyncio.sleep(turn.answer_ms / 1000 * scale)  # the caller listens
 
     async def error(
         self, type_: str, code: str | None, message: str, event_id: str | None = None
@@ -398,6 +548,8 @@ class _Session:
         now_ms = start_ms + chunk_ms
         if loud and not self.speaking:
             self.speaking = True
+            self._cancel_idle()
+            self.idle_fired = False
             self.silence_ms = 0.0
             self.speech_item = _id("item_")
             padding = int(td.get("prefix_padding_ms", 300))
@@ -441,8 +593,12 @@ class _Session:
             return
         await self._commit(_id("item_"))
 
-    async def _commit(self, item_id: str) -> None:
+    async def _commit(
+        self, item_id: str, *, transcribe: bool = True, said: str | None = None, ms: float = 0.0
+    ) -> None:
+        """Commit the buffer as a user item (and transcribe it, when the session asks for it)."""
         previous = self.items[-1]["id"] if self.items else None
+        ms = ms or len(self.buffer) / self.input_format.bytes_per_ms
         self.buffer.clear()
         await self.send(
             {
@@ -459,6 +615,54 @@ class _Session:
             "content": [{"type": "input_audio", "transcript": None}],
         }
         await self._item_added(item, previous)
+        model = self.transcription_model()
+        if transcribe and self.script.transcribe and model is not None:
+            index = next(self.transcription_index)
+            if said is None:
+                said = self.script.user_transcripts(index) if self.script.user_transcripts else ""
+            transcription = self._transcribe(item_id, model, said, ms)
+            self._keep(asyncio.get_running_loop().create_task(transcription))
+
+    def transcription_model(self) -> str | None:
+        if self.beta:
+            config = self.config.get("input_audio_transcription")
+        else:
+            config = self.config.get("audio", {}).get("input", {}).get("transcription")
+        model = config.get("model") if isinstance(config, dict) else None
+        return model if isinstance(model, str) else None
+
+    async def _transcribe(self, item_id: str, model: str, said: str, ms: float) -> None:
+        """The input transcription of a committed item: deltas, then `completed` with its
+        usage (duration for the models billed per minute, else tokens)."""
+        await asyncio.sleep(self.script.transcription_delay)
+        ids = {"item_id": item_id, "content_index": 0}
+        words = said.split(" ") if said else []
+        for i, word in enumerate(words):
+            delta = word if i == 0 else " " + word
+            await self.send(
+                {"type": "conversation.item.input_audio_transcription.delta", **ids, "delta": delta}
+            )
+        usage: dict[str, Any]
+        if model in DURATION_PRICED_TRANSCRIPTION:
+            usage = {"type": "duration", "seconds": round(ms / 1000, 3)}
+        else:
+            audio_tokens = max(1, round(ms / 100))  # a token per 100 ms of input audio
+            output = max(1, len(said) // 4)
+            usage = {
+                "type": "tokens",
+                "input_tokens": audio_tokens,
+                "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens},
+                "output_tokens": output,
+                "total_tokens": audio_tokens + output,
+            }
+        await self.send(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                **ids,
+                "transcript": said,
+                "usage": usage,
+            }
+        )
 
     async def on_input_audio_buffer_clear(self, event: dict[str, Any]) -> None:
         self.buffer.clear()
@@ -468,6 +672,11 @@ class _Session:
 
     async def on_conversation_item_create(self, event: dict[str, Any]) -> None:
         item = dict(event.get("item") or {})
+        content = item.get("content")
+        parts = content if isinstance(content, list) else []
+        self.images += sum(
+            1 for part in parts if isinstance(part, dict) and part.get("type") == "input_image"
+        )
         item.setdefault("id", _id("item_"))
         item.setdefault("status", "completed")
         previous = self.items[-1]["id"] if self.items else None
@@ -506,6 +715,10 @@ class _Session:
     # -- responses -----------------------------------------------------------------------------
 
     async def on_response_create(self, event: dict[str, Any]) -> None:
+        options = event.get("response") or {}
+        if options.get("conversation") == "none":  # out of band: beside the conversation's
+            self._start_response(options, out_of_band=True)
+            return
         if self.response_task is not None:
             await self.error(
                 "invalid_request_error",
@@ -514,7 +727,7 @@ class _Session:
                 event.get("event_id"),
             )
             return
-        self._start_response(event.get("response") or {})
+        self._start_response(options)
 
     async def on_response_cancel(self, event: dict[str, Any]) -> None:
         if self.response_task is None:
@@ -527,17 +740,35 @@ class _Session:
             return
         await self._cancel_active("client_cancelled")
 
-    def _start_response(self, options: dict[str, Any]) -> None:
+    def _start_response(
+        self, options: dict[str, Any], *, out_of_band: bool = False, **plan: Any
+    ) -> asyncio.Task[None]:
+        """Start a response. `plan` may set what it says (`transcript`, `pcm`) and `playback`
+        (a sideband: the audio plays on the call, only its start and end are told)."""
         response_id = _id("resp_")
-        self.active_response: dict[str, Any] = {"id": response_id, "output": [], "audio_bytes": 0}
-        self.response_task = asyncio.get_running_loop().create_task(
-            self._respond(response_id, options)
-        )
+        state: dict[str, Any] = {"id": response_id, "output": [], "audio_bytes": 0, **plan}
+        state["metadata"] = options.get("metadata")
+        state["out_of_band"] = out_of_band
+        task = asyncio.get_running_loop().create_task(self._respond(response_id, options, state))
+        if out_of_band:
+            self._keep(task)
+        else:
+            self._cancel_idle()
+            self.active_response = state
+            self.response_task = task
+        return task
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        """A task that runs beside the session's (cancelled with it)."""
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def cancel_response(self) -> None:
         if self.response_task is not None:
             self.response_task.cancel()
             self.response_task = None
+        for task in list(self.tasks):
+            task.cancel()
 
     async def _cancel_active(self, reason: str) -> None:
         task, self.response_task = self.response_task, None
@@ -554,10 +785,13 @@ class _Session:
         value = options.get(key) or self.config.get(key) or ["audio"]
         return list(value)
 
-    async def _respond(self, response_id: str, options: dict[str, Any]) -> None:
+    async def _respond(
+        self, response_id: str, options: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         script = self.script
-        state = self.active_response
-        started = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        out_of_band = state["out_of_band"]
+        started = loop.time()
         await asyncio.sleep(script.created_delay)
         response: dict[str, Any] = {
             "object": "realtime.response",
@@ -565,23 +799,47 @@ class _Session:
             "status": "in_progress",
             "status_details": None,
             "output": [],
-            "conversation_id": self.conversation_id,
+            "conversation_id": None if out_of_band else self.conversation_id,
             "usage": None,
-            "metadata": options.get("metadata"),
+            "metadata": state["metadata"],
         }
         await self.send({"type": "response.created", "response": response})
         item_id = _id("item_")
         tools = options.get("tools") or self.config.get("tools") or []
-        wants_call = bool(tools) and bool(self.items) and self.items[-1].get("type") == "message"
-        wait = script.first_delta_delay - (asyncio.get_running_loop().time() - started)
+        wants_call = (
+            not out_of_band
+            and bool(tools)
+            and bool(self.items)
+            and self.items[-1].get("type") == "message"
+        )
+        wait = max(0.0, script.first_delta_delay - (loop.time() - started))
+        audio = "audio" in self._modalities(options)
         if wants_call:
-            await self._function_call(response_id, item_id, state, max(0.0, wait))
+            await self._function_call(response_id, item_id, state, wait)
+        elif out_of_band:
+            pcm = sine_pcm16(400, 880.0) if audio else b""
+            text = script.out_of_band_text
+            await self._message(response_id, item_id, state, audio, wait, None, text, pcm)
         else:
-            audio = "audio" in self._modalities(options)
-            await self._message(
-                response_id, item_id, state, audio, max(0.0, wait), next(self.response_index)
-            )
-        self.response_task = None
+            index = next(self.response_index)
+            preamble = script.preamble(index) if script.preamble is not None and audio else None
+            if preamble is None:
+                await self._message(
+                    response_id, item_id, state, audio, wait, index,
+                    state.get("transcript"), state.get("pcm"),
+                )  # fmt: skip
+            else:  # a spoken preamble, then the final answer
+                said, pcm = preamble
+                await self._message(
+                    response_id, item_id, state, True, wait, index, said, pcm, phase="commentary"
+                )
+                wait = max(0.0, script.final_answer_delay - (loop.time() - started))
+                await self._message(
+                    response_id, _id("item_"), state, True, wait, index, phase="final_answer",
+                    output_index=1,
+                )  # fmt: skip
+        if not out_of_band:
+            self.response_task = None
         await self._response_done(response_id, "completed", None, state)
 
     async def _message(
@@ -591,32 +849,41 @@ class _Session:
         state: dict[str, Any],
         audio: bool,
         wait: float,
-        index: int,
+        index: int | None,
+        transcript: str | None = None,
+        pcm16_24k: bytes | None = None,
+        *,
+        phase: str | None = None,
+        output_index: int = 0,
     ) -> None:
         script = self.script
+        in_conversation = not state["out_of_band"]
         ids = {
             "response_id": response_id,
             "item_id": item_id,
-            "output_index": 0,
+            "output_index": output_index,
             "content_index": 0,
         }
-        item = {
+        item: dict[str, Any] = {
             "id": item_id,
             "type": "message",
             "status": "in_progress",
             "role": "assistant",
             "content": [],
         }
+        if phase is not None:
+            item["phase"] = phase
         await self.send(
             {
                 "type": "response.output_item.added",
                 "response_id": response_id,
-                "output_index": 0,
+                "output_index": output_index,
                 "item": item,
             }
         )
         previous = self.items[-1]["id"] if self.items else None
-        await self._item_added(dict(item), previous, complete=False)
+        if in_conversation:
+            await self._item_added(dict(item), previous, complete=False)
         part_type = "audio" if audio else "text"
         await self.send(
             {
@@ -626,10 +893,15 @@ class _Session:
             }
         )
         await asyncio.sleep(wait)
-        transcript = script.transcripts(index) if script.transcripts else script.transcript
+        if transcript is None:
+            assert index is not None
+            transcript = script.transcripts(index) if script.transcripts else script.transcript
         words = transcript.split(" ")
         if audio:
-            pcm = encode_audio(script.assistant_audio(index), self.output_format)
+            if pcm16_24k is None:
+                assert index is not None
+                pcm16_24k = script.assistant_audio(index)
+            pcm = encode_audio(pcm16_24k, self.output_format)
             step = max(1, int(script.delta_ms * self.output_format.bytes_per_ms))
             chunks = [pcm[i : i + step] for i in range(0, len(pcm), step)] or [b""]
         else:
@@ -641,9 +913,15 @@ class _Session:
         for i in range(max(len(chunks), len(words))):
             if i < len(chunks):
                 state["audio_bytes"] += len(chunks[i])
-                await self.send(
-                    {"type": audio_type, **ids, "delta": base64.b64encode(chunks[i]).decode()}
-                )
+                if not state.get("playback"):
+                    await self.send(
+                        {"type": audio_type, **ids, "delta": base64.b64encode(chunks[i]).decode()}
+                    )
+                elif "playing_since" not in state:  # a call: the audio plays on its media path
+                    state["playing_since"] = asyncio.get_running_loop().time()
+                    await self.send(
+                        {"type": "output_audio_buffer.started", "response_id": response_id}
+                    )
             if i < len(words):
                 await self.send(
                     {"type": text_type, **ids, "delta": words[i] if i == 0 else " " + words[i]}
@@ -667,16 +945,16 @@ class _Session:
         await self.send({"type": "response.content_part.done", **ids, "part": part})
         done_item = {**item, "status": "completed", "content": [part]}
         state["output"].append(done_item)
-        state["text_chars"] = len(transcript)
+        state["text_chars"] = state.get("text_chars", 0) + len(transcript)
         await self.send(
             {
                 "type": "response.output_item.done",
                 "response_id": response_id,
-                "output_index": 0,
+                "output_index": output_index,
                 "item": done_item,
             }
         )
-        if not self.beta:
+        if in_conversation and not self.beta:
             await self.send(
                 {"type": "conversation.item.done", "previous_item_id": previous, "item": done_item}
             )
@@ -743,14 +1021,16 @@ class _Session:
         self, response_id: str, status: str, details: dict[str, Any] | None, state: dict[str, Any]
     ) -> None:
         usage = self._usage(state)
+        out_of_band = state.get("out_of_band", False)
         response: dict[str, Any] = {
             "object": "realtime.response",
             "id": response_id,
             "status": status,
             "status_details": details,
             "output": state["output"],
-            "conversation_id": self.conversation_id,
+            "conversation_id": None if out_of_band else self.conversation_id,
             "usage": usage,
+            "metadata": state.get("metadata"),
         }
         await self.send({"type": "response.done", "response": response})
         await self.send(
@@ -759,6 +1039,54 @@ class _Session:
                 "rate_limits": self.server.take_rate_limits(usage["total_tokens"]),
             }
         )
+        playing_ms = state["audio_bytes"] / self.output_format.bytes_per_ms
+        if "playing_since" in state:  # a call: the buffer drains after the response is done
+            self._keep(asyncio.get_running_loop().create_task(self._playback_end(state)))
+        if not out_of_band and status == "completed":
+            self._arm_idle(playing_ms)
+
+    async def _playback_end(self, state: dict[str, Any]) -> None:
+        playing_s = state["audio_bytes"] / self.output_format.bytes_per_ms / 1000
+        until = state["playing_since"] + playing_s * self.script.time_scale
+        await asyncio.sleep(max(0.0, until - asyncio.get_running_loop().time()))
+        await self.send({"type": "output_audio_buffer.stopped", "response_id": state["id"]})
+
+    # -- idle timeout ----------------------------------------------------------------------------
+
+    def _arm_idle(self, playing_ms: float) -> None:
+        """After an answer: when nobody speaks for `idle_timeout_ms` once it has played, the
+        server commits the silence and answers it (once per silence: speech re-arms it)."""
+        td = self.turn_detection()
+        idle_ms = td.get("idle_timeout_ms") if td is not None else None
+        if not isinstance(idle_ms, (int, float)) or idle_ms <= 0 or self.idle_fired:
+            return
+        self._cancel_idle()
+        self.idle_task = asyncio.get_running_loop().create_task(self._idle(playing_ms, idle_ms))
+        self._keep(self.idle_task)
+
+    def _cancel_idle(self) -> None:
+        if self.idle_task is not None:
+            self.idle_task.cancel()
+            self.idle_task = None
+
+    async def _idle(self, playing_ms: float, idle_ms: float) -> None:
+        await asyncio.sleep((playing_ms + idle_ms) / 1000 * self.script.time_scale)
+        self.idle_task = None
+        if self.speaking or self.response_task is not None:
+            return
+        self.idle_fired = True
+        end_ms = int(self.appended_bytes / self.input_format.bytes_per_ms)
+        item_id = _id("item_")
+        await self.send(
+            {
+                "type": "input_audio_buffer.timeout_triggered",
+                "audio_start_ms": max(0, end_ms - int(idle_ms)),
+                "audio_end_ms": end_ms,
+                "item_id": item_id,
+            }
+        )
+        await self._commit(item_id, transcribe=False)
+        self._start_response({})
 
     def _usage(self, state: dict[str, Any]) -> dict[str, Any]:
         input_audio = int(self.appended_bytes / self.input_format.bytes_per_ms / 100)
@@ -766,24 +1094,119 @@ class _Session:
         cached = (input_text // 64) * 64 if len(self.items) > 2 else 0
         output_audio = int(state["audio_bytes"] / self.output_format.bytes_per_ms / 50)
         output_text = max(1, int(state.get("text_chars", 0) / 4))
+        reasoning = self.script.reasoning_tokens if not state.get("out_of_band") else 0
+        output_text += reasoning  # reasoning is text output, billed as such
         details: dict[str, Any] = {
             "text_tokens": input_text,
             "audio_tokens": input_audio,
             "cached_tokens": cached,
         }
         details["cached_tokens_details"] = {"text_tokens": cached, "audio_tokens": 0}
+        image = self.images * self.script.image_tokens
         if not self.beta:
-            details["image_tokens"] = 0
+            details["image_tokens"] = image
             details["cached_tokens_details"]["image_tokens"] = 0
-        inp = input_text + input_audio
+        inp = input_text + input_audio + (image if not self.beta else 0)
         out = output_text + output_audio
+        output_details: dict[str, Any] = {"text_tokens": output_text, "audio_tokens": output_audio}
+        if reasoning:
+            output_details["reasoning_tokens"] = reasoning
         return {
             "total_tokens": inp + out,
             "input_tokens": inp,
             "output_tokens": out,
             "input_token_details": details,
-            "output_token_details": {"text_tokens": output_text, "audio_tokens": output_audio},
+            "output_token_details": output_details,
         }
+
+
+class _TranslationSession(_Session):
+    """The translation endpoint: audio in, translated audio and transcripts out, per 200 ms of
+    appended audio, `translation_delay` later (no conversation, no responses, no usage)."""
+
+    FRAME_MS = 200
+    EVENTS = frozenset({"session.update", "session.input_audio_buffer.append", "session.close"})
+
+    def __init__(
+        self, server: ScriptedRealtimeServer, ws: ServerConnection, log: ConnectionLog, beta: bool
+    ) -> None:
+        super().__init__(server, ws, log, False)
+        self.config = {
+            "id": _id("sess_"),
+            "type": "translation",
+            "model": self.script.model,
+            "expires_at": 1766228400,
+            "audio": {
+                "input": {"transcription": None, "noise_reduction": None},
+                "output": {"language": "fr"},
+            },
+        }
+        self.pending = bytearray()
+        self.frames = 0
+        self.translated = io.BytesIO()
+        self.translations: list[asyncio.Task[None]] = []
+
+    def accepts(self, kind: str) -> bool:
+        return kind in self.EVENTS or kind.startswith("fake.")
+
+    async def run(self) -> None:
+        text = self.script.transcripts(0) if self.script.transcripts else self.script.transcript
+        self.words = text.split(" ")
+        said = self.script.user_transcripts(0) if self.script.user_transcripts else ""
+        self.source_words = said.split(" ") if said else []
+        self.translated = io.BytesIO(self.script.assistant_audio(0))
+        await self.send({"type": "session.created", "session": self.config})
+        await self._read()
+
+    async def on_session_update(self, event: dict[str, Any]) -> None:
+        update = event.get("session")
+        if isinstance(update, dict):
+            _deep_merge(self.config, update)
+        await self.send({"type": "session.updated", "session": self.config})
+
+    async def on_session_input_audio_buffer_append(self, event: dict[str, Any]) -> None:
+        self.pending += base64.b64decode(str(event.get("audio", "")))
+        step = int(self.FRAME_MS * PCM16.bytes_per_ms)
+        while len(self.pending) >= step:
+            del self.pending[:step]
+            self._translate_frame()
+
+    def _translate_frame(self) -> None:
+        self.frames += 1
+        task = asyncio.get_running_loop().create_task(self._translation(self.frames))
+        self.translations.append(task)
+        self._keep(task)
+
+    async def _translation(self, frame: int) -> None:
+        await asyncio.sleep(self.script.translation_delay)
+        elapsed = {"elapsed_ms": frame * self.FRAME_MS}
+        transcription = self.config["audio"]["input"].get("transcription")
+        if transcription and frame <= len(self.source_words):
+            word = self.source_words[frame - 1] + " "
+            await self.send({"type": "session.input_transcript.delta", "delta": word, **elapsed})
+        if frame <= len(self.words):
+            word = self.words[frame - 1] + " "
+            await self.send({"type": "session.output_transcript.delta", "delta": word, **elapsed})
+        audio = self.translated.read(int(self.FRAME_MS * PCM16.bytes_per_ms))
+        if audio:
+            await self.send(
+                {
+                    "type": "session.output_audio.delta",
+                    "delta": base64.b64encode(audio).decode(),
+                    "sample_rate": 24000,
+                    "channels": 1,
+                    "format": "pcm16",
+                    **elapsed,
+                }
+            )
+
+    async def on_session_close(self, event: dict[str, Any]) -> None:
+        """Flush what is pending, emit the remaining output, then `session.closed`."""
+        if self.pending:
+            self.pending.clear()
+            self._translate_frame()
+        await asyncio.gather(*self.translations, return_exceptions=True)
+        await self.send({"type": "session.closed"})
 
 
 def _default_session(model: str, beta: bool) -> dict[str, Any]:

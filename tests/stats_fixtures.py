@@ -15,9 +15,34 @@ import json
 from pathlib import Path
 from typing import Any
 
+from recorder.analytics.report import BILLED_AUDIO_KEYS
+
 STARTED_AT = "2026-11-26T10:00:00.000000Z"
+# the CONTRACT §4.2 fields of a session without input transcription or translation
+NOT_TRANSCRIBED = dict.fromkeys(BILLED_AUDIO_KEYS)
 PCM16_BYTES_PER_MS = 48
 G711_BYTES_PER_MS = 8
+
+
+# What the sessions rows say of a call whose audio is digital silence (CONTRACT §4.6)...
+SILENT_CALL_TIMING = {
+    "user_talk_ms": 0.0,
+    "assistant_talk_ms": 0.0,
+    "talk_over_ms": 0.0,
+    "barge_ins": 0,
+    "barge_in_stop_ms": None,
+    "dead_air_ms": 0.0,
+    "turns": 0,
+}
+# ... and of one that is not a GPT-Live session (§4.4)
+NOT_LIVE = {
+    "live_seconds": None,
+    "live_cost_usd": None,
+    "live_close_reason": None,
+    "live_delegations": None,
+    "live_delegated_tokens": None,
+    "live_muted_ms": None,
+}
 
 
 def dumps(value: Any) -> str:

@@ -46,26 +46,26 @@ def test_the_example_config_passes_on_the_samples_offline():
     result = rt("sample_sessions/", "--config", EXAMPLE)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[-1] == "PASSED: 43 passed, 13 skipped"
-    assert lines[-2] == f"7 recordings · config {EXAMPLE} · cost $0.0887"
+    assert lines[-1] == "PASSED: 63 passed, 23 skipped"
+    assert lines[-2] == f"12 recordings · config {EXAMPLE} · cost $0.1429"
     assert not ANSI.search(result.stdout)
     header = lines[0].split()
     assert header == ["check", "scope", "expected", "got", "result"]
     row = next(line for line in lines if line.startswith("latency: ttfb_ms.p95 <= 800"))
-    assert row.split()[-5:] == ["recordings", "<=", "800", "575.624", "pass"]
+    assert row.split()[-5:] == ["recordings", "<=", "800", "568.21", "pass"]
     each = lines[lines.index(row) + 1].split()
     assert each == [
         "each",
         "recording",
-        "(7)",
+        "(12)",
         "<=",
         "800",
-        "383.976",
+        "353.155",
         "–",
         "602.812",
-        "6",
+        "8",
         "pass,",
-        "1",
+        "4",  # the text-only call, the sideband and the two GPT-Live calls (live_turn)
         "skip",
     ]
     assert "latency: ttfb_ms.p50 <= +20%" in result.stdout  # shown, skipped without a baseline
@@ -77,20 +77,24 @@ def test_a_failing_check_exits_1_and_names_each_failure(tmp_path):
     assert result.exit_code == 1
     failures = [line for line in result.stdout.splitlines() if line.startswith("FAIL ")]
     assert failures == [
-        "FAIL ttfb_ms.max <= 590 · all recordings: ttfb_ms.max = 602.812, expected <= 590; "
-        "worst: resp_sbOLRSvAWRcsnTL9i57VN in sample_sessions/azure-preview-g711.jsonl 602.812",
+        "FAIL ttfb_ms.max <= 590 · all recordings: ttfb_ms.max = 740.561, expected <= 590; "
+        "worst: live-1 in sample_sessions/live-g711.jsonl 740.561 (and 4 more)",
         "FAIL ttfb_ms.max <= 590 · sample_sessions/azure-preview-g711.jsonl: ttfb_ms.max = "
         "602.812, expected <= 590; worst: resp_sbOLRSvAWRcsnTL9i57VN 602.812",
+        "FAIL ttfb_ms.max <= 590 · sample_sessions/live-g711.jsonl: ttfb_ms.max = 740.561, "
+        "expected <= 590; worst: live-1 740.561 (and 1 more)",
+        "FAIL ttfb_ms.max <= 590 · sample_sessions/live-websocket.jsonl: ttfb_ms.max = 725.971, "
+        "expected <= 590; worst: live-1 725.971 (and 1 more)",
         "FAIL errors == 0 · all recordings: errors = 2, expected == 0; errors: "
         "invalid_request_error/input_audio_buffer_commit_empty at 0.058 s in "
         "sample_sessions/errors-and-rate-limits.jsonl (and 1 more)",
         "FAIL errors == 0 · sample_sessions/errors-and-rate-limits.jsonl: errors = 2, expected "
         "== 0; errors: invalid_request_error/input_audio_buffer_commit_empty at 0.058 s (and 1 more)",
     ]
-    assert result.stdout.splitlines()[-1] == "FAILED: 4 of 16 checks failed (11 passed, 1 skipped)"
+    assert result.stdout.splitlines()[-1] == "FAILED: 6 of 26 checks failed (18 passed, 2 skipped)"
     # the failing recordings have rows of their own, the others one line
     assert "sample_sessions/azure-preview-g711.jsonl" in result.stdout
-    assert "the others (6)" in result.stdout
+    assert "the others (9)" in result.stdout and "the others (11)" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -175,12 +179,12 @@ def test_junit_markdown_and_json_files(tmp_path):
     )
     assert result.exit_code == 0
     document = json.loads(result.stdout)
-    assert document["passed"] is True and document["counts"] == {"pass": 43, "fail": 0, "skip": 13}
+    assert document["passed"] is True and document["counts"] == {"pass": 63, "fail": 0, "skip": 23}
     root = ET.parse(junit).getroot()
-    assert root.get("tests") == "56" and root.get("failures") == "0" and root.get("skipped") == "13"
-    assert len(list(root.iter("testcase"))) == 56
+    assert root.get("tests") == "86" and root.get("failures") == "0" and root.get("skipped") == "23"
+    assert len(list(root.iter("testcase"))) == 86
     summary = markdown.read_text()
-    assert summary.startswith("## rt check: PASSED: 43 passed, 13 skipped\n")
+    assert summary.startswith("## rt check: PASSED: 63 passed, 23 skipped\n")
 
 
 def test_verbose_lists_every_recording():
@@ -197,9 +201,9 @@ def test_a_stored_run_as_the_baseline(tmp_path):
     )
     result = rt("sample_sessions/", "--config", EXAMPLE, "--baseline", tmp_path / "baseline")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "PASSED: 93 passed, 8 skipped"
+    assert result.stdout.splitlines()[-1] == "PASSED: 142 passed, 24 skipped"
     assert f"baseline: {tmp_path / 'baseline'}" in result.stdout
-    assert "cost $0.0887 (baseline $0.0887, +0.0%)" in result.stdout
+    assert "cost $0.1429 (baseline $0.1429, +0.0%)" in result.stdout
     # the same calls, one of them now without its tool call and slower
     changed = tmp_path / "baseline" / "ga-function-call.jsonl"
     text = changed.read_text().replace('"get_weather"', '"get_forecast"')

@@ -170,7 +170,7 @@ def test_cli_notes_a_missing_side_and_warns_on_stderr(tmp_path):
     ]
     assert err.splitlines() == [
         f"warning: {session}:{bad}: response.output_audio.delta 'delta' is not valid base64 "
-        "(Only base64 data is allowed); skipped",
+        "(Non-base64 digit found); skipped",
         f"note: no user audio in {session}",
     ]
 
@@ -225,12 +225,14 @@ SAMPLES = sorted((Path(__file__).resolve().parent.parent / "sample_sessions").gl
 @pytest.mark.parametrize("session", SAMPLES, ids=[p.stem for p in SAMPLES])
 def test_cli_on_the_sample_sessions(tmp_path, session):
     code, out, err = run(str(session), "--out", str(tmp_path))
-    if code == 1:
-        assert err == f"Error: no audio in {session}\n"
+    if code == 1:  # the text-only sample, and the sideband (which says why)
+        assert err.startswith(f"Error: no audio in {session}") and err.count("\n") == 1
         return
     assert code == 0
     for line in out.splitlines():
         path = Path(line.split()[0])
         info = sf.info(str(path))
-        assert info.subtype == "PCM_16" and info.samplerate in (8000, 24000) and info.frames > 0
+        assert (
+            info.subtype == "PCM_16" and info.samplerate in (8000, 16000, 24000) and info.frames > 0
+        )
         assert f"{info.samplerate} Hz" in line

@@ -19,6 +19,7 @@ import errno
 import io
 import json
 import os
+import shutil
 import socket
 import struct
 import threading
@@ -36,7 +37,7 @@ from scripted_server import Script
 from test_proxy_cli import rt_record
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from recorder.errors import SessionFormatError
 from recorder.proxy import UPSTREAM_LOST_CODE, UPSTREAM_LOST_REASON, RecordingProxy
@@ -457,3 +458,147 @@ def test_kill_9_while_both_sides_stream_big_frames_keeps_every_line_but_the_last
     recorded = frames(records)
     assert len(recorded) > 100
     assert [r["seq"] for r in recorded] == list(range(len(recorded)))
+
+
+# -- --strict means strict; nothing is lost silently (issue 14, items 1-4) ------------------
+
+
+async def stream_until_closed(stack: ProxyStack, count: int, frame_bytes: int) -> tuple[int, Any]:
+    """Ask for `count` audio deltas; (how many arrived, the close frame the client got)."""
+    async with connect(stack.proxy.url + GA_PATH, max_size=None) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "fake.stream", "count": count, "bytes": frame_bytes}))
+        got = 0
+        try:
+            while got < count:
+                await ws.recv()
+                got += 1
+        except ConnectionClosed as closed:
+            return got, closed.rcvd
+    return got, None
+
+
+def test_strict_closes_before_a_frame_goes_unrecorded_when_the_budget_is_full(run, proxied):
+    reports: list[str] = []
+
+    async def scenario() -> tuple[int, Any, ProxyStack]:
+        async with proxied(
+            FAST,
+            strict=True,
+            max_pending_bytes=64 * 1024,
+            open_file=opener(lambda raw: SlowFile(raw, delay=0.3)),
+            on_write_error=lambda path, exc: reports.append(str(exc)),
+        ) as stack:
+            got, rcvd = await stream_until_closed(stack, count=2000, frame_bytes=4800)
+            await stack.proxy.wait_for_sessions(1, timeout=scaled(20))
+            return got, rcvd, stack
+
+    got, rcvd, stack = run(scenario(), scaled(30))
+    assert rcvd is not None and rcvd.code == 1011 and got < 2000
+    (report,) = reports
+    assert FELL_BEHIND in report
+    records, problems = read_records(stack.files()[0])
+    assert not problems
+    server = frames(records, "server")
+    # every frame the client got is in the file: session.created, then `got` deltas
+    assert len(server) >= 1 + got
+    assert [r["event"]["seq"] for r in server[1 : 1 + got]] == list(range(got))
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_frame_above_the_largest_recorded_size_is_named_as_such(run, proxied, strict):
+    async def scenario() -> tuple[int, Any, ProxyStack]:
+        async with proxied(FAST, strict=strict, max_frame_bytes=64 * 1024) as stack:
+            got, rcvd = await stream_until_closed(stack, count=3, frame_bytes=100_000)
+            await stack.proxy.wait_for_sessions(1)
+            return got, rcvd, stack
+
+    got, rcvd, stack = run(scenario())
+    records, problems = read_records(stack.files()[0])
+    notes = [r["message"] for r in records if r["kind"] == "error"]
+    assert notes and all("larger than the largest recorded frame (0.0625 MiB)" in n for n in notes)
+    assert not any(FELL_BEHIND in n for n in notes)
+    if strict:  # the frame never reached the client
+        assert got == 0 and rcvd is not None and rcvd.code == 1011
+    else:
+        assert got == 3 and rcvd is None
+        assert notes == [
+            "3 frames were not recorded: larger than the largest recorded frame (0.0625 MiB)"
+        ]
+        (summary,) = stack.proxy.finished
+        assert summary.frames_lost == 3 and summary.frames_from_server == 4
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_deleting_the_output_folder_mid_call_is_noticed(run, proxied, strict):
+    reports: list[str] = []
+
+    async def scenario() -> tuple[int, Any, ProxyStack]:
+        async with proxied(
+            FAST, strict=strict, on_write_error=lambda path, exc: reports.append(str(exc))
+        ) as stack:
+            async with connect(stack.proxy.url + GA_PATH) as ws:
+                await ws.recv()
+                await asyncio.sleep(0.1)  # the first lines are on disk
+                shutil.rmtree(stack.out)
+                echoed, rcvd = 0, None
+                try:
+                    for index in range(40):
+                        await ws.send(json.dumps({"type": "fake.echo", "n": index}))
+                        await ws.recv()
+                        echoed += 1
+                        await asyncio.sleep(0.01)
+                except ConnectionClosed as closed:
+                    rcvd = closed.rcvd
+            await stack.proxy.wait_for_sessions(1)
+            return echoed, rcvd, stack
+
+    echoed, rcvd, stack = run(scenario())
+    (report,) = reports
+    assert "deleted" in report
+    (summary,) = stack.proxy.finished
+    assert summary.write_error is not None and "deleted" in summary.write_error
+    if strict:
+        assert rcvd is not None and rcvd.code == 1011 and echoed < 40
+    else:
+        assert rcvd is None and echoed == 40  # the call went on
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_call_that_cannot_get_a_file(run, proxied, strict):
+    """Disk full for a new call: outside --strict it goes through unrecorded, with a warning;
+    with --strict it is refused. No HTTP body names a path of the proxy's machine."""
+    reports: list[str] = []
+
+    def no_room(directory: Path, session_id: str) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device", str(directory / "x.jsonl"))
+
+    async def scenario() -> tuple[Any, ProxyStack]:
+        async with proxied(
+            FAST,
+            strict=strict,
+            open_file=no_room,
+            on_write_error=lambda path, exc: reports.append(f"{path}: {exc}"),
+        ) as stack:
+            try:
+                async with connect(stack.proxy.url + GA_PATH) as ws:
+                    first = await ws.recv()
+                    await ws.send(json.dumps({"type": "fake.echo"}))
+                    result: Any = (first, await ws.recv())
+            except InvalidStatus as refused:
+                result = refused.response
+            if not strict:
+                await stack.proxy.wait_for_sessions(1)
+            return result, stack
+
+    result, stack = run(scenario())
+    assert len(reports) == 1 and "No space left" in reports[0]
+    assert not stack.files()
+    if strict:
+        assert result.status_code == 503
+        assert str(stack.out).encode() not in result.body and b"/" not in result.body
+    else:
+        assert json.loads(result[0])["type"] == "session.created"  # the call went through
+        (summary,) = stack.proxy.finished
+        assert not summary.recorded and summary.frames_from_client == 1
+        assert summary.write_error is not None and "not recorded" in summary.write_error

@@ -318,8 +318,9 @@ def test_each_session_is_uploaded_when_it_ends(s3: LocalS3, tmp_path: Path) -> N
                 ) as proxy,
             ):
                 for _ in range(2):
+                    before = proxy.sessions_finished  # a call may end before its close returns
                     await _one_call(proxy.url)
-                    await proxy.wait_for_sessions(len(proxy.finished) + 1)
+                    await proxy.wait_for_sessions(before + 1)
                     # uploaded before the next call starts: nothing waits for shutdown
                     assert await _until(lambda: uploader.pending == 0)
                 return list(proxy.finished)

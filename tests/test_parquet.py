@@ -98,8 +98,12 @@ def test_layout_is_one_hive_partitioned_directory_per_table(dataset: Path) -> No
     assert models == {
         "model=gpt-realtime",
         "model=gpt-realtime-mini",
+        "model=gpt-realtime-2",
+        "model=gpt-realtime-translate",
         "model=gpt-4o-realtime-preview",
         "model=gpt-4o-realtime-preview-2024-10-01",
+        "model=gpt-live-1",
+        "model=gpt-live-1.1",
     }
     assert find_dataset(dataset) == ParquetDataset("warehouse")
     assert find_dataset(Path("sessions")) is None
@@ -108,10 +112,11 @@ def test_layout_is_one_hive_partitioned_directory_per_table(dataset: Path) -> No
 def test_computed_tables_hold_what_rt_stats_reports(samples: Path, dataset: Path) -> None:
     report = collect_stats([samples]).to_json()
     responses = read(dataset, "responses")
-    by_id = {row["response_id"]: row for row in responses}
+    # GPT-Live turns are live-1, live-2, … in every session
+    by_id = {(row["session"], row["response_id"]): row for row in responses}
     assert len(responses) == len(report["responses"]) == report["summary"]["responses"]
     for expected in report["responses"]:
-        row = by_id[expected["response_id"]]
+        row = by_id[(expected["session"], expected["response_id"])]
         assert {key: row[key] for key in expected} == expected
     sessions = {row["session"]: row for row in read(dataset, "sessions")}
     assert len(sessions) == len(report["sessions"])
@@ -122,7 +127,9 @@ def test_computed_tables_hold_what_rt_stats_reports(samples: Path, dataset: Path
         for key in ("file", "duration_s", "responses", "input_tokens", "output_tokens", "cost_usd"):
             assert row[key] == expected[key], key
         assert row["closed_by"] in ("client", "server")
-        assert row["request_path"].startswith(("/v1/realtime", "/openai/realtime"))
+        assert row["request_path"].startswith(
+            ("/v1/realtime", "/openai/realtime", "/v1/live/sessions", "/openai/v1/live/sessions")
+        )
     limits = read(dataset, "rate_limits", "ORDER BY file, t, name")
     assert len(limits) == len(report["rate_limits"])
     expected_limits = sorted(
@@ -137,6 +144,15 @@ def test_computed_tables_hold_what_rt_stats_reports(samples: Path, dataset: Path
     assert sorted((e["session"], e["t"], e["type"], e["message"]) for e in errors) == sorted(
         (e["session"], e["t"], e["type"], e["message"]) for e in report["errors"]
     )
+
+
+AUDIO_FIELD = {
+    vocabulary.AUDIO_APPEND: "audio",
+    "session.input_audio.append": "audio",
+    "session.input_audio_buffer.append": "audio",  # the translation endpoint's
+    vocabulary.AUDIO_DELTA: "delta",
+    "session.output_audio.delta": "delta",
+}
 
 
 def test_events_are_every_frame_in_the_ga_vocabulary_without_audio(
@@ -160,12 +176,10 @@ def test_events_are_every_frame_in_the_ga_vocabulary_without_audio(
         assert row["type"] == vocabulary.canonical(event["type"])
         beta_seen |= row["type"] != row["raw_type"]
         stored = json.loads(row["event"])
-        if row["type"] == vocabulary.AUDIO_APPEND:
-            assert row["audio_bytes"] == len(base64.b64decode(event["audio"]))
-            assert stored == {k: v for k, v in event.items() if k != "audio"}
-        elif row["type"] == vocabulary.AUDIO_DELTA:
-            assert row["audio_bytes"] == len(base64.b64decode(event["delta"]))
-            assert stored == {k: v for k, v in event.items() if k != "delta"}
+        audio = AUDIO_FIELD.get(row["type"])  # Realtime's, GPT-Live's, translation's
+        if audio is not None:
+            assert row["audio_bytes"] == len(base64.b64decode(event[audio]))
+            assert stored == {k: v for k, v in event.items() if k != audio}
         else:
             assert row["audio_bytes"] is None
             assert stored == event
@@ -200,12 +214,12 @@ def test_a_second_export_adds_only_new_sessions(samples: Path, tmp_path: Path) -
     assert first.sessions == 1
     again = export_parquet([samples], "warehouse")
     assert again.already_exported == [str(samples / "ga-text-only.jsonl")]
-    assert again.sessions == 6
+    assert again.sessions == 11
     assert again.run_id != first.run_id
     nothing = export_parquet([samples], "warehouse")
-    assert nothing.sessions == 0 and len(nothing.already_exported) == 7
+    assert nothing.sessions == 0 and len(nothing.already_exported) == 12
     sessions = read("warehouse", "sessions")
-    assert len(sessions) == 7 == len({row["file"] for row in sessions})
+    assert len(sessions) == 12 == len({row["file"] for row in sessions})
     names = {
         p.name.split("-", 1)[1].rsplit("-", 1)[0] for p in Path("warehouse").rglob("*.parquet")
     }
@@ -272,11 +286,10 @@ def test_a_file_without_a_session_line_has_no_date(
     export_parquet(["hand.jsonl"], "out")
     assert [p.name for p in Path("out/events").iterdir()] == ["date=__HIVE_DEFAULT_PARTITION__"]
     events = read("out", "events", "ORDER BY seq")
-    # numbered in file order; the frame at 0.1 after one at 0.5 is read as 0.5 (time never
-    # goes back)
+    # numbered in file order, times as recorded (the one at 0.1 after one at 0.5 is warned about)
     assert [(e["seq"], e["t"], e["session"], e["date"], e["at"]) for e in events] == [
         (0, 0.5, "hand", None, None),
-        (1, 0.5, "hand", None, None),
+        (1, 0.1, "hand", None, None),
         (2, 0.7, "hand", None, None),
     ]
     assert [e["response_id"] for e in events] == [None, None, "r1"]
@@ -301,12 +314,12 @@ def test_cli_prints_what_it_wrote(samples: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("exported 7 sessions to warehouse (run ")
+    assert lines[0].startswith("exported 12 sessions to warehouse (run ")
     assert [line.split()[0] for line in lines[1:]] == list(TABLES)
     assert lines[1].split()[1:3] == [f"{len(read('warehouse', 'events')):,}", "rows"]
     again = CliRunner().invoke(cli, ["export", "parquet", str(samples), "--out", "warehouse"])
     assert again.stdout == "nothing to export: warehouse already holds every session\n"
-    assert "7 session files already in the dataset, skipped" in again.stderr
+    assert "12 session files already in the dataset, skipped" in again.stderr
 
 
 def test_cli_refuses_an_occupied_directory(samples: Path) -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
+import re
 import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import trustme
@@ -20,17 +23,13 @@ from scripted_server import Script, sine_pcm16
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.streams import StreamReader
 
 from recorder.errors import InputError
 from recorder.proxy import (
-    _MASKS,
     UPSTREAM_LOST_CODE,
     UPSTREAM_LOST_REASON,
     RecordingProxy,
-    _frame_bytes,
     is_loopback,
     parse_listen_address,
     presented_token,
@@ -763,28 +762,6 @@ def test_loopback_detection():
     assert not any(map(is_loopback, ["0.0.0.0", "::", "192.168.1.2", "example.com"]))
 
 
-@pytest.mark.parametrize("length", [0, 1, 125, 126, 65535, 65536, 70000])
-@pytest.mark.parametrize("masked", [False, True])
-def test_the_relays_own_frame_encoding_is_what_websockets_parses(length, masked):
-    data = bytes(range(256)) * (length // 256) + bytes(length % 256)
-    mask = _MASKS.next() if masked else None
-    wire = _frame_bytes(Opcode.TEXT, data, mask)
-    reader = StreamReader()
-    reader.feed_data(wire)
-    parser = Frame.parse(reader.read_exact, mask=masked)
-    with pytest.raises(StopIteration) as parsed:
-        next(parser)
-    frame = parsed.value.value
-    assert (frame.opcode, frame.fin, frame.data) == (Opcode.TEXT, True, data)
-    assert not reader.buffer  # nothing left over
-
-
-def test_masks_are_fresh_random_bytes():
-    masks = [_MASKS.next() for _ in range(3000)]  # across two refills
-    assert all(len(m) == 4 for m in masks)
-    assert len(set(masks)) > 2990
-
-
 def test_token_helpers_keep_the_rest_of_the_query_byte_for_byte():
     path = "/v1/realtime?model=gpt%2Drealtime&rt_token=a%20b&x=1+2"
     assert presented_token([], path) == "a b"
@@ -796,3 +773,277 @@ def test_token_helpers_keep_the_rest_of_the_query_byte_for_byte():
     )
     assert without_token("/v1/realtime?rt_token=x") == "/v1/realtime"
     assert without_token("/v1/realtime?model=m") == "/v1/realtime?model=m"
+
+
+# -- bytes on the wire ---------------------------------------------------------------------------
+
+
+@dataclass
+class RawUpstream:
+    """A WebSocket server written by hand: answers the upgrade, then records every byte it
+    receives and sends what a test gives it, so that tests can compare bytes on the wire."""
+
+    url: str = ""
+    received: bytearray = field(default_factory=bytearray)
+    writer: asyncio.StreamWriter | None = None
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(
+            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+        )
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        self.writer = writer
+        self.connected.set()
+        while data := await reader.read(65536):
+            self.received += data
+        writer.close()
+
+
+def ws_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None = None) -> bytes:
+    """One frame, encoded by hand (RFC 6455 §5.2)."""
+    first = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    masked = 0x80 if mask is not None else 0
+    if size < 126:
+        head = bytes((first, masked | size))
+    elif size < 65536:
+        head = bytes((first, masked | 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((first, masked | 127)) + size.to_bytes(8, "big")
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_frames_are_forwarded_byte_for_byte_masks_and_fragments_kept(run, tmp_path):
+    """What the proxy forwards is what it received, bytes for bytes, both ways: the client's own
+    masking keys, a message in three fragments with a ping between them, a pong, a binary frame,
+    the close; and the recording holds the messages, reassembled and unmasked."""
+    client_sends = [
+        ws_frame(0x1, b'{"type":"fake.echo","part":', fin=False, mask=b"\x01\x02\x03\x04"),
+        ws_frame(0x9, b"are you there", mask=b"\xaa\xbb\xcc\xdd"),
+        ws_frame(0x0, b'"one of three",', fin=False, mask=b"\x00\x00\x00\x00"),
+        ws_frame(0x0, b'"n":3}', mask=b"\xfe\xdc\xba\x98"),
+        ws_frame(0x2, bytes(range(256)) * 300, mask=b"\x11\x22\x33\x44"),
+    ]
+    server_sends = [
+        ws_frame(0xA, b"are you there"),
+        ws_frame(0x1, b"not ", fin=False),
+        ws_frame(0x0, b"json"),
+        ws_frame(0x2, b"\x00\x01\x02"),
+    ]
+    client_close = ws_frame(0x8, (4000).to_bytes(2, "big") + b"done", mask=b"\x0f\x0e\x0d\x0c")
+    server_close = ws_frame(0x8, (4000).to_bytes(2, "big") + b"done")
+
+    async def scenario() -> tuple[bytes, bytes, list[dict[str, Any]]]:
+        upstream = RawUpstream()
+        server = await asyncio.start_server(upstream.handle, "127.0.0.1", 0)
+        upstream.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        async with server, RecordingProxy(upstream.url, tmp_path, port=0, environ={}) as proxy:
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(
+                b"GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 101")
+            assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head  # the upstream's accept key, unchanged
+            await upstream.connected.wait()
+            assert upstream.writer is not None
+            for frame in client_sends:  # one write each: the proxy gets them in separate reads
+                writer.write(frame)
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            expected = b"".join(server_sends) + server_close
+            for frame in server_sends:
+                upstream.writer.write(frame)
+                await asyncio.sleep(0.01)
+            writer.write(client_close)
+            await asyncio.sleep(0.05)
+            upstream.writer.write(server_close)
+            upstream.writer.close()
+            got = await asyncio.wait_for(reader.read(), scaled(5))
+            writer.close()
+            await proxy.wait_for_sessions(1)
+            assert got == expected
+        (path,) = tmp_path.glob("*.jsonl")
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        return bytes(upstream.received), got, records
+
+    received, got, records = run(scenario())
+    assert received == b"".join(client_sends) + client_close
+    assert [wire(r) for r in frames(records, "client")] == [
+        {"type": "fake.echo", "part": "one of three", "n": 3},
+        bytes(range(256)) * 300,
+    ]
+    assert [wire(r) for r in frames(records, "server")] == ["not json", b"\x00\x01\x02"]
+    assert records[-1] == {**records[-1], "kind": "close", "by": "client", "code": 4000}
+    assert records[-1]["reason"] == "done"
+
+
+# -- resources and processes -----------------------------------------------------------------
+
+
+def test_the_summaries_kept_are_bounded(run, proxied, monkeypatch):
+    import recorder.proxy
+
+    monkeypatch.setattr(recorder.proxy, "FINISHED_KEPT", 5)
+
+    async def scenario() -> ProxyStack:
+        async with proxied(FAST) as stack:
+            for index in range(12):
+                async with connect(stack.proxy.url + GA_PATH + f"&n={index}") as ws:
+                    await ws.recv()
+            await stack.proxy.wait_for_sessions(12)
+            return stack
+
+    stack = run(scenario())
+    assert stack.proxy.sessions_finished == 12 and len(stack.proxy.finished) == 5
+    assert [s.path for s in stack.proxy.finished] == stack.files()[-5:]
+
+
+def test_worker_processes_share_the_port_and_record_every_call(run, tmp_path):
+    from recorder.workers import ProxyConfig, ProxyWorkers
+
+    async def scenario() -> tuple[BareUpstream, ProxyWorkers]:
+        async with bare_upstream() as upstream:
+            config = ProxyConfig(upstream=upstream.url, out_dir=tmp_path, port=0, environ={})
+            async with ProxyWorkers(config, 2) as workers:
+
+                async def one(index: int) -> None:
+                    async with connect(workers.url + f"/x?n={index}") as ws:
+                        await ws.send(f"hello {index}")
+                        assert await ws.recv() == f"hello {index}"
+
+                await asyncio.gather(*(one(i) for i in range(24)))
+                await workers.wait_for_sessions(24, timeout=scaled(10))
+                assert workers.active == 0
+            return upstream, workers
+
+    upstream, workers = run(scenario(), scaled(30))
+    assert len(upstream.ends) == 24 and len(list(tmp_path.glob("*.jsonl"))) == 24
+    assert sorted(s.frames_from_client for s in workers.finished) == [1] * 24
+    assert all(count > 0 for count in workers.sessions_per_worker)  # the kernel spread them
+
+
+def test_the_proxy_uses_no_websockets_internals():
+    """The relay is asyncio and sockets; a websockets release cannot break recording (the
+    library is only a test dependency of the proxy: replay and serve use its public API)."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent / "recorder"
+    modules = ("proxy.py", "connection.py", "relay.py", "wire.py", "handshake.py", "store.py")
+    for module in (*modules, "recording.py", "workers.py", "redaction.py"):
+        tree = ast.parse((root / module).read_text())
+        imported = [
+            node.module if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        ]
+        assert not [m for m in imported if m and m.startswith("websockets")], module
+
+
+def test_a_path_on_the_upstream_is_a_base_without_doubling(run, tmp_path):
+    async def scenario() -> list[list[tuple[str, str]]]:
+        async with bare_upstream() as upstream:
+            for base in ("/v1", "/gateway"):
+                async with RecordingProxy(
+                    upstream.url + base, tmp_path / base.strip("/"), port=0, environ={}
+                ) as proxy:
+                    async with connect(proxy.url + "/v1/realtime?model=m") as ws:
+                        await ws.send("x")
+                        await ws.recv()
+                    await proxy.wait_for_sessions(1)
+        return upstream.headers
+
+    run(scenario())
+    paths = [
+        json.loads(p.read_text().splitlines()[0])["upstream"]
+        for p in sorted(tmp_path.rglob("*.jsonl"))
+    ]
+    assert [urlsplit(p).path for p in paths] == ["/gateway/v1/realtime", "/v1/realtime"]
+
+
+@pytest.mark.parametrize(
+    ("upstream", "message"),
+    [
+        ("wss://api.openai.com:99999", "the port must be a number from 1 to 65535"),
+        ("wss://api.openai.com:0", "the port must be a number from 1 to 65535"),
+        ("wss://api open.com", "is not a host name or IP address"),
+        ("wss://api.openai.com/v1?model=x", "leave out the query"),
+        ("ftp://api.openai.com", "must be a ws://, wss:// or https:// URL"),
+    ],
+)
+def test_the_upstream_is_checked_at_start_up(upstream, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        RecordingProxy(upstream, "unused")
+
+
+def test_refusals_are_logged_one_line_each(run, proxied, tmp_path):
+    notices: list[str] = []
+
+    async def scenario() -> None:
+        async with proxied(FAST, auth_token="rt-TOKEN-x1234567", on_notice=notices.append) as stack:
+            with pytest.raises(InvalidStatus):
+                await connect(stack.proxy.url + GA_PATH)
+            reader, writer = await asyncio.open_connection("127.0.0.1", stack.proxy.port)
+            writer.write(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a TLS client hello
+            assert await reader.read() == b""
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", stack.proxy.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b" 426 " in await reader.readline()
+            writer.close()
+            await asyncio.sleep(0.05)
+
+    run(scenario())
+    assert len(notices) == 3, notices
+    assert "missing or wrong X-Rt-Token (HTTP 401)" in notices[0]
+    assert "it spoke TLS (wss://) to this plain listener" in notices[1] and "--tls" in notices[1]
+    assert "Upgrade: websocket" in notices[2]
+    assert "rt-TOKEN" not in "".join(notices)
+
+
+def test_a_peer_that_breaks_the_protocol_gets_both_sides_closed_with_1002(run, tmp_path):
+    async def scenario() -> tuple[bytes, list[tuple[int | None, str]], list[dict[str, Any]]]:
+        async with (
+            bare_upstream() as upstream,
+            RecordingProxy(upstream.url, tmp_path, port=0, environ={}) as proxy,
+        ):
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(
+                b"GET /x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(ws_frame(0x1, b"hi", mask=b"abcd") + ws_frame(0x1, b"unmasked"))
+            got = await asyncio.wait_for(reader.read(), scaled(5))
+            writer.close()
+            await asyncio.wait_for(upstream.ended.wait(), scaled(5))
+            await proxy.wait_for_sessions(1)
+        (path,) = tmp_path.glob("*.jsonl")
+        return got, upstream.ends, [json.loads(x) for x in path.read_text().splitlines()]
+
+    got, upstream_ends, records = run(scenario())
+    assert got[0] in (0x81, 0x88)  # the echo of "hi" may come first
+    close = got[got.index(b"\x88") :]
+    assert close[1] == len(close) - 2
+    assert int.from_bytes(close[2:4], "big") == 1002
+    assert b"protocol error from the client: an unmasked frame from a client" in close
+    assert upstream_ends == [(1002, close[4:].decode())]
+    error = next(r for r in records if r["kind"] == "error")
+    assert error["message"] == "protocol error from the client: an unmasked frame from a client"
+    assert records[-1] == {**records[-1], "kind": "close", "by": "proxy", "code": 1002}
+    assert [wire(r) for r in frames(records, "client")] == ["hi"]

@@ -12,6 +12,7 @@ import re
 import resource
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ def test_non_loopback_needs_allow_remote():
     [
         (["--listen", "nonsense"], "--listen must be HOST:PORT"),
         (["--keyfile", __file__], "--keyfile needs --certfile"),
+        (["--workers", "0"], "a number of processes, or auto"),
+        (["--workers", "many"], "a number of processes, or auto"),
+        (["--tls", "--certfile", __file__], "--tls makes its own certificate"),
+        (["--tls-dir", "x"], "--tls-dir goes with --tls"),
     ],
 )
 def test_usage_errors(args, message):
@@ -84,6 +89,18 @@ def test_port_in_use_is_a_one_line_error(tmp_path):
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
     assert result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "upstream",
+    ["wss://api.openai.com:99999", "wss://api open.com", "wss://api.openai.com/v1?model=m"],
+)
+def test_a_bad_upstream_is_a_one_line_error_at_start_up(upstream, tmp_path):
+    result = invoke(
+        "--proxy", "--listen", "127.0.0.1:0", "--upstream", upstream, "--out", str(tmp_path)
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: --upstream ") and result.output.count("\n") == 1
 
 
 def test_unusable_out_directory_is_a_one_line_error(tmp_path):
@@ -162,13 +179,22 @@ class RecordProcess:
         line = await asyncio.wait_for(self.process.stderr.readline(), scaled(timeout))
         return line.decode()
 
+    async def whole_banner(self) -> str:
+        """The banner up to its last line ("Ctrl-C to stop")."""
+        text = self.banner
+        while "Ctrl-C to stop" not in text:
+            text += await self.stderr_line()
+        return text
+
 
 @contextlib.asynccontextmanager
 async def rt_record(
-    *args: str, preexec_fn: Callable[[], None] | None = None
+    *args: str,
+    preexec_fn: Callable[[], None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[RecordProcess]:
     """`rt record --proxy --listen 127.0.0.1:0 ARGS...` as a real process; yields its URL."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     env.pop("OPENAI_API_KEY", None)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -330,3 +356,32 @@ def test_write_failure_reported_once_and_strict_closes_with_1011(run, tmp_path, 
     client, server, lost = map(int, counts.groups())
     recorded = [r for _, r in iter_records(path, lambda problem: None) if r["kind"] == "frame"]
     assert len(recorded) + lost == client + server
+
+
+def test_tls_mode_makes_and_keeps_a_local_ca_that_python_clients_can_trust(run, tmp_path):
+    tls_dir = tmp_path / "tls"
+
+    async def scenario() -> tuple[str, str, str, str]:
+        async with ScriptedRealtimeServer(Script(created_delay=0)) as server:
+            args = ["--upstream", server.url, "--out", str(tmp_path / "out")]
+            async with rt_record(*args, "--tls", "--tls-dir", str(tls_dir)) as rt:
+                banner = await rt.whole_banner()
+                client_tls = ssl.create_default_context(cafile=str(tls_dir / "ca.pem"))
+                async with connect(rt.url + GA_PATH, ssl=client_tls) as ws:
+                    first = str(await ws.recv())
+                with pytest.raises(ssl.SSLCertVerificationError):  # not trusted without the CA
+                    await connect(rt.url + GA_PATH)
+                notice = await rt.stderr_line()
+                url = rt.url
+            async with rt_record(*args, "--tls", "--tls-dir", str(tls_dir)) as rt:
+                again = await rt.whole_banner()
+        return url, banner + f"\nfirst={first}", again, notice
+
+    url, banner, again, notice = run(scenario(), scaled(40))
+    assert url.startswith("wss://127.0.0.1:")
+    ca = str(tls_dir / "ca.pem")
+    assert f"NODE_EXTRA_CA_CERTS={ca}" in banner and f"SSL_CERT_FILE={ca}" in banner
+    assert "(created now)" in banner and "(kept from an earlier run)" in again
+    assert "session.created" in banner
+    assert "TLS handshake failed" in notice and "trust" in notice
+    assert oct((tls_dir / "ca-key.pem").stat().st_mode & 0o777) == "0o600"

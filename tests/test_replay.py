@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -184,17 +185,45 @@ def test_a_server_closing_early_stops_the_replay(run, proxied, tmp_path):
     assert error == {**error, "kind": "error", "message": str(result.stopped)}
 
 
-def test_a_refused_handshake_is_reported_in_the_file(run, proxied, tmp_path):
-    async def scenario() -> ReplayResult:
+def test_a_refused_handshake_raises_and_writes_no_file(run, proxied, tmp_path):
+    out = tmp_path / "replays"
+
+    async def scenario() -> None:
         async with proxied(QUICK) as stack:
             original = await record_through(stack, push_to_talk(turns=1))
         async with ScriptedRealtimeServer(Script(refuse_status=401)) as refusing:
-            return await replay_to(original, refusing.url, tmp_path)
+            await replay_to(original, refusing.url, out)
+
+    with pytest.raises(UpstreamError, match="refused the connection: HTTP 401$"):
+        run(scenario())
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_nothing_listening_writes_no_file(run, proxied, tmp_path):
+    out = tmp_path / "replays"
+
+    async def scenario() -> None:
+        async with proxied(QUICK) as stack:
+            original = await record_through(stack, push_to_talk(turns=1))
+        with socket.socket() as closed:  # a port that was free a moment ago
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        await replay_to(original, f"ws://127.0.0.1:{port}", out)
+
+    with pytest.raises(UpstreamError, match="cannot connect to ws://127.0.0.1:"):
+        run(scenario())
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_the_open_line_keeps_the_time_the_handshake_took(run, proxied, tmp_path):
+    async def scenario() -> ReplayResult:
+        async with proxied(QUICK) as stack:
+            original = await record_through(stack, push_to_talk(turns=1))
+            return await replay_to(original, None, tmp_path / "replays")
 
     result = run(scenario())
-    assert isinstance(result.stopped, UpstreamError)
-    assert str(result.stopped).endswith("refused the connection: HTTP 401")
-    assert [r["kind"] for r in records(result.recording.path)] == ["session", "error", "close"]
+    opened = records(result.recording.path)[1]
+    assert opened["kind"] == "open" and opened["t"] > 0  # t = 0 is when the replay dialled
 
 
 def test_azure_beta_recording_replays_without_its_secrets(run, proxied, tmp_path):

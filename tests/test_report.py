@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -207,7 +208,7 @@ def test_report_on_the_samples_says_what_it_wrote(samples_report):
     assert result.exit_code == 0
     size = format_size(out.stat().st_size)
     assert re.fullmatch(
-        rf"wrote {re.escape(str(out))}  {size}  7 sessions, audio for 6 \([\d.]+ [KM]B\)\n",
+        rf"wrote {re.escape(str(out))}  {size}  12 sessions, audio for 10 \([\d.]+ [KM]B\)\n",
         result.stdout,
     )
     # the only warning is the sample's cancelled response without a truncate
@@ -276,10 +277,10 @@ def test_each_session_has_a_section_with_its_timeline_and_conversation(samples_r
     out, _ = samples_report
     html, page = read_page(out)
     sections = page.all("section", **{"class": "session"})
-    assert [s["id"] for s in sections] == [f"session-{i}" for i in range(1, 8)]
+    assert [s["id"] for s in sections] == [f"session-{i}" for i in range(1, 13)]
     timelines = page.all("svg", **{"class": "timeline"})
-    assert len(timelines) == 7
-    assert len(page.all("g", **{"class": "response-row"})) == 15
+    assert len(timelines) == 12
+    assert len(page.all("g", **{"class": "response-row"})) == 20 + 4  # 4 GPT-Live turns
     assert page.all("path", **{"class": "wave-user"}) and page.all(
         "path", **{"class": "wave-assistant"}
     )
@@ -293,15 +294,44 @@ def test_each_session_has_a_section_with_its_timeline_and_conversation(samples_r
         ET.fromstring(chart)
 
 
+def test_sessions_are_titled_once_by_their_label_or_given_name(tmp_path):
+    sessions = tmp_path / "in"
+    sessions.mkdir()
+    rt_named = "20261126T025839.002772Z-a127d81f"
+    shutil.copy(SAMPLES / "ga-push-to-talk.jsonl", sessions / f"{rt_named}.jsonl")
+    lines = (SAMPLES / "ga-text-only.jsonl").read_text().splitlines(keepends=True)
+    lines[0] = json.dumps({**json.loads(lines[0]), "name": "Typed <chat>"}) + "\n"
+    (sessions / "typed.jsonl").write_text("".join(lines))
+    shutil.copy(SAMPLES / "beta-2024-10-01.jsonl", sessions / "beta.jsonl")
+    out = tmp_path / "named.html"
+    result = run_report(str(sessions), "--out", str(out), "--no-audio", "--name", "beta=Old beta")
+    assert result.exit_code == 0, result.output
+    html, _ = read_page(out)
+    titles = re.findall(r'<section class="session"[^>]*><h2>(.*?)</h2>', html)
+    assert sorted(titles) == ["11-26 02:58:39 a127", "Old beta", "Typed &lt;chat&gt;"]
+    # the id is one of the facts, no longer a second title
+    assert f"<dt>session id</dt><dd>{rt_named}</dd>" in html
+    assert f"<h2>{rt_named}" not in html
+    # the names label the tables' links and the bars too
+    assert 'title="Old beta">Old beta</span></a>' in html
+    assert ">11-26 02:58:39 a127</text>" in html
+
+
+def test_a_bad_name_option_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(SAMPLES), "--name", "no-label"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--name': expected FILE=LABEL, not 'no-label'" in result.stderr
+
+
 def test_each_session_with_audio_embeds_a_playable_16_bit_wav(samples_report):
     out, _ = samples_report
     _, page = read_page(out)
     wavs = embedded_wavs(page)
-    assert len(wavs) == 6  # every sample but the text-only one
+    assert len(wavs) == 10  # every sample but the text-only one and the sideband
     rates = sorted(rate for _, rate in wavs)
-    assert rates == [8000] + [16000] * 5  # G.711 stays at 8 kHz
+    assert rates == [8000] * 3 + [16000] * 7  # G.711 stays at 8 kHz
     for samples, rate in wavs:
-        assert 5 < len(samples) / rate < 20
+        assert 4 < len(samples) / rate < 20
         assert np.abs(samples).max() > 1000  # speech, not silence
 
 
@@ -338,10 +368,12 @@ def test_no_audio_leaves_the_players_out_and_keeps_the_waveforms(tmp_path, sampl
     out = tmp_path / "report.html"
     result = run_report(str(SAMPLES), "-o", str(out), "--no-audio")
     assert result.exit_code == 0
-    assert result.stdout.endswith("7 sessions, no audio\n")
+    assert result.stdout.endswith("12 sessions, no audio\n")
     _, page = read_page(out)
     assert not page.all("audio")
-    assert len(page.all("path", **{"class": "wave-assistant"})) == 6
+    assert (
+        len(page.all("path", **{"class": "wave-assistant"})) == 10
+    )  # every sample with assistant audio (the sideband and text-only have none)
     assert out.stat().st_size < samples_report[0].stat().st_size / 5
     assert "not included in this report" in " ".join(page.text)
 
@@ -408,8 +440,9 @@ def test_user_errors_are_one_line(tmp_path, args, message):
 def test_help_has_an_example():
     result = CliRunner().invoke(cli, ["report", "--help"])
     assert result.exit_code == 0
-    assert "Example:\n    rt report sessions/ -o report.html\n" in result.stdout
-    assert "-o, --output FILE" in result.stdout and "--no-audio" in result.stdout
+    assert "Example:\n    rt report sessions/ --out report.html\n" in result.stdout
+    assert "-o, --out FILE" in result.stdout
+    assert "--output" not in result.stdout and "--no-audio" in result.stdout
 
 
 def test_library_call_writes_the_same_page(tmp_path):

@@ -9,6 +9,7 @@ no playwright, so CI cannot pass without running it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -129,7 +130,7 @@ def test_charts_are_shown(visit):
         ("svg.histogram", 3),  # TTFB, voice to voice, TTFT of text-only responses
         ("svg.rate-limits", 1),
         ("svg.bars", 2),
-        ("svg.timeline", 8),
+        ("svg.timeline", 13),  # the twelve samples and the hostile session
     ):
         charts = page.locator(selector)
         assert charts.count() == count, selector
@@ -140,7 +141,7 @@ def test_charts_are_shown(visit):
     assert bars.count() >= 3
     assert all(bars.nth(i).bounding_box()["height"] > 1 for i in range(bars.count()))
     waves = page.locator("svg.timeline path.wave-assistant")
-    assert waves.count() == 7
+    assert waves.count() == 11  # the samples with assistant audio, and the hostile session
     assert waves.first.bounding_box()["height"] > 10
     assert page.locator("#summary-table td.good").count() > 0
 
@@ -166,6 +167,24 @@ def test_audio_plays_and_the_playhead_follows(visit):
     page.wait_for_function("h => h.classList.contains('on')", arg=head.element_handle())
     x = float(head.get_attribute("x1"))
     assert 112 < x < 985
+    assert visit.console == []
+
+
+def test_a_click_on_the_conversation_strip_plays_from_there(visit):
+    page = visit.page
+    section = page.locator("section.session", has=page.locator("svg.strip .barge-in")).first
+    audio = section.locator("audio")
+    audio.evaluate(
+        "a => new Promise(done => a.readyState >= 1 ? done() : a.onloadedmetadata = done)"
+    )
+    spurt = section.locator("svg.strip rect.talk-assistant").last
+    start = float(spurt.get_attribute("data-t"))
+    assert start > 1
+    spurt.click()
+    page.wait_for_function(
+        "([a, t]) => Math.abs(a.currentTime - t) < 0.5",
+        arg=[audio.element_handle(), start],
+    )
     assert visit.console == []
 
 
@@ -195,3 +214,108 @@ def test_dark_scheme_has_its_own_colours(browser, report):
         finally:
             opened.close()
     assert colours["light"] != colours["dark"]
+
+
+# -- layout at laptop widths, and session names -------------------------------------------------
+
+VIEWPORTS = (1280, 1340, 1400)
+LONG_NAME = "Call with ACME about a delayed order, second attempt"
+RECORDED_NAME = "Order status, recorded name"
+# every box that must stay inside the viewport, and the content that must stay inside its card
+LAYOUT_PROBLEMS = """() => {
+  const vw = document.documentElement.clientWidth;
+  const problems = [];
+  if (document.documentElement.scrollWidth > vw) {
+    problems.push(`the page is ${document.documentElement.scrollWidth} px wide`);
+  }
+  for (const card of document.querySelectorAll("section")) {
+    const box = card.getBoundingClientRect();
+    const name = card.id || card.className;
+    if (box.right > vw + 0.5) { problems.push(`${name} ends at ${box.right} px`); }
+    const inner = box.right - parseFloat(getComputedStyle(card).paddingRight) + 0.5;
+    for (const part of card.querySelectorAll("table, svg.chart, dl, .player")) {
+      const right = part.getBoundingClientRect().right;
+      if (right > inner) { problems.push(`${part.tagName} ${part.id} in ${name} ends at ${right} > ${inner}`); }
+    }
+    for (const scroller of card.querySelectorAll(".scroll")) {
+      if (scroller.scrollWidth > scroller.clientWidth + 1) {
+        problems.push(`${name}: ${scroller.firstElementChild.id || "content"} scrolls sideways`);
+      }
+    }
+  }
+  return problems;
+}"""
+CUT_LABELS = """() => [...document.querySelectorAll("svg.bars text.row-label")]
+  .filter(t => t.getBoundingClientRect().left < t.ownerSVGElement.getBoundingClientRect().left - 0.5)
+  .map(t => t.textContent)"""
+
+
+@pytest.fixture(scope="module")
+def rt_named_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The samples under rt's own file names; one named with --name, one in its session line."""
+    from test_terminal_width import RT_NAMES
+
+    sessions = tmp_path_factory.mktemp("rt-named")
+    for sample in SAMPLES.glob("*.jsonl"):
+        target = sessions / f"{RT_NAMES[sample.stem]}.jsonl"
+        lines = sample.read_text().splitlines(keepends=True)
+        if sample.stem == "ga-push-to-talk":
+            first = json.loads(lines[0])
+            lines[0] = json.dumps({**first, "name": RECORDED_NAME}) + "\n"
+        target.write_text("".join(lines))
+    out = tmp_path_factory.mktemp("report") / "named.html"
+    args = ["report", str(sessions), "--out", str(out)]
+    args += ["--name", f"{RT_NAMES['ga-text-only']}={LONG_NAME}"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    expected = {
+        "20261206T102558.394066Z-0b534222": RECORDED_NAME,
+        "20261206T102601.120002Z-7c3d9b44": LONG_NAME,
+        "20261206T102558.401233Z-0b9e11f0": "12-06 10:25:58 0b9e",
+    }
+    return out, expected
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+@pytest.mark.parametrize("which", ["samples", "rt-named"])
+def test_no_card_is_wider_than_the_viewport(browser, report, rt_named_report, width, which):
+    page_file = report if which == "samples" else rt_named_report[0]
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(page_file.resolve().as_uri(), wait_until="load")
+        assert page.evaluate(LAYOUT_PROBLEMS) == []
+        assert page.evaluate(CUT_LABELS) == []
+        # the responses table shows every column, voice to voice included, inside its card
+        headers = page.locator("#responses-table thead th").all_inner_texts()
+        assert any("VOICE" in h.upper() for h in headers) and headers[-1].upper() == "COST $"
+    finally:
+        context.close()
+
+
+def test_each_session_is_titled_once_by_its_name(browser, rt_named_report):
+    page_file, expected = rt_named_report
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(page_file.resolve().as_uri(), wait_until="load")
+        sections = page.locator("section.session")
+        titles = {}
+        for i in range(sections.count()):
+            section = sections.nth(i)
+            heading = section.locator("h2").inner_text()
+            facts = section.locator("dl.facts").inner_text()
+            session_id = facts.split("session id\n", 1)[1].split("\n", 1)[0]
+            assert session_id not in heading  # the id is a fact, not a second title
+            assert heading.count(heading.split()[0]) == 1
+            stem = Path(facts.split("file\n", 1)[1].split("\n", 1)[0]).stem
+            titles[stem] = heading
+        for stem, name in expected.items():
+            assert titles[stem] == name
+        # the same names label the bars and the tables, cut to fit but whole in their tooltip
+        bars = page.locator("svg.bars a text.row-label").all_text_contents()
+        assert RECORDED_NAME in bars and "12-06 10:25:58 0b9e" in bars
+        assert any(text.endswith("…") and LONG_NAME.startswith(text[:-1]) for text in bars)
+        assert page.locator(f'#responses-table span.clip.name[title="{LONG_NAME}"]').count() == 2
+    finally:
+        context.close()

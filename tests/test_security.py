@@ -35,13 +35,14 @@ from test_proxy import bare_upstream, free_port, secret_free
 from test_proxy_cli import rt_record
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from recorder.proxy import RecordingProxy
 from recorder.reading import iter_records
 from recorder.session import REDACTED, redact_event, scrub, secret_values
 
 GA_PATH = "/v1/realtime?model=gpt-realtime"
+FAST_SCRIPT = Script(created_delay=0, first_delta_delay=0, response_audio_ms=300)
 EPHEMERAL_BETA = "ek_68af296e8e408191a1120ab6383263c2"
 EPHEMERAL_GA = "ek_0123456789abcdef0123456789abcdef"
 
@@ -594,7 +595,9 @@ def test_rt_record_with_tls_on_both_sides_and_a_private_ca(run, tmp_path, tls_fi
 
 
 def test_plain_clients_cannot_talk_to_a_tls_proxy(run, tmp_path, tls_files):
-    async def scenario() -> None:
+    notices: list[str] = []
+
+    async def scenario() -> InvalidStatus:
         async with (
             bare_upstream() as upstream,
             RecordingProxy(
@@ -603,12 +606,155 @@ def test_plain_clients_cannot_talk_to_a_tls_proxy(run, tmp_path, tls_files):
                 port=0,
                 environ={},
                 ssl_context=server_context(tls_files["cert"], tls_files["key"]),
+                on_notice=notices.append,
             ) as proxy,
         ):
             plain = proxy.url.replace("wss://", "ws://")
-            with pytest.raises(InvalidMessage):
+            with pytest.raises(InvalidStatus) as refused:
                 await connect(plain + "/x", open_timeout=scaled(2))
             assert upstream.headers == []
+            return refused.value
 
-    run(scenario())
+    refused = run(scenario())
+    assert refused.response.status_code == 400
+    assert b"this proxy speaks TLS: dial wss://127.0.0.1:" in refused.response.body
     assert not list(tmp_path.glob("*.jsonl"))
+    (notice,) = notices
+    assert "plain HTTP (ws://) to this TLS listener" in notice
+
+
+# -- the session's own secrets and key-shaped strings (issue 14, items 5-7) ------------------
+
+
+def test_a_percent_encoded_rt_token_is_stripped_like_the_plain_one(run, proxied):
+    token = "rt-TOKEN-SECRET-18"
+
+    async def scenario() -> ProxyStack:
+        async with proxied(Script(created_delay=0), auth_token=token) as stack:
+            for name in ("rt%5Ftoken", "rt%5ftoken", "rt_token"):
+                async with connect(stack.proxy.url + GA_PATH + f"&{name}={token}") as ws:
+                    await ws.recv()
+            await stack.proxy.wait_for_sessions(3)
+            return stack
+
+    stack = run(scenario())
+    assert [c.path for c in stack.server.connections] == [GA_PATH] * 3
+    secret_free(stack.out, token)
+    paths = [records(path)[0]["request"]["path"] for path in stack.files()]
+    assert paths == [f"{GA_PATH}&rt_token={REDACTED}"] * 3
+
+
+KEY_SHAPED = {
+    "sk": "sk-" + "A1b2C3d4" * 6,
+    "sk-proj": "sk-proj-" + "Zz9_Yy8-Xx7" * 8,
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+}
+
+
+@dataclass
+class QuotingUpstream:
+    """Quotes the client's key back in an event and in its close reason, and sends events
+    holding key-shaped strings that belong to nobody in this session."""
+
+    async def handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        key = ws.request.headers["Authorization"].removeprefix("Bearer ")
+        await ws.send(json.dumps({"type": "error", "error": {"message": f"bad key {key}"}}))
+        for name, value in KEY_SHAPED.items():
+            await ws.send(
+                json.dumps({"type": "response.output_text.delta", "delta": f"{name}: {value}"})
+            )
+        await ws.send(json.dumps({"type": "fake.audio", "delta": "QUJD" * 500}))
+        await ws.recv()
+        await ws.close(4001, f"key {key} refused")
+
+
+def test_the_sessions_own_key_and_key_shaped_strings_never_reach_the_file_or_stdout(run, tmp_path):
+    client_key = "sk-CLIENT-KEY-SECRET-19-abcdefghijklmnop"
+    upstream = QuotingUpstream()
+
+    async def scenario() -> tuple[list[str | bytes], str, str]:
+        async with serve(upstream.handle, "127.0.0.1", 0) as server:
+            url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+            async with rt_record("--upstream", url, "--out", str(tmp_path)) as rt:
+                got: list[str | bytes] = []
+                async with connect(
+                    rt.url + GA_PATH, additional_headers={"Authorization": f"Bearer {client_key}"}
+                ) as ws:
+                    for _ in range(2 + len(KEY_SHAPED)):
+                        got.append(await ws.recv())
+                    await ws.send(json.dumps({"type": "response.create"}))
+                    with pytest.raises(ConnectionClosed) as closed:
+                        await ws.recv()
+                rt.process.send_signal(signal.SIGINT)
+                await asyncio.wait_for(rt.process.wait(), scaled(10))
+                assert rt.process.stdout is not None and rt.process.stderr is not None
+                stdout = (await rt.process.stdout.read()).decode()
+                stderr = (await rt.process.stderr.read()).decode()
+        assert closed.value.rcvd is not None and client_key in closed.value.rcvd.reason
+        return got, stdout, stderr
+
+    got, stdout, stderr = run(scenario(), scaled(30))
+    assert client_key in str(got[0])  # forwarded unchanged
+    assert all(value in "".join(map(str, got)) for value in KEY_SHAPED.values())
+    secret_free(tmp_path, client_key, *KEY_SHAPED.values())
+    for text in (stdout, stderr):
+        assert client_key not in text and "SECRET-19" not in text
+    assert f"closed by server 4001 'key {REDACTED} refused'" in stdout
+    (path,) = tmp_path.glob("*.jsonl")
+    server = events(path, "server")
+    assert server[0]["error"]["message"] == f"bad key {REDACTED}"
+    assert [e["delta"] for e in server[1:4]] == [f"{n}: {REDACTED}" for n in KEY_SHAPED]
+    assert server[4]["delta"] == "QUJD" * 500  # audio is not touched
+    assert records(path)[-1]["reason"] == f"key {REDACTED} refused"
+
+
+def test_azure_apim_keys_and_subprotocol_keys_in_any_case_are_redacted(run, proxied):
+    offered = ["realtime", "OpenAI-Insecure-Api-Key.sk-CASE-SECRET-20"]
+
+    async def scenario() -> ProxyStack:
+        async with proxied(FAST_SCRIPT) as stack:
+            async with connect(
+                stack.proxy.url + GA_PATH,
+                subprotocols=offered,  # type: ignore[arg-type]
+                additional_headers={"Ocp-Apim-Subscription-Key": "apimSECRET21abc"},
+            ) as ws:
+                await ws.recv()
+            await stack.proxy.wait_for_sessions(1)
+            return stack
+
+    stack = run(scenario())
+    log = stack.server.connections[0]
+    assert ("Ocp-Apim-Subscription-Key", "apimSECRET21abc") in log.headers  # forwarded
+    assert not [n for n, _ in log.headers if n.lower() == "authorization"]  # it authenticated
+    secret_free(stack.out, "sk-CASE-SECRET-20", "apimSECRET21abc")
+    request = stack.records()[0]["request"]
+    assert request["subprotocols"][1] == f"OpenAI-Insecure-Api-Key.{REDACTED}"
+    assert ["Ocp-Apim-Subscription-Key", REDACTED] in request["headers"]
+
+
+def test_auth_token_on_the_command_line_gets_a_warning_and_the_help_says_why(run, tmp_path):
+    help_text = CliRunner().invoke(cli, ["record", "--help"]).output
+    assert "RT_AUTH_TOKEN" in help_text and "list" in help_text and "processes" in help_text
+
+    async def banner_of(*args: str, env: dict[str, str] | None = None) -> str:
+        async with rt_record("--out", str(tmp_path), *args, env=env) as rt:
+            return rt.banner
+
+    warned = run(banner_of("--auth-token", "rt-TOKEN-SECRET-22"))
+    assert "--auth-token on the command line is readable" in warned
+    assert "rt-TOKEN-SECRET-22" not in warned
+    quiet = run(banner_of(env={"RT_AUTH_TOKEN": "rt-TOKEN-SECRET-22"}))
+    assert "readable" not in quiet
+
+
+def test_one_scrubber_for_texts_and_events():
+    from recorder.redaction import SecretScrubber
+
+    scrubber = SecretScrubber(["azPLAINkey0123456789", "sk-session-key-1234"])
+    assert scrubber.text("a azPLAINkey0123456789 b") == f"a {REDACTED} b"
+    assert scrubber.text("Bearer sk-session-key-1234.") == f"Bearer {REDACTED}."
+    assert scrubber.text("risk-free week_of_year e.g. eyJ") == "risk-free week_of_year e.g. eyJ"
+    event = {"type": "x", "nested": [{"k": KEY_SHAPED["jwt"]}], "audio": "QUJD" * 100}
+    assert scrubber.event(event) and event["nested"] == [{"k": REDACTED}]
+    assert not scrubber.event({"type": "x", "audio": "QUJD" * 100, "event_id": "evt_1"})

@@ -28,6 +28,7 @@ from recorder.session import (
     open_record,
     session_record,
 )
+from recorder.session_labels import session_labels
 from recorder.timeline import EntryFilter
 
 STARTED = dt.datetime(2026, 11, 26, 10, 0, 0, tzinfo=dt.timezone.utc)
@@ -208,6 +209,13 @@ subprotocol none  (handshake done at 0.120 s)
 """
 
 
+def with_file(expected: str, path: Path | str) -> str:
+    """An expected timeline with the header lines naming the file shown and its label."""
+    session, rest = expected.split("\n", 1)
+    label = session_labels([str(path)])[str(path)]
+    return f"{session}\nfile        {path}\nlabel       {label}\n{rest}"
+
+
 def show(*args: str) -> Any:
     return CliRunner().invoke(cli, ["show", *args], catch_exceptions=False)
 
@@ -227,7 +235,7 @@ def test_the_timeline_of_a_small_session_exactly(tmp_path):
     result = show(str(path))
     assert result.exit_code == 0
     assert result.stderr == ""
-    assert result.stdout == EXPECTED_VOICE_TURN
+    assert result.stdout == with_file(EXPECTED_VOICE_TURN, path)
     assert not ANSI.search(result.stdout)
 
 
@@ -279,9 +287,11 @@ def test_colours_only_on_a_terminal(tmp_path):
 
 
 def test_beta_and_ga_recordings_render_the_same(tmp_path):
-    ga = show(str(voice_turn().write(tmp_path / "ga.jsonl")))
-    beta = show(str(voice_turn(beta=True).write(tmp_path / "beta.jsonl")))
-    assert beta.stdout == ga.stdout
+    ga_path = voice_turn().write(tmp_path / "ga.jsonl")
+    beta_path = voice_turn(beta=True).write(tmp_path / "beta.jsonl")
+    ga, beta = show(str(ga_path)), show(str(beta_path))
+    assert beta.stdout == with_file(EXPECTED_VOICE_TURN, beta_path)
+    assert ga.stdout == with_file(EXPECTED_VOICE_TURN, ga_path)
     ga_json = [
         json.loads(line) for line in show(str(tmp_path / "ga.jsonl"), "--json").stdout.splitlines()
     ]
@@ -416,7 +426,7 @@ def test_corrupt_lines_are_skipped_with_a_warning_and_the_rest_renders(tmp_path)
         f"warning: {path}:10: frame has no numeric 't'",
         f"warning: {path}:26: incomplete last line (cut off)",
     ]
-    assert result.stdout == EXPECTED_VOICE_TURN
+    assert result.stdout == with_file(EXPECTED_VOICE_TURN, path)
     assert show(str(path), "--json").stdout.count("\n") == 20
 
 
@@ -438,7 +448,7 @@ def test_proxy_errors_and_an_abnormal_close_are_shown(tmp_path):
     b.proxy_error(3.0, "write failed: [Errno 28] No space left on device")
     b.closed(3.1, by="proxy", code=1011, reason="rt proxy: session file write failed")
     lines = show(str(b.write(tmp_path / "s.jsonl"))).stdout.splitlines()
-    assert lines[5] == "subprotocol realtime  (handshake done at 0.010 s)"
+    assert lines[7] == "subprotocol realtime  (handshake done at 0.010 s)"
     assert lines[-2:] == [
         "    3.000 ·     proxy error                       write failed: [Errno 28] No space left on device",
         '    3.100 ·     close                             by proxy · code 1011 · "rt proxy: session file write failed"',
@@ -452,12 +462,39 @@ def test_a_directory_shows_its_newest_session(tmp_path):
     new = voice_turn(session_id="new").write(tmp_path / "b.jsonl")
     os.utime(old, (2_000_000_000, 2_000_000_000))
     os.utime(new, (1_000_000_000, 1_000_000_000))
-    assert show(str(tmp_path)).stdout.startswith("session     old\n")
+    result = show(str(tmp_path))
+    assert result.stdout.startswith(f"session     old\nfile        {old}\nlabel       a\n")
+    assert result.stderr == f"rt show: the newest session in {tmp_path}/ is {old}\n"
     empty = tmp_path / "empty"
     empty.mkdir()
     result = CliRunner().invoke(cli, ["show", str(empty)])
     assert result.exit_code == 1
     assert result.stderr == f"Error: {empty}: no session files (*.jsonl) in this directory\n"
+
+
+def test_a_recorded_name_is_the_label(tmp_path):
+    builder = voice_turn()
+    first = json.loads(builder.lines[0])
+    builder.lines[0] = json.dumps({**first, "name": "Call  with ACME"}) + "\n"
+    path = builder.write(tmp_path / "20261126T100000.000000Z-abcdef12.jsonl")
+    lines = show(str(path)).stdout.splitlines()
+    assert lines[1:3] == [f"file        {path}", "label       Call with ACME"]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_filters_that_match_nothing_say_so(tmp_path, as_json):
+    path = voice_turn().write(tmp_path / "call.jsonl")
+    json_flag = ["--json"] if as_json else []
+    result = show(str(path), "--type", "response.nothing", "--grep", "x", *json_flag)
+    assert result.exit_code == 0
+    assert result.stderr == "no events matched --type response.nothing --grep x\n"
+    if as_json:
+        assert result.stdout == ""
+    else:  # the header and how the connection ended, nothing else
+        assert body(result.stdout) == [
+            "    2.500 ·     close                             by client · code 1000"
+        ]
+    assert show(str(path), "--type", "error", *json_flag).stderr == ""
 
 
 def test_a_missing_file_is_a_usage_error():

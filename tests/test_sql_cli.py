@@ -76,8 +76,8 @@ def test_json_is_an_array_of_objects_with_json_columns_as_values(calls):
 
 def test_csv_keeps_whole_cells_the_table_cuts(calls):
     sql = "SELECT event FROM events WHERE type = 'response.output_audio.delta' ORDER BY file"
-    _, table, _ = invoke(sql, str(calls))
-    _, text, _ = invoke(sql, str(calls), "--format", "csv")
+    _, table, _ = invoke(sql, str(calls), "--with-audio")
+    _, text, _ = invoke(sql, str(calls), "--format", "csv", "--with-audio")
     cells = [row["event"] for row in csv.DictReader(io.StringIO(text))]
     assert len(cells[0]) > 6000 and json.loads(cells[0])["response_id"] == "resp_a"
     line = table.splitlines()[2]

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stats_fixtures import SessionFile, ga_session_created, ga_usage
+from stats_fixtures import (
+    NOT_LIVE,
+    NOT_TRANSCRIBED,
+    SILENT_CALL_TIMING,
+    SessionFile,
+    ga_session_created,
+    ga_usage,
+)
 
 from recorder.analytics import VIEW_NAMES, collect_stats, open_views, run_sql
 from recorder.analytics.db import query_text
@@ -95,7 +102,12 @@ def test_events_has_every_frame_with_canonical_and_recorded_types(two_calls):
 
 
 def test_events_keeps_each_event_exactly(two_calls):
-    found = rows("SELECT seq, event FROM events WHERE session = 'call-ga' ORDER BY seq", two_calls)
+    result = run_sql(
+        "SELECT seq, event FROM events WHERE session = 'call-ga' ORDER BY seq",
+        [str(two_calls)],
+        with_audio=True,
+    )
+    found = [dict(zip(["seq", "event"], row, strict=True)) for row in result.rows]
     recorded = [
         json.loads(line)
         for line in (two_calls / "call-ga.jsonl").read_text().splitlines()
@@ -105,6 +117,14 @@ def test_events_keeps_each_event_exactly(two_calls):
     assert [None if r["event"] is None else json.loads(r["event"]) for r in found] == [
         r.get("event") for r in recorded
     ]
+
+
+def test_events_leave_the_audio_out_unless_asked(two_calls):
+    found = rows("SELECT type, audio_bytes, event FROM events WHERE audio_bytes > 0", two_calls)
+    assert found and all(r["audio_bytes"] > 0 for r in found)
+    for row in found:
+        event = json.loads(row["event"])
+        assert "audio" not in event and "delta" not in event  # the size stays in audio_bytes
 
 
 def test_events_come_in_file_order_without_order_by():
@@ -149,6 +169,9 @@ def test_sessions_view(two_calls):
         "close_code": None,
         "close_reason": None,
         "recorder_version": "0.1.0",
+        **NOT_TRANSCRIBED,
+        **SILENT_CALL_TIMING,  # its audio is digital silence: nobody talked
+        **NOT_LIVE,
         "date": ga["started_at"].date(),
     }
     assert ga["client_frames"] + ga["server_frames"] == ga["frames"]

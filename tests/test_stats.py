@@ -9,12 +9,16 @@ from typing import Any
 import pytest
 from stats_fixtures import (
     G711_BYTES_PER_MS,
+    NOT_LIVE,
+    NOT_TRANSCRIBED,
+    SILENT_CALL_TIMING,
     SessionFile,
     ga_session_created,
     ga_usage,
 )
 
 from recorder.analytics import StatsReport, UnknownModel, collect_stats
+from recorder.errors import InputError
 from recorder.warning_log import FileWarning
 
 PCM = {"type": "audio/pcm", "rate": 24000}
@@ -309,6 +313,9 @@ def test_sessions_rate_limits_and_trend(tmp_path):
         "model": "gpt-realtime",
         "protocol": "realtime",
         "transport": "websocket",
+        **NOT_TRANSCRIBED,
+        **SILENT_CALL_TIMING,  # its audio is digital silence: nobody talked
+        **NOT_LIVE,
     }
     assert sessions[1]["responses"] == 0 and sessions[1]["cost_usd"] == 0.0
 
@@ -449,12 +456,13 @@ def test_bad_lines_are_skipped_counted_and_the_rest_is_used(tmp_path):
     } == expected
 
 
-def test_file_of_nothing_but_garbage_still_counts_as_a_session(tmp_path):
+def test_files_of_nothing_but_garbage_are_named_and_are_no_sessions(tmp_path):
     path = tmp_path / "garbage.jsonl"
     path.write_bytes(b"\x00\xff garbage\n{not json either\n")
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
-    report = analyse(path, empty)
+    good = ga_vad_session("good").write(tmp_path)
+    report = analyse(path, empty, good)
     assert [(w.path, w.line) for w in report.warnings if isinstance(w, FileWarning)] == [
         (str(path), 1),
         (str(path), 2),
@@ -463,8 +471,9 @@ def test_file_of_nothing_but_garbage_still_counts_as_a_session(tmp_path):
     ]
     assert "not an rt session file" in str(report.warnings[2])
     assert "empty file" in str(report.warnings[3])
-    assert [s["session"] for s in report.sessions] == ["garbage", "empty"]
-    assert report.responses == []
+    assert [s["session"] for s in report.sessions] == ["good"]
+    with pytest.raises(InputError, match="none of the 2 files holds a session record"):
+        analyse(path, empty)
 
 
 def test_a_line_longer_than_the_json_reader_buffer_is_read(tmp_path):
@@ -494,7 +503,7 @@ def test_file_names_with_glob_characters_are_read_literally(tmp_path):
     assert report.sessions[0]["file"] == str(odd_path)
 
 
-def test_frames_without_seq_are_numbered_in_file_order_and_time_never_goes_back(tmp_path):
+def test_frames_without_seq_are_numbered_in_file_order_and_times_kept_as_recorded(tmp_path):
     path = tmp_path / "no-seq.jsonl"
     frames = [
         (1.0, "client", {"type": "response.create"}),
@@ -510,12 +519,12 @@ def test_frames_without_seq_are_numbered_in_file_order_and_time_never_goes_back(
     )
     report = analyse(path)
     row = report.responses[0]
-    # response.created at 1.1 comes after a frame at 1.2: it is read as 1.2, with a warning
-    assert (row["trigger_t"], row["ttfb_ms"], row["duration_ms"]) == (1.0, 200.0, 300.0)
+    # response.created at 1.1 comes after a frame at 1.2: its time is kept, with a warning
+    assert (row["trigger_t"], row["ttfb_ms"], row["duration_ms"]) == (1.0, 200.0, 400.0)
     assert row["audio_out_ms"] == pytest.approx(3 / 48, abs=1e-3)
     assert [
         (w.line, w.reason.split(";")[0]) for w in report.warnings if isinstance(w, FileWarning)
-    ] == [(3, "t goes back from 1.2 to 1.1")]
+    ] == [(3, "t goes back from 1.2 to 1.1 (reported once per file)")]
 
 
 def test_progress_reports_bytes_read(tmp_path):

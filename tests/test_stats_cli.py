@@ -25,12 +25,21 @@ RESPONSE_KEYS = [
 ]  # fmt: skip
 SUMMARY_KEYS = [
     "ttfb_ms", "ttft_ms", "duration_ms", "voice_to_voice_ms", "responses", "sessions", "errors",
-    "cost_usd", "ttfb_final_ms", "voice_to_voice_final_ms", "by_kind",
+    "cost_usd", "ttfb_final_ms", "voice_to_voice_final_ms", "by_kind", "transcription_cost_usd",
 ]  # fmt: skip
 DISTRIBUTION_KEYS = ["count", "mean", "p50", "p90", "p95", "p99", "max"]
 SESSION_KEYS = [
     "session", "file", "started_at", "duration_s", "responses", "input_tokens", "output_tokens",
     "cost_usd", "model", "protocol", "transport",
+    # CONTRACT §4.2 additions
+    "transcription_model", "transcription_seconds", "transcription_tokens",
+    "transcription_cost_usd", "translation_seconds", "translation_cost_usd",
+    # CONTRACT §4.6
+    "user_talk_ms", "assistant_talk_ms", "talk_over_ms", "barge_ins", "barge_in_stop_ms",
+    "dead_air_ms", "turns",
+    # CONTRACT §4.4
+    "live_seconds", "live_cost_usd", "live_close_reason", "live_delegations",
+    "live_delegated_tokens", "live_muted_ms",
 ]  # fmt: skip
 RATE_LIMIT_KEYS = ["session", "t", "at", "name", "limit", "remaining", "reset_seconds"]
 ERROR_KEYS = ["session", "t", "type", "code", "message"]  # plus the fields we add
@@ -72,7 +81,12 @@ def test_json_is_exactly_the_contract_shape(sessions):
     assert list(data["summary"]) == SUMMARY_KEYS
     for metric in ("ttfb_ms", "ttft_ms", "duration_ms", "voice_to_voice_ms", "ttfb_final_ms"):
         assert list(data["summary"][metric]) == DISTRIBUTION_KEYS
-    assert data["summary"]["by_kind"] == {"turn": 2, "out_of_band": 0, "idle_timeout": 0}
+    assert data["summary"]["by_kind"] == {
+        "turn": 2,
+        "out_of_band": 0,
+        "idle_timeout": 0,
+        "live_turn": 0,
+    }
     assert [list(s) for s in data["sessions"]] == [SESSION_KEYS, SESSION_KEYS]
     assert [list(r) for r in data["rate_limits"]] == [RATE_LIMIT_KEYS]
     assert list(data["errors"][0])[: len(ERROR_KEYS)] == ERROR_KEYS
@@ -99,7 +113,7 @@ def test_table_is_plain_text_off_a_terminal(sessions):
         "Errors",
     ):
         assert title in out
-    assert "2 responses in 2 sessions, 1 errors, cost $" in out
+    assert "2 responses in 2 sessions, 1 error, cost $" in out
     slow_line = next(line for line in out.splitlines() if "resp_slow" in line)
     assert "speech_stopped" in slow_line and "2000.0" in slow_line
     assert all(line == line.rstrip() for line in out.splitlines())
@@ -190,7 +204,7 @@ def test_pricing_file_overrides_and_unknown_models_warn(sessions, tmp_path):
     bad.write_text('{"models": {"x": {"text": {"input": 1}}}}')
     result = CliRunner().invoke(cli, ["stats", str(sessions), "--pricing", str(bad)])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {bad}: models.x.text.cached: expected a price")
+    assert result.stderr.startswith(f"Error: {bad}: models.x.audio: missing table of")
 
 
 def test_help_has_an_example():

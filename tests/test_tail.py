@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from conftest import scaled
 from rt_cli.main import cli
 from scripted_server import Script
-from test_show import EXPECTED_VOICE_TURN, voice_turn
+from test_show import EXPECTED_VOICE_TURN, voice_turn, with_file
 from websockets.asyncio.client import connect
 
 from recorder.errors import InputError
@@ -244,7 +244,7 @@ def test_tail_of_a_finished_session_prints_what_show_prints(tmp_path):
     voice_turn().write(tmp_path / "call.jsonl")
     result = tail(str(tmp_path), "--exit-on-close", "--interval", "0.01")
     assert result.exit_code == 0  # type: ignore[attr-defined]
-    assert result.stdout == EXPECTED_VOICE_TURN  # type: ignore[attr-defined]
+    assert result.stdout == with_file(EXPECTED_VOICE_TURN, tmp_path / "call.jsonl")  # type: ignore[attr-defined]
     assert result.stderr == f"following {tmp_path / 'call.jsonl'}\n"  # type: ignore[attr-defined]
     as_json = tail(str(tmp_path), "--exit-on-close", "--json", "--type", "error")
     assert [json.loads(line)["type"] for line in as_json.stdout.splitlines()] == ["error"]  # type: ignore[attr-defined]
@@ -255,7 +255,7 @@ def test_tail_warns_about_bad_lines_and_goes_on(tmp_path):
     b.lines.insert(5, "garbage\n")
     path = b.write(tmp_path / "call.jsonl")
     result = tail(str(path), "--exit-on-close", "--interval", "0.01")
-    assert result.stdout == EXPECTED_VOICE_TURN  # type: ignore[attr-defined]
+    assert result.stdout == with_file(EXPECTED_VOICE_TURN, path)  # type: ignore[attr-defined]
     assert result.stderr.splitlines() == [  # type: ignore[attr-defined]
         f"following {path}",
         f"warning: {path}:6: not valid JSON (Expecting value: line 1 column 1 (char 0))",
@@ -281,9 +281,11 @@ def test_tail_switches_to_a_new_session_under_a_separator(tmp_path):
         result = tail(str(tmp_path), "--max-seconds", str(scaled(1.5)), "--interval", "0.02")
     finally:
         writer.join()
-    expected_second = EXPECTED_VOICE_TURN.replace("session     call-1", "session     second")
+    expected_second = with_file(
+        EXPECTED_VOICE_TURN.replace("session     call-1", "session     second"), second
+    )
     assert result.stdout == (  # type: ignore[attr-defined]
-        EXPECTED_VOICE_TURN.replace("session     call-1", "session     first")
+        with_file(EXPECTED_VOICE_TURN.replace("session     call-1", "session     first"), first)
         + f"\n══ {second}\n"
         + expected_second
     )
@@ -432,4 +434,5 @@ def test_ctrl_c_stops_tail_with_status_0(run, tmp_path):
     code, text, stderr = run(scenario())
     assert code == 0
     assert "Traceback" not in stderr and "Aborted" not in stderr
-    assert text == EXPECTED_VOICE_TURN.rsplit("    2.500", 1)[0]
+    expected = with_file(EXPECTED_VOICE_TURN, tmp_path / "live.jsonl")
+    assert text == expected.rsplit("    2.500", 1)[0]

@@ -22,7 +22,7 @@ from recorder.analytics.report import (
 from recorder.analytics.sources import Sources, resolve_session_files, resolve_sources
 from recorder.analytics.sql import SQLResult, run_sql
 from recorder.analytics.stats import collect_stats
-from recorder.analytics.views import VIEW_NAMES, ProgressCallback, Views, open_views
+from recorder.analytics.views import VIEW_NAMES, ProgressCallback, Views, open_sessions, open_views
 
 __all__ = [
     "SESSION_LIST_KEYS",
@@ -42,6 +42,7 @@ __all__ = [
     "Views",
     "collect_stats",
     "list_sessions",
+    "open_sessions",
     "open_views",
     "resolve_session_files",
     "resolve_sources",

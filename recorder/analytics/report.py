@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recorder.interpretation import SessionFacts
+from recorder.interpretation.conversation import TIMING_FIELDS
 from recorder.warning_log import FileWarning
+from recorder.wording import counted
 
 Row = Mapping[str, Any]
 
@@ -45,6 +47,15 @@ RESPONSE_KEYS = (
     "cached_image_tokens",
     "output_reasoning_tokens",
 )
+# CONTRACT §4.2: a session's input transcription, and the translation endpoint's billed audio
+BILLED_AUDIO_KEYS = (
+    "transcription_model",
+    "transcription_seconds",
+    "transcription_tokens",
+    "transcription_cost_usd",
+    "translation_seconds",
+    "translation_cost_usd",
+)
 SESSION_KEYS = (
     "session",
     "file",
@@ -58,6 +69,16 @@ SESSION_KEYS = (
     "model",
     "protocol",
     "transport",
+    *BILLED_AUDIO_KEYS,
+    # CONTRACT §4.6: conversation timing (null for a session without audio)
+    *TIMING_FIELDS,
+    # CONTRACT §4.4: GPT-Live (null for other sessions)
+    "live_seconds",
+    "live_cost_usd",
+    "live_close_reason",
+    "live_delegations",
+    "live_delegated_tokens",
+    "live_muted_ms",
 )
 RATE_LIMIT_KEYS = ("session", "t", "at", "name", "limit", "remaining", "reset_seconds")
 # the CONTRACT's error fields, then the ones we add
@@ -73,11 +94,31 @@ class UnknownModel:
 
     model: str | None
     sessions: int
+    transcription: bool = False  # a transcription model (its cost is transcription_cost_usd)
+    delegation: bool = False  # a model GPT-Live delegated to (its cost is in live_cost_usd)
 
     def __str__(self) -> str:
-        count = f"{self.sessions} session{'s' if self.sessions != 1 else ''}"
+        count = counted(self.sessions, "session")
+        if self.delegation:
+            what = "an unnamed model" if self.model is None else f"model {self.model!r}"
+            return (
+                f"no price for {what}, which GPT-Live delegated to ({count}): live_cost_usd "
+                "is null; add it with --pricing FILE"
+            )
+        if self.transcription:
+            if self.model is None:
+                verb = "transcribes" if self.sessions == 1 else "transcribe"
+                return (
+                    f"{count} {verb} without naming a transcription model: "
+                    "transcription_cost_usd is null"
+                )
+            return (
+                f"no price for transcription model {self.model!r} ({count}): "
+                "transcription_cost_usd is null; add it with --pricing FILE"
+            )
         if self.model is None:
-            return f"{count} name no model: cost_usd is null (the model comes from session.created or the URL)"
+            verb = "names" if self.sessions == 1 else "name"
+            return f"{count} {verb} no model: cost_usd is null (the model comes from session.created or the URL)"
         return f"no price for model {self.model!r} ({count}): cost_usd is null; add it with --pricing FILE"
 
 
@@ -130,6 +171,7 @@ class StatsReport:
                     for metric in FINAL_ANSWER_METRICS
                 },
                 "by_kind": dict(self.by_kind),
+                "transcription_cost_usd": self.summary.get("transcription_cost_usd"),
             },
             "sessions": [_pick(row, SESSION_KEYS) for row in self.sessions],
             "rate_limits": [_pick(row, RATE_LIMIT_KEYS) for row in self.rate_limits],

@@ -46,9 +46,11 @@ def run_sql(
     on_progress: ProgressCallback | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     allow_files: bool = False,
+    with_audio: bool = False,
 ) -> SQLResult:
     """Run `sql` (one or more statements; the last one's rows are the result) over the views
-    of the session files named by `paths`.
+    of the session files named by `paths`. `events.event` leaves the base64 audio of appends and
+    audio deltas out (their size is in `audio_bytes`) unless `with_audio`.
 
     The SQL may read and write files, URLs and other databases, and install or load
     extensions, only with `allow_files`; without it, it may only query (and create temporary
@@ -63,7 +65,7 @@ def run_sql(
         paths,
         prices,
         with_events=uses_events(sql),
-        with_audio=True,
+        with_audio=with_audio,
         on_progress=on_progress,
         memory_limit=memory_limit,
     ) as views:

@@ -4,7 +4,9 @@ Five base tables, one row per session, response, frame, rate-limit entry and err
 the `ordinal` of its input (the order the files were given). The views of `queries/` (what
 `rt sql` shows and `rt export parquet` writes) add the session's name, file, wall-clock times
 and partition columns to them; nothing below computes a metric: every value is a field of
-`recorder.interpretation`'s facts, or a price applied to its tokens (`usage.cost_usd`).
+`recorder.interpretation`'s facts, or a price applied to them by a function of that package
+(`usage.cost_usd`, `usage.total_cost_usd`, `transcription.summarise`,
+`translation.translation_cost_usd`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from recorder.analytics.loading import EVENT_COLUMNS, LoadedSession
-from recorder.interpretation import ResponseFacts, SessionFacts, cost_usd
+from recorder.interpretation import ResponseFacts, SessionFacts
+from recorder.interpretation.conversation import TIMING_FIELDS
+from recorder.interpretation.costs import session_cost
 from recorder.interpretation.usage import TOKEN_FIELDS
 from recorder.pricing import PriceTable
 from recorder.session import iso_utc
@@ -45,6 +47,42 @@ SESSION_FACTS: Columns = (
     ("closed_by", "VARCHAR"),
     ("close_code", "BIGINT"),
     ("close_reason", "VARCHAR"),
+    # CONTRACT §4.2: what the session cost (its responses, transcription, translated audio)
+    ("cost_usd", "DOUBLE"),
+    ("transcription_model", "VARCHAR"),
+    ("transcription_seconds", "DOUBLE"),
+    ("transcription_tokens", "BIGINT"),
+    ("transcription_cost_usd", "DOUBLE"),
+    ("translation_seconds", "DOUBLE"),
+    ("translation_cost_usd", "DOUBLE"),
+    # CONTRACT §4.6: conversation timing (SessionFacts.conversation; NULL without audio)
+    ("user_talk_ms", "DOUBLE"),
+    ("assistant_talk_ms", "DOUBLE"),
+    ("talk_over_ms", "DOUBLE"),
+    ("barge_ins", "INTEGER"),
+    ("barge_in_stop_ms", "DOUBLE"),
+    ("dead_air_ms", "DOUBLE"),
+    ("turns", "INTEGER"),
+    # CONTRACT §4.4: GPT-Live (SessionFacts.live; NULL for other sessions)
+    ("live_seconds", "DOUBLE"),
+    ("live_cost_usd", "DOUBLE"),
+    ("live_close_reason", "VARCHAR"),
+    ("live_delegations", "INTEGER"),
+    ("live_delegated_tokens", "BIGINT"),
+    ("live_muted_ms", "DOUBLE"),
+)
+# the session_facts columns priced here (`costs.session_cost`) rather than read off the facts
+_PRICED_SESSION_COLUMNS = frozenset(
+    {
+        "cost_usd",
+        "transcription_model",
+        "transcription_seconds",
+        "transcription_tokens",
+        "transcription_cost_usd",
+        "translation_seconds",
+        "translation_cost_usd",
+        "live_cost_usd",
+    }
 )
 
 RESPONSE_FACTS: Columns = (
@@ -128,17 +166,36 @@ class TableBuilder:
             table: {name: [] for name, _ in columns} for table, columns in BASE_TABLES.items()
         }
         self.sessions_by_model: dict[str | None, int] = {}
+        # transcription models without a price -> sessions that used them
+        self.unpriced_transcription: dict[str | None, int] = {}
+        self.unpriced_delegations: dict[str | None, int] = {}  # GPT-Live: model -> sessions
 
     def add(self, ordinal: int, loaded: LoadedSession) -> None:
         facts = loaded.facts
         self.sessions_by_model[facts.model] = self.sessions_by_model.get(facts.model, 0) + 1
-        self._add_session(ordinal, facts)
-        found = None if facts.model is None else self.prices.lookup(facts.model)
-        prices = None if found is None else found[1]
+        cost = session_cost(facts, self.prices)
         rows = self.columns["response_facts"]
-        for response in facts.responses:
-            for name, value in _response_row(ordinal, response, cost_usd(response.usage, prices)):
+        for response, response_cost in zip(facts.responses, cost.responses, strict=True):
+            for name, value in _response_row(ordinal, response, response_cost):
                 rows[name].append(value)
+        for model in cost.unpriced_transcription_models:
+            self.unpriced_transcription[model] = self.unpriced_transcription.get(model, 0) + 1
+        for model in cost.unpriced_delegation_models:
+            self.unpriced_delegations[model] = self.unpriced_delegations.get(model, 0) + 1
+        self._add_session(
+            ordinal,
+            facts,
+            {
+                "cost_usd": cost.cost_usd,
+                "transcription_model": cost.transcription.model,
+                "transcription_seconds": cost.transcription.seconds,
+                "transcription_tokens": cost.transcription.tokens,
+                "transcription_cost_usd": cost.transcription.cost_usd,
+                "translation_seconds": cost.translation_seconds,
+                "translation_cost_usd": cost.translation_cost_usd,
+                "live_cost_usd": cost.live_cost_usd,
+            },
+        )
         self._extend(
             "rate_limit_facts",
             (
@@ -159,13 +216,20 @@ class TableBuilder:
             for name, values in loaded.events.items():
                 events[name].extend(values)
 
-    def _add_session(self, ordinal: int, facts: SessionFacts) -> None:
+    def _add_session(self, ordinal: int, facts: SessionFacts, priced: dict[str, Any]) -> None:
         columns = self.columns["session_facts"]
         for name, _ in SESSION_FACTS:
             if name == "ordinal":
                 value: Any = ordinal
             elif name == "started_at":
                 value = None if facts.started_at is None else iso_utc(facts.started_at)
+            elif name in _PRICED_SESSION_COLUMNS:
+                value = priced[name]
+            elif name in TIMING_FIELDS:
+                timing = facts.conversation
+                value = None if timing is None else getattr(timing, name)
+            elif name.startswith("live_"):
+                value = None if facts.live is None else _live_value(name, facts)
             else:
                 value = getattr(facts, name)
             columns[name].append(value)
@@ -175,13 +239,6 @@ class TableBuilder:
         for row in rows:
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
-
-    def frames(self) -> dict[str, dict[str, Any]]:
-        """Each base table as a dict of numpy arrays (what DuckDB scans without copying)."""
-        return {
-            table: {name: np.array(values, dtype=object) for name, values in columns.items()}
-            for table, columns in self.columns.items()
-        }
 
 
 def _response_row(
@@ -203,3 +260,15 @@ def select_cast(columns: Columns, source: str) -> str:
     """`SELECT CAST(c AS type) AS c, … FROM source` (the columns typed, whatever the values)."""
     parts = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind in columns)
     return f"SELECT {parts} FROM {source}"
+
+
+def _live_value(name: str, facts: SessionFacts) -> Any:
+    live = facts.live
+    assert live is not None
+    return {
+        "live_seconds": live.billed_seconds,
+        "live_close_reason": live.close_reason,
+        "live_delegations": len(live.delegations),
+        "live_delegated_tokens": live.delegated_tokens,
+        "live_muted_ms": live.muted_ms,
+    }[name]

@@ -23,18 +23,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import duckdb
+
 from recorder.analytics.datasets import load_dataset
 from recorder.analytics.db import DEFAULT_MEMORY_LIMIT, AnalyticsDB
 from recorder.analytics.loading import ProgressCallback, interpret_files
 from recorder.analytics.report import StatsWarning, UnknownModel
 from recorder.analytics.sources import resolve_sources
 from recorder.analytics.tables import BASE_TABLES, TableBuilder
+from recorder.errors import InputError
 from recorder.interpretation import SessionFacts
 from recorder.pricing import PriceTable, builtin_prices
+from recorder.warning_log import FileWarning
 
 VIEW_NAMES = ("events", "sessions", "responses", "rate_limits", "errors")
 
-__all__ = ["VIEW_NAMES", "ProgressCallback", "Views", "open_views"]
+__all__ = ["VIEW_NAMES", "ProgressCallback", "Views", "open_sessions", "open_views"]
 
 
 @dataclass
@@ -46,6 +50,11 @@ class Views:
     prices: PriceTable
     warnings: list[StatsWarning] = field(default_factory=list)
     facts: list[SessionFacts] = field(default_factory=list)  # each file's, in `files` order
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        """The user's SQL over the views, as a DuckDB relation (`.df()`, `.arrow()`,
+        `.fetchall()`, …) valid while the views are open. Raises SQLError."""
+        return self.db.relation(query)
 
 
 @contextmanager
@@ -62,7 +71,8 @@ def open_views(
     """Read the session files named by `paths` (files, directories, globs, object store URLs,
     Parquet datasets written by `rt export parquet`) and build the views.
 
-    Raises InputError when a path names no session file. Bad lines never raise: they are
+    Raises InputError when a path names no session file, or when none of the files holds a
+    session record (all empty, or not session files). Bad lines never raise: they are
     skipped and reported in `Views.warnings` (and to `on_warning` as they are found), with the
     models that have no price. `with_events` fills the `event` column of `events` (without
     base64 audio unless `with_audio`).
@@ -85,17 +95,30 @@ def open_views(
         with_audio=with_audio,
         on_progress=on_progress,
     )
+    readable = 0
     for ordinal, session in enumerate(loaded):
         for problem in session.warnings:
             warn(problem)
-        builder.add(ordinal, session)
         facts.append(session.facts)
+        if session.records:  # an empty or foreign file is named in a warning, not a session
+            builder.add(ordinal, session)
+            readable += 1
+    if sources.files and not readable and not sources.datasets:
+        raise InputError(_nothing_readable(sources.files, warnings))
     for model, sessions in sorted(
         builder.sessions_by_model.items(), key=lambda item: (item[0] is None, item[0] or "")
     ):
         if model is None or table.lookup(model) is None:
             warn(UnknownModel(model, sessions))
-    frames = builder.frames()
+    for model, sessions in sorted(
+        builder.unpriced_transcription.items(), key=lambda item: (item[0] is None, item[0] or "")
+    ):
+        warn(UnknownModel(model, sessions, transcription=True))
+    for model, sessions in sorted(
+        builder.unpriced_delegations.items(), key=lambda item: (item[0] is None, item[0] or "")
+    ):
+        warn(UnknownModel(model, sessions, delegation=True))
+    frames = builder.columns
     with AnalyticsDB(memory_limit=memory_limit) as db:
         db.register_filesystems([dataset.root for dataset in sources.datasets])
         db.create_table("inputs", "ordinal INTEGER, file VARCHAR", enumerate(sources.files))
@@ -108,3 +131,14 @@ def open_views(
         for view in VIEW_NAMES:
             db.execute(view)
         yield Views(db, sources.files, table, warnings, facts)
+
+
+def _nothing_readable(files: Sequence[str], warnings: Sequence[StatsWarning]) -> str:
+    """The error for inputs of which none holds a session record."""
+    if len(files) == 1:
+        said = [w for w in warnings if isinstance(w, FileWarning) and w.line is None]
+        return str(said[-1]) if said else f"{files[0]}: no session records"
+    return f"none of the {len(files)} files holds a session record (empty, or not session files)"
+
+
+open_sessions = open_views  # the public name (recorder.open_sessions)

@@ -510,9 +510,10 @@ def _behaviour(
 
 
 def _replay_verdict(outcome: ReplayOutcome, names: Mapping[str, str]) -> Verdict:
-    scope = names.get(outcome.replay, outcome.original)
+    scope = names.get(outcome.replay or "", outcome.original)
     sent = f"{outcome.frames_sent}/{outcome.frames_planned} client frames"
-    details = (f"replayed at {outcome.target} into {outcome.replay}",)
+    into = "no recording (never connected)" if outcome.replay is None else outcome.replay
+    details = (f"replayed at {outcome.target} into {into}",)
     if outcome.stopped is None:
         return Verdict(
             "replay completed",

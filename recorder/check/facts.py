@@ -69,7 +69,7 @@ class ReplayOutcome:
 
     original: str  # the recording replayed
     original_session: str | None
-    replay: str  # the new recording
+    replay: str | None  # the new recording; None when the target never answered (no file)
     target: str  # the URL dialled, secrets removed
     frames_sent: int
     frames_planned: int

@@ -30,7 +30,7 @@ from recorder.check.facts import (
     RowKind,
     ToolCall,
 )
-from recorder.errors import InputError
+from recorder.errors import InputError, UpstreamError
 from recorder.interpretation import SessionFacts
 from recorder.pricing import PriceTable
 from recorder.replay import (
@@ -64,8 +64,11 @@ def observe(
     *,
     on_progress: ProgressCallback | None = None,
 ) -> Observations:
-    """What the checks need of each file: its `rt stats` rows, tool calls and transcripts."""
+    """What the checks need of each file: its `rt stats` rows, tool calls and transcripts
+    (none for no files: every replay may have failed to connect, leaving no recording)."""
     names = [os.fspath(f) for f in files]
+    if not names:
+        return Observations([], {kind: frozenset(keys) for kind, keys in _KNOWN_FIELDS.items()})
     report = collect_stats(names, prices, on_progress=on_progress)
     rows: dict[RowKind, Sequence[Row]] = {
         "responses": report.responses,
@@ -174,17 +177,30 @@ async def replay_recordings(
     async def one(file: Path, original_session: str | None, schedule: Any, plan: Any) -> Any:
         async with slots:
             started = time.monotonic()
-            result = await run_replay(schedule, plan, out_dir, source=file, timeout=timeout)
-            outcome = ReplayOutcome(
-                original=os.fspath(file),
-                original_session=original_session,
-                replay=os.fspath(result.recording.path),
-                target=result.target,
-                frames_sent=result.frames_sent,
-                frames_planned=result.frames_planned,
-                stopped=None if result.stopped is None else str(result.stopped),
-                seconds=time.monotonic() - started,
-            )
+            try:
+                result = await run_replay(schedule, plan, out_dir, source=file, timeout=timeout)
+            except UpstreamError as exc:  # never connected: no new recording
+                outcome = ReplayOutcome(
+                    original=os.fspath(file),
+                    original_session=original_session,
+                    replay=None,
+                    target=plan.safe_url,
+                    frames_sent=0,
+                    frames_planned=len(schedule.sends),
+                    stopped=str(exc),
+                    seconds=time.monotonic() - started,
+                )
+            else:
+                outcome = ReplayOutcome(
+                    original=os.fspath(file),
+                    original_session=original_session,
+                    replay=os.fspath(result.recording.path),
+                    target=result.target,
+                    frames_sent=result.frames_sent,
+                    frames_planned=result.frames_planned,
+                    stopped=None if result.stopped is None else str(result.stopped),
+                    seconds=time.monotonic() - started,
+                )
             if on_done is not None:
                 on_done(outcome)
             return outcome

@@ -41,7 +41,8 @@ def write_manifest(
     replays = []
     for outcome in outcomes:
         entry = asdict(outcome)
-        entry["replay"] = os.path.relpath(outcome.replay, out_dir)
+        if outcome.replay is not None:
+            entry["replay"] = os.path.relpath(outcome.replay, out_dir)
         replays.append(entry)
     path = out_dir / MANIFEST
     document = {"format": FORMAT, "target": target, "started_at": started_at, "replays": replays}
@@ -76,7 +77,7 @@ def origins_of(outcomes: Sequence[ReplayOutcome]) -> dict[str, str]:
     return {
         os.path.realpath(o.replay): o.original_session
         for o in outcomes
-        if o.original_session is not None
+        if o.original_session is not None and o.replay is not None
     }
 
 

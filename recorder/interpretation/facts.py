@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.interpretation.conversation import ConversationTiming
+from recorder.interpretation.live_facts import LiveFacts
+from recorder.interpretation.transcription import TranscriptionUsage
 from recorder.interpretation.usage import TokenUsage
 
 
@@ -116,6 +119,9 @@ class SessionFacts:
     responses: tuple[ResponseFacts, ...] = ()
     errors: tuple[ErrorFacts, ...] = ()
     rate_limits: tuple[RateLimitFacts, ...] = ()
+    transcriptions: tuple[TranscriptionUsage, ...] = ()  # each completed input transcription
+    conversation: ConversationTiming | None = None  # CONTRACT §4.6; None without audio
+    live: LiveFacts | None = None  # a GPT-Live session (CONTRACT §4.4)
 
     @property
     def proxy_errors(self) -> int:

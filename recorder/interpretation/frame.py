@@ -27,7 +27,11 @@ class Frame:
     - `response_id`: the response the frame belongs to (`Interpreter` states the one rule);
     - `item_id`: the conversation item it names (`item_id`, or the `id` of its `item`);
     - `audio_format`/`audio_bytes`: for audio (a client append, an output audio delta), the
-      format in effect for it and the decoded size of its base64 payload.
+      format in effect for it and the decoded size of its base64 payload;
+    - `response_kind`: the kind of the response it belongs to (`turn`, `out_of_band`,
+      `idle_timeout`: fixed when the response appears);
+    - `phase`: the phase of the output item it names (`commentary`, `final_answer`), as far as
+      it is known when the frame arrives.
     """
 
     line: int
@@ -43,6 +47,8 @@ class Frame:
     audio_bytes: int = 0
     text: str | None = None  # the payload of a text frame that is not a JSON object
     binary: str | None = None  # the base64 payload of a binary frame
+    response_kind: str | None = None
+    phase: str | None = None
 
     @property
     def audio_ms(self) -> float:

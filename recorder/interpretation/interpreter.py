@@ -10,16 +10,20 @@ serve, check, the proxy's live metrics) feeds its records through an `Interprete
 it says: the frame's number and canonical type, the response it belongs to, the audio format in
 effect, the model, the response metrics. The rules live in the modules beside this one:
 `connection` (model, protocol, transport), `formats` (audio formats), `responses`
-(attribution, triggers, kinds, latencies), `usage` (tokens and cost).
+(attribution, triggers, kinds, latencies), `usage` (tokens and cost), `transcription` (input
+transcription usage), `translation` (the translation endpoint's audio and cost), `conversation`
+(each side's audio on the call's timeline, `layout`, measured by `energy`: who talked when),
+`live` (GPT-Live's turns, billing and delegations).
 
 What the interpreter itself decides:
 
 - frame numbers: a frame's `seq` when it is a whole number above the previous frame's number
   (and below 2^53), else the previous number + 1 (hand-written files without `seq`); a `seq`
   that does not go up is reported once per file;
-- time: a record's `t` (already checked to be a number from 0 to 1e9 by the reader) never goes
-  back: a smaller `t` than one seen before is read as that earlier `t`, reported once per file,
-  so no latency comes out negative because a clock stepped back;
+- time: a record's `t` (already checked to be a number from 0 to 1e9 by the reader) is taken as
+  recorded; one smaller than a `t` seen before (the contract says they never decrease) is
+  reported once per file, and a latency that would come out negative is unknown (null), so one
+  bad line spoils no number but its own;
 - rate limits: numbers beyond a 64-bit integer are read as unknown (null), with a warning;
 - token counts that are not counts (negative, fractional, beyond `usage.MAX_TOKENS`) are read as
   unknown, with a warning;
@@ -35,12 +39,36 @@ from typing import Any
 
 from recorder import vocabulary as vocab
 from recorder.interpretation.connection import Connection
-from recorder.interpretation.facts import ErrorFacts, RateLimitFacts, SessionFacts
+from recorder.interpretation.conversation import CallAudio
+from recorder.interpretation.facts import ErrorFacts, RateLimitFacts, ResponseFacts, SessionFacts
 from recorder.interpretation.formats import AudioFormats
 from recorder.interpretation.frame import NO_TYPE, Frame, base64_size
-from recorder.interpretation.responses import ResponseTracker
+from recorder.interpretation.layout import LIVE_APPEND, LIVE_AUDIO_DELTA, live_timeline_ms
+from recorder.interpretation.live import (
+    DELEGATION_CREATED,
+    INPUT_TRANSCRIPT,
+    MUTE,
+    MUTED,
+    OUTPUT_TRANSCRIPT,
+    RESPONSE_EVENT,
+    SESSION_CLOSED,
+    SESSION_STARTED,
+    UNMUTE,
+    UNMUTED,
+    USAGE_UPDATED,
+    LiveTracker,
+)
+from recorder.interpretation.responses import OUT_OF_BAND, ResponseTracker
+from recorder.interpretation.transcription import TRANSCRIPTION_COMPLETED, TranscriptionTracker
+from recorder.interpretation.translation import (
+    INPUT_FORMAT,
+    TRANSLATION,
+    TRANSLATION_APPEND,
+    TRANSLATION_AUDIO_DELTA,
+    output_format,
+)
 from recorder.interpretation.usage import TokenUsage
-from recorder.vocabulary import canonical
+from recorder.vocabulary import PCM16, AudioFormat, canonical
 from recorder.warning_log import FileWarning
 
 OnWarning = Callable[[FileWarning], None]
@@ -49,6 +77,23 @@ _MAX_SEQ = 2**53  # a frame number every reader (JSON, DuckDB, JavaScript) holds
 # what makes an event belong to a response or an item (see responses.py); an append without
 # any of these takes the short way
 _NAMES_SOMETHING = frozenset({"response_id", "item_id", "item", "response"})
+_APPENDS = frozenset({vocab.AUDIO_APPEND, LIVE_APPEND})
+_SESSION_REQUESTS = frozenset({"session.update", "session.start"})  # session.start: GPT-Live
+_SESSION_STATES = frozenset({vocab.SESSION_CREATED, vocab.SESSION_UPDATED, SESSION_STARTED})
+_LIVE_CLIENT = frozenset({"session.start", MUTE, UNMUTE})
+_LIVE_SERVER = frozenset(
+    {
+        INPUT_TRANSCRIPT,
+        OUTPUT_TRANSCRIPT,
+        SESSION_STARTED,
+        USAGE_UPDATED,
+        SESSION_CLOSED,
+        DELEGATION_CREATED,
+        RESPONSE_EVENT,
+        MUTED,
+        UNMUTED,
+    }
+)
 
 
 def _str(value: object) -> str | None:
@@ -63,13 +108,22 @@ class Interpreter:
     """Interprets one session's records, in order (see the module docstring)."""
 
     def __init__(
-        self, path: str | os.PathLike[str] = "<session>", on_warning: OnWarning | None = None
+        self,
+        path: str | os.PathLike[str] = "<session>",
+        on_warning: OnWarning | None = None,
+        *,
+        measure_audio: bool = True,
     ) -> None:
+        """`measure_audio=False`: leave the audio unmeasured (no conversation timing, GPT-Live
+        turns from transcripts only), for readers that need none of it (rt show, replay)."""
         self.path = os.fspath(path)
         self._warn_handler = on_warning or _ignore
         self.connection = Connection()
         self.formats = AudioFormats()
         self.responses = ResponseTracker(self.formats)
+        self.transcription = TranscriptionTracker()
+        self.call = CallAudio(enabled=measure_audio)
+        self.live = LiveTracker()
         self.errors: list[ErrorFacts] = []
         self.rate_limits: list[RateLimitFacts] = []
         self.frames = 0
@@ -110,24 +164,28 @@ class Interpreter:
         return None
 
     def _time(self, line: int, t: float) -> float:
-        """`t`, or the latest `t` seen when `t` is earlier (reported once per file)."""
+        """The `t` of a record, noting the largest (the session's duration)."""
+        t = float(t)
         if t < self.max_t:
-            self._warn_once(
-                "time",
-                line,
-                f"t goes back from {self.max_t:g} to {t:g}; read as {self.max_t:g} "
-                "(later lines like this are read the same way)",
-            )
-            return self.max_t
-        self.max_t = float(t)
-        return self.max_t
+            self._went_back(line, t)
+        else:
+            self.max_t = t
+        return t
+
+    def _went_back(self, line: int, t: float) -> None:
+        self._warn_once(
+            "time",
+            line,
+            f"t goes back from {self.max_t:g} to {t:g} (reported once per file); latencies that "
+            "would come out negative are null",
+        )
 
     def _frame(self, line: int, record: Mapping[str, Any]) -> Frame:
-        t = record["t"]
+        t = float(record["t"])
         if t < self.max_t:
-            t = self._time(line, t)
+            self._went_back(line, t)
         else:
-            self.max_t = t = float(t)
+            self.max_t = t
         seq = record.get("seq")
         if type(seq) is int and self._number < seq < _MAX_SEQ:
             self._number = number = seq
@@ -144,8 +202,8 @@ class Interpreter:
             self.client_frames += 1
             if event is not None:
                 raw_type = event.get("type")
-                if raw_type == vocab.AUDIO_APPEND and not _NAMES_SOMETHING.intersection(event):
-                    return self._append(line, number, t, event)
+                if raw_type in _APPENDS and not _NAMES_SOMETHING.intersection(event):
+                    return self._append(line, number, t, raw_type, event)
         else:
             self.server_frames += 1
         if event is None:
@@ -170,36 +228,57 @@ class Interpreter:
             self._server(line, frame, ctype, event)
         return frame
 
-    def _append(self, line: int, number: int, t: float, event: Mapping[str, Any]) -> Frame:
+    def _append(
+        self, line: int, number: int, t: float, kind: str, event: Mapping[str, Any]
+    ) -> Frame:
         """The hot path: a client append (most frames of a call), which names no response."""
-        fmt = self.formats.input
-        size = base64_size(event.get("audio"))
-        frame = Frame(line, number, t, "client", vocab.AUDIO_APPEND, vocab.AUDIO_APPEND, event)
+        frame = Frame(line, number, t, "client", kind, kind, event)
+        self._user_audio(frame, event, self.formats.input)
+        return frame
+
+    def _user_audio(self, frame: Frame, event: Mapping[str, Any], fmt: AudioFormat) -> None:
+        """An append (or, on a GPT-Live sideband, the caller audio the server reflects)."""
+        payload = event.get("audio")
+        size = base64_size(payload)
         frame.audio_format = fmt
         frame.audio_bytes = size
         ms = size / fmt.bytes_per_ms
         self.input_audio_bytes += size
         self.input_audio_ms += ms
-        self.responses.appended(t, ms)
-        return frame
+        self.responses.appended(frame.t, ms)
+        self.call.user(frame.t, payload, fmt)
 
     def _client(self, frame: Frame, ctype: str, event: Mapping[str, Any]) -> None:
-        if ctype == vocab.AUDIO_APPEND:
-            frame.audio_format = self.formats.input
-            frame.audio_bytes = base64_size(event.get("audio"))
-            self.input_audio_bytes += frame.audio_bytes
-            self.input_audio_ms += frame.audio_ms
-            self.responses.appended(frame.t, frame.audio_ms)
-        elif ctype == "session.update":
+        if ctype in _APPENDS:
+            self._user_audio(frame, event, self.formats.input)
+        elif ctype in _SESSION_REQUESTS:
             self.formats.client_update(event)
+            self.transcription.client_update(event)
+        elif ctype == TRANSLATION_APPEND and self.connection.protocol == TRANSLATION:
+            self._user_audio(frame, event, INPUT_FORMAT)
+        elif ctype == vocab.ITEM_TRUNCATE:
+            self.call.cuts.feed(frame)
+        if ctype in _LIVE_CLIENT:
+            self.live.client(frame, event)
         self.connection.client_event(ctype, event, first=self.client_frames == 1)
         self.responses.client_frame(frame)
 
     def _server(self, line: int, frame: Frame, ctype: str, event: Mapping[str, Any]) -> None:
         if ctype == vocab.AUDIO_DELTA:
             frame.audio_bytes = base64_size(event.get("delta"))
-        elif ctype in (vocab.SESSION_CREATED, vocab.SESSION_UPDATED):
+        elif ctype == TRANSLATION_AUDIO_DELTA and self.connection.protocol == TRANSLATION:
+            frame.audio_format = output_format(event)  # the same name as GPT-Live's output
+            frame.audio_bytes = base64_size(event.get("delta"))
+            self._assistant_audio(frame, event)
+        elif ctype == LIVE_AUDIO_DELTA:
+            self._live_output(frame, event)
+        elif ctype == LIVE_APPEND:  # a GPT-Live sideband reflects the caller's audio
+            self._user_audio(frame, event, PCM16)
+        elif ctype in _SESSION_STATES:
             self.formats.server_session(event, created=ctype == vocab.SESSION_CREATED)
+            self.transcription.server_session(event)
+        elif ctype == TRANSCRIPTION_COMPLETED:
+            self.transcription.completed(frame.t, frame.number, event)
         elif ctype == vocab.ERROR:
             self.formats.server_error(event)
             error = event.get("error")
@@ -218,13 +297,42 @@ class Interpreter:
             self._rate_limits(line, frame, event)
         elif ctype == vocab.RESPONSE_DONE:
             self._check_usage(line, event)
+        elif ctype == vocab.ITEM_TRUNCATED:
+            self.call.cuts.feed(frame)
+        if ctype in _LIVE_SERVER:
+            self.live.server(frame, event)
         self.connection.server_event(ctype, event)
         self.responses.server_frame(frame)
         if ctype == vocab.AUDIO_DELTA:
             if frame.audio_format is None:  # a delta of no response: the session's format
                 frame.audio_format = self.formats.output
-            self.output_audio_bytes += frame.audio_bytes
-            self.output_audio_ms += frame.audio_ms
+            self._assistant_audio(frame, event)
+
+    def _assistant_audio(self, frame: Frame, event: Mapping[str, Any]) -> None:
+        """A delta of output audio (a response's, or the translation endpoint's), its format
+        already settled."""
+        assert frame.audio_format is not None
+        self.output_audio_bytes += frame.audio_bytes
+        self.output_audio_ms += frame.audio_ms
+        if frame.response_kind != OUT_OF_BAND:  # side work the user does not hear (audio.py)
+            self.call.assistant(
+                frame.t, event.get("delta"), frame.audio_format, frame.response_id, frame.item_id
+            )
+
+    def _live_output(self, frame: Frame, event: Mapping[str, Any]) -> None:
+        """GPT-Live output audio: one track, in the session's format (PCM16 24 kHz on a
+        sideband, whose reflected deltas say where they sit on the timeline)."""
+        sideband = self.connection.transport == "sideband"
+        frame.audio_format = PCM16 if sideband else self.formats.output
+        payload = event.get("delta")
+        frame.audio_bytes = base64_size(payload)
+        self.output_audio_bytes += frame.audio_bytes
+        self.output_audio_ms += frame.audio_ms
+        self.call.live = True
+        self.live.output_audio(frame)
+        self.call.assistant(
+            frame.t, payload, frame.audio_format, None, None, live_timeline_ms(event)
+        )
 
     def _rate_limits(self, line: int, frame: Frame, event: Mapping[str, Any]) -> None:
         entries = event.get("rate_limits")
@@ -283,19 +391,12 @@ class Interpreter:
         """Everything the session says, as it stands after the last record fed."""
         connection = self.connection
         responses = self.responses.all_facts()
-        failed = [
-            ErrorFacts(
-                r.done_t if r.done_t is not None else self.max_t,
-                "response",
-                _text((r.error or {}).get("type")) or "response_failed",
-                _text((r.error or {}).get("code")),
-                _text((r.error or {}).get("message")) or f"response {r.response_id} failed",
-                response_id=r.response_id,
-                seq=r.done_seq,
-            )
-            for r in responses
-            if r.status == "failed"
-        ]
+        laid_out = self.call.lay_out() if self.call.has_audio else None
+        live = None
+        if connection.protocol == "live":
+            responses += self.live.turns(laid_out, self.responses.speech_end_t, len(responses) + 1)
+            live = self.live.facts(self.max_t, laid_out)
+        failed = [error for r in responses if (error := response_error(r, self.max_t)) is not None]
         errors = sorted(
             [*self.errors, *failed],
             key=lambda e: (e.t, e.seq if e.seq is not None else float("inf")),
@@ -325,7 +426,27 @@ class Interpreter:
             responses=tuple(responses),
             errors=tuple(errors),
             rate_limits=tuple(self.rate_limits),
+            transcriptions=tuple(self.transcription.usages),
+            conversation=self.call.timing(laid_out),
+            live=live,
         )
+
+
+def response_error(response: ResponseFacts, last_t: float) -> ErrorFacts | None:
+    """The error a failed response counts as (None for any other status); `last_t`, the
+    session's latest time, dates a failure that never got its `response.done`."""
+    if response.status != "failed":
+        return None
+    error = response.error or {}
+    return ErrorFacts(
+        response.done_t if response.done_t is not None else last_t,
+        "response",
+        _text(error.get("type")) or "response_failed",
+        _text(error.get("code")),
+        _text(error.get("message")) or f"response {response.response_id} failed",
+        response_id=response.response_id,
+        seq=response.done_seq,
+    )
 
 
 def _text(value: object) -> str | None:

@@ -28,7 +28,8 @@ a part's full text (its `.done` event, or its item in `response.output_item.done
 `conversation.item.*` or `response.done`) replaces its deltas. Calls: each function or MCP call
 item, with the name, arguments and call id its events give.
 
-Metrics (ms, rounded to µs; None when a part is missing):
+Metrics (ms, rounded to µs; None when a part is missing, or when it would be negative because
+the recorded clock went back):
 - ttfb: first output audio delta (else, with no delta at all, the first
   `output_audio_buffer.started`: `ttfb_source` "playback") minus the trigger's `t`;
 - ttft: first output delta of any kind (audio, text, transcript, function or MCP arguments);
@@ -101,7 +102,9 @@ def _index(value: object) -> int:
 
 
 def _ms(later: float | None, earlier: float | None) -> float | None:
-    if later is None or earlier is None:
+    """Milliseconds from `earlier` to `later`; None when either is unknown or the recorded clock
+    went back between them (a latency is never negative)."""
+    if later is None or earlier is None or later < earlier:
         return None
     return round((later - earlier) * 1000, 3)
 
@@ -131,6 +134,7 @@ class _Response:
     output_format: AudioFormat
     trigger: _Trigger | None = None
     out_of_band: bool = False
+    kind: str = TURN  # fixed when the response appears (its trigger and conversation are)
     created: Mapping[str, Any] | None = None
     created_t: float | None = None
     done: Mapping[str, Any] | None = None
@@ -155,6 +159,7 @@ class ResponseTracker:
         self._formats = formats
         self._responses: dict[str, _Response] = {}
         self._item_response: dict[str, str] = {}
+        self._phases: dict[str, str] = {}  # item id -> phase, whoever named it
         self._candidates: list[_Trigger] = []
         # the input audio timeline: where each append ends (ms of audio so far), and its time
         self._append_ends: list[float] = []
@@ -221,12 +226,15 @@ class ResponseTracker:
             self._candidates.append(
                 _Trigger(ctype, frame.t, audio_end_ms=_number(event.get("audio_end_ms")))
             )
+        if ctype in _ITEM_EVENTS:
+            self._remember_phase(event.get("item"))
         response_id = frame.response_id
         if response_id is None:
             return
         response = self._responses.get(response_id)
         if response is None:
             response = self._open(response_id, frame)
+        frame.response_kind = response.kind
         if ctype == vocab.RESPONSE_CREATED and response.created is None:
             created = event.get("response")
             response.created = created if isinstance(created, Mapping) else {}
@@ -260,6 +268,18 @@ class ResponseTracker:
             named = event.get("item")
             if isinstance(named, Mapping):
                 self._item(response, named, frame.t)
+        item_id = frame.item_id
+        if item_id is not None and self._phases:  # no phase in the session: nothing to look up
+            known = response.items.get(item_id)
+            frame.phase = (known.phase if known is not None else None) or self._phases.get(item_id)
+
+    def _remember_phase(self, item: object) -> None:
+        """An item's phase, kept by item id: a `conversation.item.added` may name it before any
+        frame has tied the item to its response."""
+        if isinstance(item, Mapping):
+            item_id, phase = _str(item.get("id")), _str(item.get("phase"))
+            if item_id is not None and phase is not None:
+                self._phases[item_id] = phase
 
     def _open(self, response_id: str, frame: Frame) -> _Response:
         event = frame.event or {}
@@ -277,6 +297,7 @@ class ResponseTracker:
             out_of_band=_conversation(created) == "none"
             or (trigger is not None and trigger.out_of_band),
         )
+        response.kind = _kind(response)
         self._responses[response_id] = response
         return response
 
@@ -315,6 +336,7 @@ class ResponseTracker:
             item_id = _str(item.get("id"))
             if item_id is not None:
                 self._item_response.setdefault(item_id, response.response_id)
+            self._remember_phase(item)
             self._item(response, item, frame.t)
 
     def _item(self, response: _Response, item: Mapping[str, Any], t: float) -> None:
@@ -383,11 +405,7 @@ class ResponseTracker:
     def _facts(self, r: _Response) -> ResponseFacts:
         trigger = r.trigger
         trigger_t = trigger.t if trigger is not None else None
-        kind = TURN
-        if r.out_of_band:
-            kind = OUT_OF_BAND
-        elif trigger is not None and trigger.type == TIMEOUT_TRIGGERED:
-            kind = IDLE_TIMEOUT
+        kind = r.kind
         first_audio_t, source = r.first_audio_t, "delta"
         if first_audio_t is None and r.first_playback_t is not None:
             first_audio_t, source = r.first_playback_t, "playback"
@@ -399,6 +417,8 @@ class ResponseTracker:
             and trigger.audio_end_ms is not None
         ):
             speech_end = self.speech_end_t(trigger.audio_end_ms)
+        for item_id, item in r.items.items():
+            item.phase = item.phase or self._phases.get(item_id)
         phased = [item for item in r.items.values() if item.phase is not None]
         if phased:
             finals = [
@@ -451,6 +471,14 @@ class ResponseTracker:
             tool_calls=tuple(r.calls.values()),
             phases=tuple(item.phase for item in phased if item.phase is not None),
         )
+
+
+def _kind(r: _Response) -> str:
+    if r.out_of_band:
+        return OUT_OF_BAND
+    if r.trigger is not None and r.trigger.type == TIMEOUT_TRIGGERED:
+        return IDLE_TIMEOUT
+    return TURN
 
 
 def _conversation(created: Mapping[str, Any] | None) -> str | None:

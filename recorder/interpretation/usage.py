@@ -133,8 +133,9 @@ def cached_split(usage: TokenUsage) -> tuple[int, int, int] | None:
 
 
 def cost_usd(usage: TokenUsage | None, prices: ModelPrices | None) -> float | None:
-    """What one response cost, in USD; None when the usage, its split or the price is unknown."""
-    if usage is None or prices is None:
+    """What one response cost, in USD; None when the usage, its split or a price it needs is
+    unknown (a model priced only per minute has no token prices)."""
+    if usage is None or prices is None or prices.text is None or prices.audio is None:
         return None
     split = cached_split(usage)
     needed = (
@@ -152,14 +153,30 @@ def cost_usd(usage: TokenUsage | None, prices: ModelPrices | None) -> float | No
         + cached_text * prices.text.cached
         + ((usage.input_audio_tokens or 0) - cached_audio) * prices.audio.input
         + cached_audio * prices.audio.cached
-        + (usage.output_text_tokens or 0) * prices.text.output
-        + (usage.output_audio_tokens or 0) * prices.audio.output
     )
+    for tokens, price in (
+        (usage.output_text_tokens or 0, prices.text.output),
+        (usage.output_audio_tokens or 0, prices.audio.output),
+    ):
+        if tokens:
+            if price is None:
+                return None
+            total += tokens * price
     if image:
         if prices.image is None:
             return None
         total += (image - cached_image) * prices.image.input + cached_image * prices.image.cached
     return round(total / 1e6, 8)
+
+
+def total_cost_usd(*parts: float | None) -> float | None:
+    """The cost of something made of billable parts (a session: its responses, its input
+    transcription, its translated audio): the sum of the parts whose cost is known; 0 with no
+    part at all; None when no part's cost is known."""
+    known = [part for part in parts if part is not None]
+    if not known:
+        return 0.0 if not parts else None
+    return round(sum(known), 8)
 
 
 def usage_of(response: Mapping[str, Any]) -> TokenUsage | None:

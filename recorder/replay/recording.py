@@ -25,6 +25,7 @@ from typing import Any, Literal, overload
 from recorder import vocabulary as vocab
 from recorder.errors import InputError, SessionFormatError
 from recorder.interpretation import Frame, Interpreter, SessionFacts
+from recorder.interpretation.layout import INPUT_AUDIO
 from recorder.reading import OnWarning as WarningHandler
 from recorder.reading import iter_raw_records
 from recorder.session import Direction, decode_line, frame_payload
@@ -51,7 +52,7 @@ class RecordedFrame:
     line: int
     kind: Kind
     event_type: str | None  # canonical type of a JSON event
-    audio_bytes: int = 0  # decoded size of an `input_audio_buffer.append`'s audio
+    audio_bytes: int = 0  # decoded size of an append's audio (Realtime or GPT-Live)
     _frames: RecordedFrames | None = field(default=None, repr=False, compare=False)
     _index: int = field(default=-1, repr=False, compare=False)
 
@@ -108,7 +109,7 @@ class RecordedFrames(Sequence[RecordedFrame]):
         self._seq.append(frame.number)
         self._t.append(frame.t)
         self._line.append(frame.line)
-        self._audio.append(frame.audio_bytes if frame.type == vocab.AUDIO_APPEND else 0)
+        self._audio.append(frame.audio_bytes if frame.type in INPUT_AUDIO else 0)
         self._start.append(start)
         self._size.append(size)
         self._flags.append(flags)
@@ -290,7 +291,7 @@ def load_session(
     path = Path(path)
     frames = RecordedFrames(path, frozenset(keep_payloads))
     session = RecordedSession(path, frames)
-    interpreter = Interpreter(path, on_warning)
+    interpreter = Interpreter(path, on_warning, measure_audio=False)
     try:
         for number, offset, raw, record in iter_raw_records(path, on_warning):
             kind = record["kind"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,8 +127,10 @@ async def run_replay(
 ) -> ReplayResult:
     """Dial `plan`, send `schedule` and record both directions into a new file in `out_dir`.
 
-    Never raises for what the server does: a refused handshake, a timeout or an early close
-    ends the replay with an `error` and a `close` line in the file and is returned in `stopped`.
+    Raises UpstreamError when the connection cannot be made (refused, unreachable, no answer
+    within `timeout`), and then writes no file: there was no session to record. Once
+    connected it never raises for what the server does: a timeout or an early close ends the
+    replay with an `error` and a `close` line in the file and is returned in `stopped`.
     """
     if not timeout > 0:
         raise InputError(f"timeout must be greater than 0, not {timeout:g}")
@@ -147,14 +151,9 @@ class _Replayer:
         self.plan = plan
         self.source = source
         self.timeout = timeout
-        self.recording = Recording(
-            out_dir,
-            upstream=plan.upstream,
-            path=plan.path,
-            headers=plan.recorded_headers,
-            subprotocols=plan.subprotocols,
-            on_write_error=on_write_error,
-        )
+        self.out_dir = out_dir
+        self.on_write_error = on_write_error
+        self.recording: Recording  # made once connected
         self.arrivals: defaultdict[str, list[float]] = defaultdict(list)
         self.changed = asyncio.Event()
         self.sent = 0
@@ -164,12 +163,22 @@ class _Replayer:
 
     async def run(self) -> ReplayResult:
         stopped: RecorderError | None = None
+        began = (time.monotonic(), dt.datetime.now(dt.timezone.utc))
+        ws = self.ws = await self._connect()  # no connection, no file
+        plan = self.plan
         try:
-            ws = self.ws = await self._connect()
-        except RecorderError as exc:
-            self.recording.error(str(exc))
-            self.recording.closed("server", None, "")
-            return self._result(await self.recording.afinish(), exc)
+            self.recording = Recording(
+                self.out_dir,
+                upstream=plan.upstream,
+                path=plan.path,
+                headers=plan.recorded_headers,
+                subprotocols=plan.subprotocols,
+                on_write_error=self.on_write_error,
+                began=began,
+            )
+        except OSError as exc:
+            ws.transport.abort()
+            raise InputError(f"cannot write in {self.out_dir}: {exc.strerror or exc}") from None
         try:
             self.recording.opened(ws.subprotocol, _response_headers(ws))
             self.receiver = asyncio.create_task(self._receive(ws))

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from recorder import vocabulary as vocab
 from recorder.errors import InputError
+from recorder.interpretation.layout import INPUT_AUDIO
 from recorder.replay.recording import RecordedFrame, RecordedFrames, RecordedSession
 from recorder.session import (
     REDACTED,
@@ -37,9 +38,16 @@ from recorder.upstream import (
 Pace = Literal["reactive", "timed"]
 PACES: tuple[Pace, ...] = ("reactive", "timed")
 
-# Server events that come once per request or per turn, whichever model answers.
+# Server events that come once per request or per turn, whichever model answers (GPT-Live:
+# its acks; its turns have no events of their own, and its appends never wait).
 MILESTONES = frozenset(
     {
+        "session.started",
+        "session.input_audio.muted",
+        "session.input_audio.unmuted",
+        "session.instructions.appended",
+        "session.thinking.appended",
+        "session.commentary.appended",
         vocab.SESSION_CREATED,
         vocab.SESSION_UPDATED,
         "input_audio_buffer.committed",
@@ -195,7 +203,7 @@ def replay_schedule(
                 counts[event_type] += 1
                 last_milestone_t = t
             continue
-        is_append = event_type == vocab.AUDIO_APPEND
+        is_append = event_type in INPUT_AUDIO
         frame_scale = (0.0 if fast else 1.0) if is_append else scale
         wait_for: dict[str, int] = {}
         delay = 0.0

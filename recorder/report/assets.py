@@ -40,7 +40,6 @@ main { padding: 8px max(24px, calc(50% - 580px)) 48px; }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 10px;
   padding: 18px 22px; margin: 18px 0; scroll-margin-top: 52px; }
 h2 { margin: 0 0 12px; font-size: 19px; }
-h2 .id { color: var(--muted); font-weight: 400; font-size: 13px; margin-left: 8px; }
 h3 { margin: 18px 0 8px; font-size: 15px; }
 a { color: var(--accent); }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 12px; margin-bottom: 16px; }
@@ -53,10 +52,13 @@ a { color: var(--accent); }
 figure { margin: 0; }
 .grid-2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 18px; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; font-size: 13.5px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
 caption { caption-side: bottom; text-align: left; color: var(--muted); font-size: 13px; padding-top: 8px; }
-th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
-th { color: var(--muted); font-weight: 600; font-size: 12px; text-transform: uppercase; letter-spacing: 0.03em; }
+th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
+th { color: var(--muted); font-weight: 600; font-size: 11.5px; text-transform: uppercase; letter-spacing: 0.02em;
+  white-space: normal; vertical-align: bottom; }
+.clip { display: inline-block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; vertical-align: bottom; }
+.clip.id { max-width: 15ch; } .clip.name { max-width: 20ch; }
 td.num, th.num { text-align: right; }
 td.wrap { white-space: normal; min-width: 260px; }
 tbody tr:hover { background: var(--lane); }
@@ -127,6 +129,13 @@ svg .seg.k-out-text { fill: var(--k3); } svg .seg.k-out-audio { fill: var(--k4);
 svg a .row-label { fill: var(--accent); }
 footer { color: var(--muted); font-size: 12px; text-align: center; padding: 0 0 32px; }
 svg.timeline { min-width: 720px; }
+svg.strip { min-width: 720px; }
+svg.strip.seekable .talk, svg.strip.seekable .barge-in, svg.strip.seekable .dead-air { cursor: pointer; }
+svg .talk-user { fill: var(--user); } svg .talk-assistant { fill: var(--assistant); }
+svg .talk-over { fill: var(--slow); opacity: 0.45; }
+svg .dead-air { fill: var(--wait); opacity: 0.35; } svg .dead-air-label { fill: var(--muted); font-size: 11px; }
+svg .barge-in { fill: var(--slow); }
+.strip-caption { margin: 2px 0 0; }
 @media (max-width: 640px) {
   .turn { grid-template-columns: 52px 1fr; }
   .turn .who { grid-column: 2; grid-row: 1; }
@@ -178,6 +187,13 @@ document.querySelectorAll("section.session").forEach(function (section) {
   });
   section.querySelectorAll(".turn[data-t]").forEach(function (turn) {
     turn.addEventListener("click", function () { seek(parseFloat(turn.dataset.t)); });
+  });
+  section.querySelectorAll("svg.strip").forEach(function (strip) {
+    strip.classList.add("seekable");
+    strip.addEventListener("click", function (event) {
+      var mark = event.target.closest("[data-t]");
+      if (mark) { seek(parseFloat(mark.dataset.t)); }
+    });
   });
 });
 """

@@ -456,9 +456,15 @@ class Bar:
     href: str | None = None
 
 
+BAR_LABEL_CHARS = 32  # longer row labels are cut with "…" (whole in their tooltip)
+
+
 def stacked_bars(bars: Sequence[Bar], label: str, legend: Sequence[tuple[str, str]]) -> str:
-    """One horizontal bar per row, its segments side by side, all on one scale."""
-    width, row_h, left, right, top = WIDTH, 22.0, 200.0, 190.0, 26.0
+    """One horizontal bar per row, its segments side by side, all on one scale. The labels'
+    column is as wide as the longest label (up to BAR_LABEL_CHARS), so none is cut off."""
+    longest = max((min(len(bar.label), BAR_LABEL_CHARS) for bar in bars), default=0)
+    width, row_h, right, top = WIDTH, 22.0, 190.0, 26.0
+    left = max(80.0, 16 + _TEXT_WIDTH * longest)
     plot_w = width - left - right
     peak = max([sum(s.value for s in bar.segments) for bar in bars] + [1e-9])
     parts = []
@@ -471,7 +477,13 @@ def stacked_bars(bars: Sequence[Bar], label: str, legend: Sequence[tuple[str, st
         at += 24 + 7 * len(name)
     for i, bar in enumerate(bars):
         y = top + i * row_h
-        row = [text(left - 8, y + 15, bar.label, class_="row-label", text_anchor="end")]
+        shown = bar.label
+        if len(shown) > BAR_LABEL_CHARS:
+            shown = shown[: BAR_LABEL_CHARS - 1] + "…"
+        row = [
+            title(bar.label),
+            text(left - 8, y + 15, shown, class_="row-label", text_anchor="end"),
+        ]
         x = left
         for segment in bar.segments:
             if segment.value <= 0:

@@ -13,7 +13,8 @@ is rendered, never here.
 
 A turn is placed where a listener hears it begin, so a click on it plays it: a spoken user
 turn at its `speech_started` (server VAD) or else the first append of the audio its commit
-took; an assistant turn at its first output delta.
+took (GPT-Live: where its utterance plays in the mix); an assistant turn at its first output
+delta.
 """
 
 from __future__ import annotations
@@ -118,10 +119,13 @@ class ConversationCollector:
             for item_id, parts in self._user.items()
             for role in (self._user_roles[item_id],)
         ]
+        if facts.live is not None:  # GPT-Live: what the user said, from the input transcripts
+            turns += [Turn(u.t, USER, u.text or SPOKEN) for u in facts.live.utterances]
+        played_at = dict(facts.live.turns_played_at) if facts.live is not None else {}
         for response in facts.responses:
             text = " ".join(part.strip() for part in response.transcript if part.strip())
             if text:
-                t = response.first_delta_t
+                t = played_at.get(response.response_id, response.first_delta_t)
                 if t is None:
                     t = response.created_t if response.created_t is not None else 0.0
                 turns.append(Turn(t, ASSISTANT, text, response.response_id))

@@ -80,25 +80,27 @@ def section(key: str, title: str, body: str) -> str:
 
 
 def session_link(row: Row, context: PageContext) -> str:
-    """The session of a row, linked to its section (rows name it by file or by session id)."""
+    """The session of a row, linked to its section (rows name it by file or by session id);
+    a long name is cut to fit its column, whole in its tooltip."""
     file = str(row.get("file") or context.files.get(str(row.get("session")), ""))
-    name = context.names.get(file, str(row.get("session") or file))
+    name = escape(context.names.get(file, str(row.get("session") or file)))
     anchor = context.anchors.get(file)
+    label = f'<span class="clip name" title="{name}">{name}</span>'
     if anchor is None:
-        return escape(name)
-    return f'<a href="#{escape(anchor)}">{escape(name)}</a>'
+        return label
+    return f'<a href="#{escape(anchor)}">{label}</a>'
+
+
+def response_id(value: object) -> str:
+    """A response id in a table: its start, the whole id in the tooltip (and when copied)."""
+    text = escape(str(value or ""))
+    return f'<span class="mono clip id" title="{text}">{text}</span>'
 
 
 def status_badge(value: object) -> str:
     """A response's status as a badge; the stylesheet colours the ones that did not complete."""
     text = escape(str(value or ""))
     return f'<span class="status {text}">{text}</span>'
-
-
-def trigger_name(value: object) -> str:
-    if value is None:
-        return ""
-    return {"input_audio_buffer.speech_stopped": "speech_stopped"}.get(str(value), str(value))
 
 
 def as_number(value: object) -> float | None:

@@ -15,12 +15,12 @@ import base64
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from recorder import __version__
 from recorder.analytics import StatsReport
-from recorder.analytics.report import LATENCY_METRICS
+from recorder.analytics.report import FINAL_ANSWER_METRICS, LATENCY_METRICS
 from recorder.report.assets import SCRIPT, STYLESHEET
 from recorder.report.charts import (
     Bar,
@@ -43,12 +43,13 @@ from recorder.report.markup import (
     html_table,
     integer,
     milliseconds,
+    response_id,
     section,
     session_link,
     status_badge,
-    trigger_name,
     when,
 )
+from recorder.wording import trigger_label
 
 TOKEN_KINDS = (
     ("input_text_tokens", "k-in-text", "input text"),
@@ -139,6 +140,38 @@ def document_end(context: PageContext) -> str:
 # -- summary ----------------------------------------------------------------------------------------
 
 
+def trigger_or_kind(row: Row) -> str:
+    """What started a response: its trigger, or for an out-of-band or idle-timeout response
+    its kind (CONTRACT §4.1: `out of band` is always a response.create, `idle timeout` a
+    timeout_triggered)."""
+    kind = row.get("kind")
+    if kind in ("out_of_band", "idle_timeout"):
+        return str(kind).replace("_", " ")
+    return trigger_label(row.get("trigger"))
+
+
+def ttfb_cell(row: Row) -> str:
+    """The first audio's latency, and under it the final answer's when a preamble came first
+    (one cell: the table stays as wide as the page)."""
+    cell = fixed(row.get("ttfb_ms"), 1)
+    final = as_number(row.get("ttfb_final_ms"))
+    if final is not None and final != as_number(row.get("ttfb_ms")):
+        cell += (
+            '<br><span class="note" title="the final answer\'s first audio" '
+            f'data-key="ttfb_final_ms">{fixed(final, 1)}</span>'
+        )
+    return cell
+
+
+def has_preambles(responses: Sequence[Row]) -> bool:
+    """Whether some response spoke before its final answer (its ttfb_final_ms differs from its
+    ttfb_ms): then the report shows both."""
+    return any(
+        row.get("preamble_audio_ms") or row.get("ttfb_final_ms") != row.get("ttfb_ms")
+        for row in responses
+    )
+
+
 def _summary_section(stats: StatsReport, context: PageContext) -> str:
     s = stats.summary
     ttfb, v2v = s["ttfb_ms"], s["voice_to_voice_ms"]
@@ -160,11 +193,22 @@ def _summary_section(stats: StatsReport, context: PageContext) -> str:
     if v2v["count"]:
         v2v_level = level(v2v["p50"], context.thresholds.get("voice_to_voice_ms"))
         cards.append(_card("Voice→voice p50", milliseconds(v2v["p50"]), v2v_level))
+    finals = has_preambles(stats.responses)
+    if finals:  # CONTRACT §4.1: the answer's latency apart from the preamble's
+        final = s["ttfb_final_ms"]
+        cards.append(
+            _card(
+                "TTFB final answer p50",
+                milliseconds(final["p50"]),
+                level(final["p50"], context.thresholds.get("ttfb_final_ms")),
+            )
+        )
     cards += [
         _card("Errors", f"{s['errors']:,}", "slow" if s["errors"] else None),
         _card("Cost", "unknown" if cost is None else f"${cost:,.4f}"),
     ]
-    rows = [{"metric": metric, **s[metric]} for metric in LATENCY_METRICS]
+    metrics = LATENCY_METRICS + (FINAL_ANSWER_METRICS if finals else ())
+    rows = [{"metric": metric, **s[metric]} for metric in metrics]
 
     def stat(key: str) -> Column:
         def css(row: Row) -> str | None:
@@ -179,6 +223,8 @@ def _summary_section(stats: StatsReport, context: PageContext) -> str:
     columns = [Column("metric", lambda row: escape(str(row["metric"])))]
     columns += [stat(key) for key in ("count", "mean", "p50", "p90", "p95", "p99", "max")]
     cost_text = "unknown" if cost is None else f"${cost:.4f}"
+    if s.get("transcription_cost_usd"):
+        cost_text += f" (input transcription ${s['transcription_cost_usd']:.4f})"
     as_of = f" (prices as of {stats.prices_as_of})" if stats.prices_as_of else ""
     caption = (
         f"{counted(s['responses'], 'response')} in {counted(s['sessions'], 'session')}, "
@@ -254,16 +300,20 @@ def _responses_section(stats: StatsReport, context: PageContext) -> str:
 
     columns = [
         Column("session", lambda row: session_link(row, context)),
-        Column(
-            "response", lambda row: f'<span class="mono">{escape(str(row["response_id"]))}</span>'
-        ),
+        Column("response", lambda row: response_id(row.get("response_id"))),
         Column("status", lambda row: status_badge(row.get("status"))),
-        Column("trigger", lambda row: escape(trigger_name(row.get("trigger")))),
+        Column("trigger", lambda row: escape(trigger_or_kind(row))),
         Column("trigger t", lambda row: fixed(row.get("trigger_t"), 3), True),
-        latency("ttfb_ms", "ttfb ms"),
+        Column(
+            "ttfb ms (final answer)" if has_preambles(stats.responses) else "ttfb ms",
+            ttfb_cell,
+            True,
+            lambda row: level(as_number(row.get("ttfb_ms")), context.thresholds.get("ttfb_ms")),
+            "ttfb_ms",
+        ),
         latency("ttft_ms", "ttft ms"),
         Column("duration ms", lambda row: fixed(row.get("duration_ms"), 1), True),
-        latency("voice_to_voice_ms", "voice→voice ms"),
+        latency("voice_to_voice_ms", "voice to voice ms"),
         Column("audio out ms", lambda row: fixed(row.get("audio_out_ms"), 1), True),
         Column("in tok", lambda row: integer(row.get("input_tokens")), True),
         Column("out tok", lambda row: integer(row.get("output_tokens")), True),
@@ -465,10 +515,7 @@ def _errors_section(stats: StatsReport, context: PageContext) -> str:
     if stats.unfinished:
         columns = [
             Column("session", lambda row: session_link(row, context)),
-            Column(
-                "response",
-                lambda row: f'<span class="mono">{escape(str(row.get("response_id")))}</span>',
-            ),
+            Column("response", lambda row: response_id(row.get("response_id"))),
             Column("status", lambda row: status_badge(row.get("status"))),
             Column("reason", lambda row: escape(str(row.get("reason") or ""))),
         ]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from recorder.interpretation.conversation import ConversationTiming
 from recorder.report.audio_embed import EmbeddedAudio, Waveform
 from recorder.report.charts import Marker, TimelineRow, level, session_timeline
 from recorder.report.conversation import ASSISTANT, Conversation, Turn
@@ -20,11 +21,16 @@ from recorder.report.markup import (
     fixed,
     integer,
     status_badge,
-    trigger_name,
     when,
 )
+from recorder.report.strip import conversation_strip, strip_caption
+from recorder.wording import trigger_label
 
-TRIGGER_LABELS = {"input_audio_buffer.speech_stopped": "VAD", "response.create": "create"}
+TRIGGER_LABELS = {
+    "input_audio_buffer.speech_stopped": "VAD",
+    "response.create": "create",
+    "session.input_transcript.delta": "live",  # a GPT-Live turn
+}
 TOOLTIP_TEXT = 240
 
 
@@ -43,6 +49,7 @@ class SessionPage:
     seconds: float  # the length of its timeline
     audio_note: str  # why there is no player, or what the player holds
     warnings: Sequence[str] = ()
+    timing: ConversationTiming | None = None  # who talked when (None without audio)
 
 
 def session_section(session: SessionPage, context: PageContext) -> str:
@@ -52,6 +59,7 @@ def session_section(session: SessionPage, context: PageContext) -> str:
     name = context.names.get(session.file, session.file)
     facts = [
         ("file", session.file),
+        ("session id", str(row.get("session") or "unknown")),
         ("started at", when(row.get("started_at"))),
         ("duration", f"{as_number(row.get('duration_s')) or 0:.1f} s"),
         ("model", str(row.get("model") or "unknown")),
@@ -62,6 +70,15 @@ def session_section(session: SessionPage, context: PageContext) -> str:
         ),
         ("cost", dollars(row.get("cost_usd"))),
     ]
+    if row.get("protocol") not in (None, "realtime") or row.get("transport") == "sideband":
+        facts.append(("connection", f"{row.get('protocol')} over {row.get('transport')}"))
+    if row.get("transcription_model"):
+        facts.append(
+            (
+                "input transcription",
+                f"{row['transcription_model']} · {dollars(row.get('transcription_cost_usd'))}",
+            )
+        )
     facts_html = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
     player = f'<p class="note">{escape(session.audio_note)}</p>'
     if session.audio is not None:
@@ -89,6 +106,10 @@ def session_section(session: SessionPage, context: PageContext) -> str:
     )
     if not (rows or waves or session.errors):
         timeline = '<p class="note">Nothing happened in this session: no response, no error.</p>'
+    strip = ""
+    if session.timing is not None:
+        chart = conversation_strip(session.timing, session.seconds, f"Who talked when in {name}")
+        strip = f'<div class="scroll">{chart}</div>{strip_caption(session.timing)}'
     conversation = _conversation(session, context)
     warnings = ""
     if session.warnings:
@@ -96,9 +117,9 @@ def session_section(session: SessionPage, context: PageContext) -> str:
         warnings = f'<ul class="warnings">{items}</ul>'
     return (
         f'<section class="session" id="{escape(anchor)}">'
-        f'<h2>{escape(name)}<span class="id mono">{escape(str(row.get("session") or ""))}</span></h2>'
+        f"<h2>{escape(name)}</h2>"
         f'<dl class="facts">{facts_html}</dl><div class="player">{player}</div>'
-        f'<div class="scroll">{timeline}</div>{conversation}{warnings}</section>\n'
+        f'<div class="scroll">{timeline}</div>{strip}{conversation}{warnings}</section>\n'
     )
 
 
@@ -123,11 +144,17 @@ def _timeline_rows(session: SessionPage, context: PageContext) -> list[TimelineR
         v2v = as_number(row.get("voice_to_voice_ms"))
         speech_end = first - v2v / 1000 if v2v is not None and first is not None else None
         wait_text = f"{metric} {wait:.0f} ms" if wait is not None else "no output"
+        final = as_number(row.get("ttfb_final_ms"))
+        if final is not None and final != ttfb:
+            wait_text += f" · final answer {final:.0f} ms"
         if v2v is not None:
             wait_text += f" · voice→voice {v2v:.0f} ms"
         status = str(row.get("status") or "")
+        kind = str(row.get("kind") or "turn")
+        if kind != "turn":
+            wait_text += f" · {kind.replace('_', ' ')}"
         tip = [
-            f"{response_id} · {status} · {trigger_name(row.get('trigger'))} at {start:.3f} s",
+            f"{response_id} · {status} · {trigger_label(row.get('trigger'))} at {start:.3f} s",
             wait_text,
             f"duration {fixed(row.get('duration_ms'), 1)} ms · audio {audio_ms / 1000:.2f} s",
             f"{integer(row.get('input_tokens'))} in / {integer(row.get('output_tokens'))} out tokens · "
@@ -168,7 +195,10 @@ def _turn(turn: Turn, row: Row | None, context: PageContext) -> str:
     if row is not None and turn.role == ASSISTANT:
         parts = []
         first = "ttfb_ms" if row.get("ttfb_ms") is not None else "ttft_ms"
-        for key, label in ((first, first[:4]), ("voice_to_voice_ms", "voice→voice")):
+        keys = [(first, first[:4]), ("voice_to_voice_ms", "voice→voice")]
+        if row.get("ttfb_final_ms") not in (None, row.get("ttfb_ms")):
+            keys.insert(1, ("ttfb_final_ms", "final answer"))
+        for key, label in keys:
             value = as_number(row.get(key))
             if value is not None:
                 css = level(value, context.thresholds.get(key)) or ""

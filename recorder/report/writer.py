@@ -26,8 +26,9 @@ from recorder.report.charts import PLOT_LEFT, PLOT_RIGHT, Thresholds
 from recorder.report.conversation import Conversation
 from recorder.report.markup import PageContext, Row
 from recorder.report.overview import document_end, document_start
-from recorder.report.session_details import read_session_details
+from recorder.report.session_details import read_session_details, read_session_name
 from recorder.report.session_page import SessionPage, session_section
+from recorder.session_labels import session_labels
 from recorder.store import ensure_directory
 from recorder.warning_log import FileWarning
 
@@ -44,6 +45,9 @@ class ReportOptions:
     audio_max_seconds: float = DEFAULT_AUDIO_MINUTES * 60  # per session, from its start
     thresholds: Mapping[str, Thresholds] = field(default_factory=dict)  # metric -> (good, slow)
     generated_at: str | None = None  # shown on the page; now (UTC) when None
+    # readable names for sessions: a key is a file as listed, its name or its stem (see
+    # session_labels); these win over a `name` in the session line, which wins over the stem
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def write_report(
         title=options.title,
         generated_at=options.generated_at
         or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        names=display_names(files),
+        names=session_labels(files, {**recorded_names(files), **options.names}),
         anchors={file: f"session-{index}" for index, file in enumerate(files, start=1)},
         files={str(row["session"]): str(row["file"]) for row in stats.sessions},
         thresholds=options.thresholds,
@@ -106,12 +110,10 @@ def write_report(
     )
 
 
-def display_names(files: Sequence[str]) -> dict[str, str]:
-    """Each file's stem, or its path where two files share a stem."""
-    stems: dict[str, int] = defaultdict(int)
-    for file in files:
-        stems[Path(file).stem] += 1
-    return {file: Path(file).stem if stems[Path(file).stem] == 1 else file for file in files}
+def recorded_names(files: Sequence[str]) -> dict[str, str]:
+    """The `name` each session line gives its session, for the files that have one."""
+    names = {file: read_session_name(file) for file in files}
+    return {file: name for file, name in names.items() if name}
 
 
 def _session_page(
@@ -154,8 +156,9 @@ def _session_page(
         user_wave=user_wave,
         assistant_wave=assistant_wave,
         seconds=seconds,
-        audio_note=_audio_note(options, mix, audio),
+        audio_note=_audio_note(options, mix, audio, row),
         warnings=notes,
+        timing=details.timing,
     )
 
 
@@ -187,7 +190,15 @@ def _audio_policy(options: ReportOptions) -> str:
     )
 
 
-def _audio_note(options: ReportOptions, mix: Track | None, audio: EmbeddedAudio | None) -> str:
+def _audio_note(
+    options: ReportOptions, mix: Track | None, audio: EmbeddedAudio | None, row: Row
+) -> str:
+    if (mix is None or not mix.frames) and row.get("transport") == "sideband":
+        return (
+            "No audio on this connection: a sideband carries the control events of a WebRTC "
+            "or SIP call, whose audio travels outside it (first audio is taken from "
+            "output_audio_buffer.started)."
+        )
     if mix is None or not mix.frames:
         return "No audio in this session."
     if audio is None:

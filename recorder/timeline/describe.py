@@ -249,6 +249,8 @@ def _describe_transcription_failed(
 _DESCRIBERS: dict[str, _Describer] = {
     vocab.SESSION_CREATED: _describe_session,
     vocab.SESSION_UPDATED: _describe_session,
+    "session.started": _describe_session,  # GPT-Live
+    "session.start": _describe_session,
     "session.update": _describe_session_update,
     "conversation.item.added": _describe_item_event,
     "conversation.item.done": _describe_item_event,
@@ -353,3 +355,9 @@ def _get(value: object, key: str) -> Any:
 
 def _item_id(event: Mapping[str, Any]) -> str | None:
     return _str(event.get("item_id")) or _str(_get(event.get("item"), "id"))
+
+
+# GPT-Live's events: their own module, which describes with the helpers above
+from recorder.timeline.live import LIVE_DESCRIBERS  # noqa: E402
+
+_DESCRIBERS.update(LIVE_DESCRIBERS)

@@ -17,7 +17,13 @@ What the timeline itself does:
 - collapsing: the audio deltas of one response, the transcript or text deltas of one content
   part, the argument deltas of one function call and the deltas of one user transcription each
   become one entry, the text assembled; the `.done` event that ends them is folded in. A run of
-  `input_audio_buffer.append` becomes one entry; any other line ends the run;
+  `input_audio_buffer.append` becomes one entry; any other line ends the run. The translation
+  endpoint's appends, translated audio and transcripts collapse the same way;
+- what the interpretation says about responses (CONTRACT §4.1): the audio of a response whose
+  items have phases is one entry per phase, marked `preamble` (`commentary`) or `final answer`,
+  and so are transcripts and texts of phased items; `response.created` and `response.done` of
+  an out-of-band or idle-timeout response say so, and the `response.done` of a response with
+  phases gives its ttfb and the final answer's;
 - order: entries come out in the order of their first frame. A collapsed entry holds back the
   entries after it until it is complete (its `.done`, its `response.done`, 5 s of session time
   without a new delta, or the end), so a follower prints the same timeline as `rt show`, a
@@ -34,8 +40,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from recorder import vocabulary as vocab
-from recorder.interpretation import Frame, Interpreter, base64_size
+from recorder.interpretation import TURN, Frame, Interpreter, base64_size
+from recorder.interpretation.energy import audible_ms
 from recorder.interpretation.interpreter import OnWarning
+from recorder.interpretation.layout import LIVE_APPEND, LIVE_AUDIO_DELTA
+from recorder.interpretation.live import (
+    INPUT_TRANSCRIPT,
+    OUTPUT_TRANSCRIPT,
+    RESPONSE_EVENT,
+    UTTERANCE_GAP_MS,
+)
+from recorder.interpretation.responses import COMMENTARY, FINAL_ANSWER
+from recorder.interpretation.translation import TRANSLATION_APPEND
 from recorder.timeline.describe import (
     Severity,
     clip,
@@ -45,6 +61,13 @@ from recorder.timeline.describe import (
     one_line,
     quote,
     seconds,
+)
+from recorder.timeline.live import (
+    DELEGATION_ENDS,
+    delegated_usage,
+    delegation_summary,
+    live_span,
+    speech_summary,
 )
 from recorder.vocabulary import PCM16
 
@@ -89,6 +112,8 @@ class Entry:
     end_t: float | None = None
     types: frozenset[str] = frozenset()
     event: Mapping[str, Any] | None = None  # the event of a one-frame entry
+    response_kind: str | None = None  # turn | out_of_band | idle_timeout (CONTRACT §4.1)
+    phase: str | None = None  # the output item's phase: commentary | final_answer
 
 
 TimelineItem = SessionHeader | Entry
@@ -138,18 +163,40 @@ _RUN_SPECS = (
         False,
     ),
     _RunSpec("appends", vocab.AUDIO_APPEND, None, None, False),
+    # GPT-Live: input like appends, output folded into runs of silence and of speech, what each
+    # side said as one line per utterance, a delegated Responses call as one line; the
+    # translation endpoint's output audio and transcripts have the same names and read the same
+    _RunSpec("appends", LIVE_APPEND, None, None, False),
+    _RunSpec("appends", TRANSLATION_APPEND, None, None, False),
+    _RunSpec("output audio", LIVE_AUDIO_DELTA, None, None, False),
+    _RunSpec("user speech", INPUT_TRANSCRIPT, None, None, False),
+    _RunSpec("assistant speech", OUTPUT_TRANSCRIPT, None, None, False),
+    _RunSpec("delegation", RESPONSE_EVENT, None, None, False),
 )
+_STREAMS = frozenset({"appends", "output audio"})  # audio runs, ended by any other line
+_SPEECH = frozenset({"user speech", "assistant speech"})
+PHASE_LABELS = {COMMENTARY: "preamble", FINAL_ANSWER: "final answer"}
 _SPEC_BY_DELTA = {spec.delta: spec for spec in _RUN_SPECS}
+# runs a new run of these kinds completes: the other side's speech, the other audibility
+_ENDED_BY: dict[str, tuple[str, ...]] = {
+    "output audio": ("output audio",),
+    "user speech": ("assistant speech", "user speech"),
+    "assistant speech": ("user speech", "assistant speech"),
+}
 _SPEC_BY_DONE = {spec.done: spec for spec in _RUN_SPECS if spec.done is not None}
 
 
-def _run_key(spec: _RunSpec, event: Mapping[str, Any], response_id: str | None) -> tuple[Any, ...]:
+def _run_key(
+    spec: _RunSpec, event: Mapping[str, Any], response_id: str | None, phase: str | None = None
+) -> tuple[Any, ...]:
     if spec.kind == "appends":
         return (spec.delta,)
+    if spec.kind == "delegation":
+        return (spec.delta, _str(event.get("delegation_id")))
     # Only scalars from the event: a hostile file may put a list where an id belongs.
     item_id = _str(event.get("item_id"))
-    if spec.kind == "audio":  # one line per response, whatever items carry its audio
-        return (spec.delta, response_id or item_id)
+    if spec.kind == "audio":  # one line per response (and phase), whatever items carry it
+        return (spec.delta, response_id or item_id, phase)
     if spec.kind == "arguments":
         return (spec.delta, response_id, item_id or _str(event.get("call_id")))
     index = event.get("content_index")
@@ -169,6 +216,8 @@ class _Run:
     response_number: int | None
     item_id: str | None
     last_t: float
+    response_kind: str | None = None
+    phase: str | None = None
     count: int = 0
     size: int = 0  # decoded audio bytes
     audio_ms: float = 0.0
@@ -178,19 +227,36 @@ class _Run:
     call_id: str | None = None
     types: set[str] = field(default_factory=set)
     complete: bool = False
+    audible: bool = False  # GPT-Live output: a run of speech (else of silence)
+    span: tuple[float, float] | None = None  # GPT-Live speech: its span on the session timeline
+    usage: str | None = None  # a delegated Responses call's model and tokens
 
     def add(self, frame: Frame, event: Mapping[str, Any]) -> None:
         self.count += 1
         self.last_t = frame.t
         self.types.add(self.spec.delta)
-        if self.spec.kind in ("audio", "appends"):
+        if self.spec.kind in ("audio", "appends", "output audio"):
             self.size += frame.audio_bytes
             self.audio_ms += frame.audio_ms
+        elif self.spec.kind == "delegation":
+            self._delegated(event)
         else:
+            if self.spec.kind in _SPEECH:
+                self.span = live_span(self.span, event)
             delta = event.get("delta")
             if isinstance(delta, str):
                 self.parts.append(delta)
             self.call_id = self.call_id or _str(event.get("call_id"))
+
+    def _delegated(self, event: Mapping[str, Any]) -> None:
+        inner = event.get("event")
+        inner = inner if isinstance(inner, Mapping) else {}
+        kind = _str(inner.get("type")) or "?"
+        self.parts.append(kind)
+        self.call_id = self.call_id or _str(event.get("delegation_id"))
+        if kind in DELEGATION_ENDS:
+            self.usage = delegated_usage(inner)
+            self.complete = True
 
     def finish_with(self, ctype: str, event: Mapping[str, Any]) -> None:
         """Fold in the `.done` event that completes the run."""
@@ -210,6 +276,15 @@ class _Run:
                 f"{seconds(self.audio_ms)} audio · {count(self.count, unit)} over "
                 f"{span:.3f} s · {self.size:,} B"
             )
+        elif self.spec.kind == "output audio":
+            summary = (
+                f"{'speech' if self.audible else 'silence'} {seconds(self.audio_ms)} · "
+                f"{count(self.count, 'delta')} over {span:.3f} s · {self.size:,} B"
+            )
+        elif self.spec.kind == "delegation":
+            summary = delegation_summary(self.call_id, self.parts, self.usage)
+        elif self.spec.kind in _SPEECH:
+            summary = speech_summary("".join(self.parts), self.span, self.count)
         elif self.spec.kind == "arguments":
             arguments = "".join(self.parts) if self.parts else self.final_text or ""
             call = f"{self.name or '?'}({one_line(arguments)})"
@@ -217,6 +292,8 @@ class _Run:
         else:
             text = "".join(self.parts) if self.parts else self.final_text or ""
             summary = f"{quote(text)} · {deltas}"
+        if self.phase in PHASE_LABELS:
+            summary = f"{PHASE_LABELS[self.phase]} · {summary}"
         return Entry(
             t=self.t,
             source=self.source,
@@ -230,6 +307,8 @@ class _Run:
             collapsed=True,
             end_t=self.last_t,
             types=frozenset(self.types),
+            response_kind=self.response_kind,
+            phase=self.phase,
         )
 
 
@@ -246,7 +325,7 @@ class Timeline:
     ) -> None:
         self.collapse = collapse
         self.idle_close_s = idle_close_s
-        self.interpreter = Interpreter(path, on_warning)
+        self.interpreter = Interpreter(path, on_warning, measure_audio=False)
         self.header: SessionHeader | None = None
         self.closed = False  # a `close` record was seen
         self._header_state: Literal["none", "waiting", "done"] = "none"  # none: no session line
@@ -254,6 +333,7 @@ class Timeline:
         self._queue: deque[Entry | _Run | None] = deque()  # None: where the header goes
         self._open: dict[tuple[Any, ...], _Run] = {}
         self._item_names: dict[str, str] = {}
+        self._utterances: dict[str, tuple[int, float | None]] = {}  # GPT-Live speech runs
 
     def feed(self, line: int, record: Mapping[str, Any]) -> list[TimelineItem]:
         """The items that are complete once `record` is read, in timeline order."""
@@ -367,6 +447,8 @@ class Timeline:
         if self.collapse and ctype == vocab.RESPONSE_DONE and frame.response_id is not None:
             self._complete_response(frame.response_id)
         summary, severity = describe_event(ctype, event, frame.audio_format or PCM16)
+        if ctype in (vocab.RESPONSE_CREATED, vocab.RESPONSE_DONE) and frame.response_id:
+            summary = self._response_summary(summary, ctype, frame)
         self._new_line(
             Entry(
                 t=frame.t,
@@ -380,8 +462,30 @@ class Timeline:
                 severity=severity,
                 types=frozenset({ctype}),
                 event=event,
+                response_kind=frame.response_kind,
+                phase=frame.phase,
             )
         )
+
+    def _response_summary(self, summary: str, ctype: str, frame: Frame) -> str:
+        """A response's line, with what the interpretation says about it: its kind when it is
+        not a turn, and at its end the latencies of a response that spoke a preamble."""
+        kind = frame.response_kind
+        parts = [summary] if summary else []
+        if kind is not None and kind != TURN:
+            parts.append(kind.replace("_", " "))
+        response_id = frame.response_id
+        if (
+            ctype == vocab.RESPONSE_DONE
+            and response_id
+            and response_id in self.interpreter.responses
+        ):
+            facts = self.interpreter.responses.facts(response_id)
+            if facts.phases:
+                parts.append(f"ttfb {_ms(facts.ttfb_ms)} · final answer {_ms(facts.ttfb_final_ms)}")
+                if facts.preamble_audio_ms:
+                    parts.append(f"preamble {seconds(facts.preamble_audio_ms)} audio")
+        return " · ".join(parts)
 
     def _collapsed(self, frame: Frame, event: Mapping[str, Any]) -> bool:
         """Fold the frame into a collapsed entry if it belongs in one; False if it is a line."""
@@ -389,7 +493,9 @@ class Timeline:
         response_id = frame.response_id
         spec = _SPEC_BY_DELTA.get(ctype)
         if spec is not None:
-            key = _run_key(spec, event, response_id)
+            key = self._live_key(spec, frame, event) or _run_key(
+                spec, event, response_id, frame.phase
+            )
             run = self._open.get(key)
             if run is None:
                 run = _Run(
@@ -402,12 +508,18 @@ class Timeline:
                     response_number=self.interpreter.responses.number(response_id),
                     item_id=frame.item_id,
                     last_t=frame.t,
+                    response_kind=frame.response_kind,
+                    phase=frame.phase,
                 )
-                if spec.kind != "appends":
+                if spec.kind not in _STREAMS:
                     self._end_appends()
+                self._end_kinds(_ENDED_BY.get(spec.kind, ()), keep=key)
+                run.audible = len(key) > 1 and key[1] is True
                 self._queue.append(run)
                 self._open[key] = run
             run.add(frame, event)
+            if run.complete:
+                self._open.pop(key, None)
             return True
         spec = _SPEC_BY_DONE.get(ctype)
         if spec is not None:
@@ -439,9 +551,34 @@ class Timeline:
                 del self._open[key]
 
     def _end_appends(self) -> None:
-        run = self._open.pop((vocab.AUDIO_APPEND,), None)
-        if run is not None:
-            run.complete = True
+        """Audio runs (appends, GPT-Live input and output) end at any other line."""
+        self._end_kinds(_STREAMS)
+
+    def _end_kinds(self, kinds: Iterable[str], keep: tuple[Any, ...] | None = None) -> None:
+        for key, run in list(self._open.items()):
+            if run.spec.kind in kinds and key != keep:
+                run.complete = True
+                del self._open[key]
+
+    def _live_key(
+        self, spec: _RunSpec, frame: Frame, event: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """The run a GPT-Live output delta (speech or silence) or transcript delta (one run per
+        utterance) goes to; None for other frames."""
+        if spec.kind == "output audio":
+            return (spec.delta, audible_ms(event.get("delta"), frame.audio_format or PCM16) > 0)
+        if spec.kind in _SPEECH:
+            number, last_end = self._utterances.get(spec.delta, (0, None))
+            start = live_span(None, event)
+            if (
+                start is not None
+                and last_end is not None
+                and start[0] - last_end > UTTERANCE_GAP_MS
+            ):
+                number += 1
+            self._utterances[spec.delta] = (number, start[1] if start else last_end)
+            return (spec.delta, number)
+        return None
 
     def _new_line(self, entry: Entry) -> None:
         self._end_appends()
@@ -481,3 +618,7 @@ def build_timeline(
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _ms(value: float | None) -> str:
+    return "none" if value is None else f"{value:.1f} ms"

@@ -25,7 +25,7 @@ class FrameStream:
     """Feeds records to an `Interpreter` and gives each frame as its `--json` object."""
 
     def __init__(self, path: str = "<session>", on_warning: OnWarning | None = None) -> None:
-        self.interpreter = Interpreter(path, on_warning)
+        self.interpreter = Interpreter(path, on_warning, measure_audio=False)
 
     def feed(self, line: int, record: Mapping[str, Any]) -> dict[str, Any] | None:
         frame = self.interpreter.feed(line, record)

@@ -18,3 +18,7 @@ say assistant-shipped en-gb+f3    "Thanks. Your order shipped on Monday and shou
 say assistant-weather en-gb+f3    "It is sunny in Paris today, around twenty degrees, with a light breeze from the west, so a good afternoon for a walk."
 say assistant-lyon    en-gb+f3    "In Lyon it is cloudy, around seventeen degrees."
 say assistant-welcome en-gb+f3    "You're welcome. Have a nice day!"
+say assistant-checking en-gb+f3   "Let me check that for you."
+say assistant-forecast en-gb+f3   "In Paris it is sunny, around twenty degrees."
+say assistant-still-there en-gb+f3 "Are you still there?"
+say translated-order  fr+f3       "Bonjour, pouvez-vous vérifier l'état de ma commande ?"

@@ -1,5 +1,6 @@
--- Distribution of each latency metric over the `turn` responses (CONTRACT §4.1: out-of-band and
--- idle-timeout responses are counted in `by_kind`, not in the latency figures). NULLs left out;
+-- Distribution of each latency metric over the responses to user turns: `turn`, and GPT-Live's
+-- `live_turn` (CONTRACT §4.1, §4.4: out-of-band and idle-timeout responses are counted in
+-- `by_kind`, not in the latency figures). NULLs left out;
 -- percentiles with linear interpolation.
 WITH
 metrics(metric, ordinal) AS (
@@ -11,7 +12,7 @@ observations AS (
         SELECT ttfb_ms, ttft_ms, duration_ms, voice_to_voice_ms, ttfb_final_ms,
                voice_to_voice_final_ms
         FROM responses
-        WHERE kind = 'turn'
+        WHERE kind IN ('turn', 'live_turn')
     )
     ON ttfb_ms, ttft_ms, duration_ms, voice_to_voice_ms, ttfb_final_ms, voice_to_voice_final_ms
     INTO NAME metric VALUE ms
