@@ -663,11 +663,11 @@ def test_a_20_mb_line_is_read_and_a_cut_off_one_named(
 
 
 def assert_reads_a_huge_append(path: Path, directory: Path, command: str, size: int) -> None:
-    """`rt sql` over `events` (each event whole, its audio too) or `rt export parquet`: the
-    huge append is a row like any other, its decoded size in `audio_bytes`."""
+    """`rt sql --with-audio` over `events` (each event whole, its audio too) or `rt export
+    parquet`: the huge append is a row like any other, its decoded size in `audio_bytes`."""
     sql = "SELECT max(audio_bytes) AS most, max(length(event::VARCHAR)) AS longest FROM events"
     if command == "sql":
-        result = invoke("sql", sql, str(path), "--format", "json")
+        result = invoke("sql", sql, str(path), "--format", "json", "--with-audio")
         assert_names_every_bad_line(path, result.stderr)
     else:
         dataset = directory / "dataset"
