@@ -34,6 +34,7 @@ from click.testing import CliRunner, Result
 from conftest import scaled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from otlp_receiver import OtlpReceiver
 from rt_cli.main import cli
 from scripted_server import Script, ScriptedRealtimeServer
 from websockets.asyncio.client import connect
@@ -569,6 +570,13 @@ def test_replay_survives_hostile_files(scripted_upstream: BackgroundServer, host
 # -- every reader -------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def collector() -> Iterator[str]:
+    """An OTLP/HTTP collector's URL, for rt export otlp to send its traces to."""
+    with OtlpReceiver() as receiver:
+        yield receiver.url
+
+
 @settings(
     max_examples=max(4, MAX_EXAMPLES // 3),
     deadline=None,
@@ -576,15 +584,15 @@ def test_replay_survives_hostile_files(scripted_upstream: BackgroundServer, host
 )
 @given(hostile=hostile_files)
 def test_every_reader_survives_hostile_files(
-    scripted_upstream: BackgroundServer, hostile: HostileFile
+    scripted_upstream: BackgroundServer, collector: str, hostile: HostileFile
 ):
-    """show, tail, stats, sql, ls, diff, export wav and parquet, report, check, serve and
+    """show, tail, stats, sql, ls, diff, export wav, parquet and otlp, report, check, serve and
     replay on the same hostile file: none crashes, each names every bad line, and the valid
     frames are all in `rt sql`'s events."""
     target = scripted_upstream.url + "/v1/realtime?model=gpt-realtime"
     with hostile_dir() as directory:
         path = hostile.write(directory)
-        readings = read_everywhere(path, directory, target)
+        readings = read_everywhere(path, directory, target, collector)
         for name, reading in readings.items():
             if reading.exit_code == 0 or name == "replay":  # a replay may stop, yet it read
                 assert_names_every_bad_line(path, reading.stderr, name.startswith("tail"))
@@ -823,8 +831,11 @@ class Reading:
     stderr: str
 
 
-def read_everywhere(path: Path, directory: Path, target: str | None) -> dict[str, Reading]:
-    """What every reader makes of `path` (the CLI as a user runs it; serve as its library)."""
+def read_everywhere(
+    path: Path, directory: Path, target: str | None, collector: str | None = None
+) -> dict[str, Reading]:
+    """What every reader makes of `path` (the CLI as a user runs it; serve as its library);
+    `replay` with a `target`, `export otlp` with a `collector`."""
     p = str(path)
     config = directory / "rt-check.toml"
     config.write_text(PASSING_CHECK)
@@ -842,6 +853,8 @@ def read_everywhere(path: Path, directory: Path, target: str | None) -> dict[str
         "report": ["report", p, "--no-audio", "-o", str(directory / "report.html")],
         "check": ["check", p, "--config", str(config), "--format", "json"],
     }
+    if collector is not None:
+        commands["export otlp"] = ["export", "otlp", p, "--endpoint", collector, "--timeout", "5"]
     if target is not None:
         commands["replay"] = [
             "replay", p, "--target", target, "--fast", "--pace", "timed", "--timeout", "2",
@@ -898,13 +911,13 @@ def assert_every_reader_succeeds(readings: dict[str, Reading]) -> None:
 
 
 @pytest.fixture
-def everywhere(tmp_path, scripted_upstream):
+def everywhere(tmp_path, scripted_upstream, collector):
     target = scripted_upstream.url + "/v1/realtime?model=gpt-realtime"
 
     def read(path: Path) -> dict[str, Reading]:
         out = tmp_path / f"out-{len(list(tmp_path.glob('out-*')))}"
         out.mkdir()
-        return read_everywhere(path, out, target)
+        return read_everywhere(path, out, target, collector)
 
     return read
 
