@@ -1138,3 +1138,14 @@ def test_a_truncation_beyond_any_audio(heard_ms, tmp_path, everywhere):
     readings = everywhere(write_records(tmp_path, records))
     assert_every_reader_succeeds(readings)
     assert list(tmp_path.glob("out-*/wav/*.mix.wav"))
+
+
+@pytest.mark.parametrize("value", [[1], {"a": 1}, 7, None])
+def test_an_event_type_that_is_not_a_string(value, tmp_path, everywhere):
+    """A client event whose `type` is a list, an object, a number or null is an event of no
+    type to every reader (an append's type test once hashed it)."""
+    records = compact_lines()
+    append = first(records, "input_audio_buffer.append")
+    records[append]["event"]["type"] = value
+    readings = everywhere(write_records(tmp_path, records))
+    assert_every_reader_succeeds(readings)

@@ -202,7 +202,11 @@ class Interpreter:
             self.client_frames += 1
             if event is not None:
                 raw_type = event.get("type")
-                if raw_type in _APPENDS and not _NAMES_SOMETHING.intersection(event):
+                if (
+                    type(raw_type) is str
+                    and raw_type in _APPENDS
+                    and not _NAMES_SOMETHING.intersection(event)
+                ):
                     return self._append(line, number, t, raw_type, event)
         else:
             self.server_frames += 1
