@@ -51,6 +51,8 @@ AUDIO_TYPES = {
     "input_audio_buffer.append",
     "response.output_audio.delta",
     "response.audio.delta",
+    "session.input_audio.append",  # GPT-Live
+    "session.output_audio.delta",
 }
 # RT_HOSTILE_EXAMPLES=500 for a thorough hunt; the suite's default stays fast.
 MAX_EXAMPLES = int(os.environ.get("RT_HOSTILE_EXAMPLES", "25"))
@@ -80,7 +82,12 @@ def compact(name: str) -> tuple[bytes, ...]:
     return tuple(kept)
 
 
-BASES = ("ga-push-to-talk.jsonl", "azure-preview-g711.jsonl", "ga-function-call.jsonl")
+BASES = (
+    "ga-push-to-talk.jsonl",
+    "azure-preview-g711.jsonl",
+    "ga-function-call.jsonl",
+    "live-websocket.jsonl",  # GPT-Live: its own events, usage in seconds, delegations
+)
 
 # -- making hostile files ------------------------------------------------------------------------
 
@@ -126,6 +133,11 @@ KEY_PATHS = (
     ("event", "rate_limits"),
     ("event", "error"),
     ("event", "item"),
+    ("event", "usage"),  # GPT-Live
+    ("event", "usage", "seconds"),
+    ("event", "offset_ms"),
+    ("event", "delegation"),
+    ("event", "session", "audio", "format"),
 )
 
 json_values = st.recursive(
@@ -438,6 +450,9 @@ def test_stats_on_untouched_compact_bases_counts_every_response():
                 for line in compact(base)
                 if b'"type":"response.done"' in line.replace(b" ", b"")
             ]
+            if base.startswith("live-"):  # GPT-Live's responses are its turns
+                assert report["responses"]
+                continue
             assert len(report["responses"]) == len(done) > 0
 
 
