@@ -280,3 +280,61 @@ def test_serve_banner_names_a_hostile_file(recording, run):
         return out.getvalue()
 
     assert not CONTROL.search(run(banner_lines()))
+
+
+# -- GPT-Live: its own fields reach the same doors -------------------------------------------
+
+
+def hostile_live_recording(directory: Path) -> Path:
+    """The live-websocket sample with escape sequences (and formulas) in the session's name,
+    the model, both sides' transcripts, a delegation and the close reason."""
+    records: list[dict[str, Any]] = []
+    for line in (SAMPLES / "live-websocket.jsonl").read_bytes().splitlines():
+        record = json.loads(line)
+        event = record.get("event")
+        if record["kind"] == "session":
+            record["name"] = "=call" + EVIL
+        elif record["kind"] == "close":
+            record["reason"] = "bye" + EVIL
+        if isinstance(event, dict):
+            kind = event.get("type")
+            if kind == "session.started":
+                event["session"]["model"] = FORMULA + EVIL
+            elif kind in ("session.output_transcript.delta", "session.input_transcript.delta"):
+                event["delta"] += EVIL
+            elif kind == "session.delegation.created":
+                event["delegation"].update(target="@target" + EVIL, response_id="-r" + EVIL)
+        records.append(record)
+    path = directory / "live\x1b[31m=.jsonl"
+    path.write_bytes(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records))
+    return path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show"],
+        ["show", "--all"],
+        ["show", "--json"],
+        ["tail", "--max-seconds", "0"],
+        ["stats", "--format", "table"],
+        ["stats", "--by", "session", "--format", "csv"],
+        ["ls", "--format", "csv"],
+        ["ls", "--format", "markdown"],
+        ["diff"],
+        ["check", "-v"],
+        ["sql", "SELECT * FROM sessions", "--format", "csv"],
+    ],
+)
+def test_gpt_live_recording(args, tmp_path):
+    path = hostile_live_recording(tmp_path)
+    before = [path, path] if args[0] == "diff" else [path]
+    if args[0] == "sql":
+        result = invoke("sql", args[1], path, *args[2:])
+    else:
+        result = invoke(args[0], *before, *args[1:])
+    assert_no_control(result)
+    if args[0] != "check":  # (its lines name checks and figures, not what was said)
+        assert "\\x1b" in result.stdout or "\\u001b" in result.stdout  # the hostile text, shown
+    if "csv" in args:
+        assert_no_formula(result.stdout)
