@@ -128,7 +128,7 @@ def sql(
       $ rt sql "SELECT type, count(*) FROM events GROUP BY ALL ORDER BY 2 DESC" --format csv
       $ rt sql "SELECT event->>'$.error.message' FROM events WHERE type = 'error'"
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'
-      $ rt sql "SELECT r.*, l.label FROM responses r JOIN 'labels.csv' l USING (file)" --allow-files
+      $ rt sql "COPY (SELECT * FROM responses) TO 'responses.parquet'" sessions/ --allow-files
     """
     with reading_progress() as on_progress:
         result = run_sql(
