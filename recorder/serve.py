@@ -20,7 +20,6 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import overload
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -37,6 +36,7 @@ from recorder.replay import (
     event_type_of,
     sendable_close_code,
 )
+from recorder.replay.recording import IndexedSequence
 
 __all__ = [
     "ClientConnected",
@@ -67,7 +67,7 @@ class Reply:
     close: RecordedClose | None = None
 
 
-class Replies(Sequence[Reply]):
+class Replies(IndexedSequence[Reply]):
     """The server frames of a recording from `start` to `stop` (and then the server's close,
     if given), as replies `delay` s after `anchor`; each payload read when its reply is made."""
 
@@ -88,17 +88,7 @@ class Replies(Sequence[Reply]):
     def __len__(self) -> int:
         return self._stop - self._start + (self._close is not None)
 
-    @overload
-    def __getitem__(self, index: int) -> Reply: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Reply]: ...
-    def __getitem__(self, index: int | slice) -> Reply | list[Reply]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def _item(self, index: int) -> Reply:
         position = self._start + index
         if position == self._stop:
             assert self._close is not None
@@ -127,7 +117,7 @@ class Cue:
     replies: Sequence[Reply]
 
 
-class Cues(Sequence[Cue]):
+class Cues(IndexedSequence[Cue]):
     """The cues of a playbook, in order: a few numbers each in memory, a `Cue` made (and its
     replies read from the recording) when it is needed."""
 
@@ -146,17 +136,7 @@ class Cues(Sequence[Cue]):
     def __len__(self) -> int:
         return len(self.frame)
 
-    @overload
-    def __getitem__(self, index: int) -> Cue: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Cue]: ...
-    def __getitem__(self, index: int | slice) -> Cue | list[Cue]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def _item(self, index: int) -> Cue:
         frame = self._frames[self.frame[index]]
         last = index == len(self) - 1
         stop = len(self._frames) if last else self.frame[index + 1]

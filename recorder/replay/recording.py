@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 from recorder import vocabulary as vocab
 from recorder.errors import InputError, SessionFormatError
@@ -36,6 +36,28 @@ _KINDS: tuple[Kind, ...] = ("event", "text", "binary")
 _SERVER = 1  # flag bits of a frame in RecordedFrames
 _VERBATIM = 8  # its payload is a slice of its line (an event as it went over the wire)
 _BUFFER_BYTES = 2**20
+T = TypeVar("T")
+
+
+class IndexedSequence(Sequence[T]):
+    """A sequence of items made on demand by `_item(index)` from compact columns: indexing
+    with negative numbers and slices as a list does, and IndexError past either end."""
+
+    def _item(self, index: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._item(index)
 
 
 # -- a recording, read for re-sending -----------------------------------------------------------
@@ -68,7 +90,7 @@ class RecordedFrame:
         return self.event_type or self.kind
 
 
-class RecordedFrames(Sequence[RecordedFrame]):
+class RecordedFrames(IndexedSequence[RecordedFrame]):
     """The frames of a recording, in order: a compact index in memory, each payload read from
     the file when asked for (see the module docstring). Payloads are kept (readable) only for
     the directions in `keep`."""
@@ -118,17 +140,7 @@ class RecordedFrames(Sequence[RecordedFrame]):
     def __len__(self) -> int:
         return len(self._t)
 
-    @overload
-    def __getitem__(self, index: int) -> RecordedFrame: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[RecordedFrame]: ...
-    def __getitem__(self, index: int | slice) -> RecordedFrame | list[RecordedFrame]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def _item(self, index: int) -> RecordedFrame:
         return self.frame(index)
 
     def __iter__(self) -> Iterator[RecordedFrame]:

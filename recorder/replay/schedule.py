@@ -16,13 +16,18 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, overload
+from typing import Literal
 from urllib.parse import urlsplit
 
 from recorder import vocabulary as vocab
 from recorder.errors import InputError
 from recorder.interpretation.layout import INPUT_AUDIO
-from recorder.replay.recording import RecordedFrame, RecordedFrames, RecordedSession
+from recorder.replay.recording import (
+    IndexedSequence,
+    RecordedFrame,
+    RecordedFrames,
+    RecordedSession,
+)
 from recorder.session import (
     REDACTED,
     redact_url,
@@ -103,7 +108,7 @@ class Send:
 _NO_WAIT: Mapping[str, int] = MappingProxyType({})
 
 
-class Sends(Sequence[Send]):
+class Sends(IndexedSequence[Send]):
     """The sends of a schedule, in order: three numbers each in memory, the `Send` (and its
     frame, whose payload is read from the recording when asked for) made when it is needed."""
 
@@ -124,17 +129,7 @@ class Sends(Sequence[Send]):
     def __len__(self) -> int:
         return len(self._index)
 
-    @overload
-    def __getitem__(self, index: int) -> Send: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Send]: ...
-    def __getitem__(self, index: int | slice) -> Send | list[Send]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def _item(self, index: int) -> Send:
         return Send(
             self._gap[index],
             self._waits.get(index, _NO_WAIT),
