@@ -209,7 +209,7 @@ async def replay_throughput(path: Path, out: Path) -> tuple[float, float, float]
     session = load_session(path, keep_payloads=("client",))
     load_s = time.perf_counter() - t0
     schedule = replay_schedule(session, pace="timed", fast=True)
-    payloads = [s.frame.payload for s in schedule.sends]
+    payloads = [s.payload for s in schedule.sends]  # read in one pass over the file
     async with serve(_sink, "127.0.0.1", 0, max_size=None, compression=None) as server:
         url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/realtime"
         t0 = time.perf_counter()

@@ -23,6 +23,7 @@ from .output import (
     make_console,
     number_column,
     print_tables,
+    printable,
     write_json,
     write_markdown,
 )
@@ -101,11 +102,12 @@ def diff(a: Path, b: Path, fmt: str, pricing: str | None) -> None:
 
 
 def print_diff(result: SessionDiff, console: Console) -> None:
-    width = max(len(result.a.file), len(result.b.file))
+    files = {side.file: printable(side.file) for side in (result.a, result.b)}
+    width = max(len(shown) for shown in files.values())
     for name, side in (("A", result.a), ("B", result.b)):
-        details = " · ".join(str(x) for x in (side.session, side.model, side.started_at) if x)
+        details = " · ".join(printable(x) for x in (side.session, side.model, side.started_at) if x)
         heading = Text.assemble(
-            (name, "bold"), "  ", side.file.ljust(width), "  ", (details, "dim")
+            (name, "bold"), "  ", files[side.file].ljust(width), "  ", (details, "dim")
         )
         console.print(heading, soft_wrap=True)
     console.print()
@@ -115,17 +117,17 @@ def print_diff(result: SessionDiff, console: Console) -> None:
     if not result.transcript_diff:
         console.print(Text(_same_transcripts(result), style="dim"), soft_wrap=True)
     for line in result.transcript_diff:
-        console.print(Text(line, style=DIFF_STYLES.get(line[:1], "")), soft_wrap=True)
+        console.print(Text(printable(line), style=DIFF_STYLES.get(line[:1], "")), soft_wrap=True)
     console.print()
     print_tables([events_table(result)], console)
 
 
 def write_diff_markdown(result: SessionDiff, out: IO[str]) -> None:
-    out.write(f"**A** `{result.a.file}`  \n**B** `{result.b.file}`\n\n")
+    out.write(f"**A** `{printable(result.a.file)}`  \n**B** `{printable(result.b.file)}`\n\n")
     write_markdown([summary_table(result), *response_tables(result)], out)
     out.write("\n### Transcripts\n\n")
     if result.transcript_diff:
-        out.write("```diff\n" + "\n".join(result.transcript_diff) + "\n```\n")
+        out.write("```diff\n" + "\n".join(map(printable, result.transcript_diff)) + "\n```\n")
     else:
         out.write(_same_transcripts(result) + "\n")
     out.write("\n")

@@ -25,6 +25,7 @@ from recorder.wav import TRACKS, WrittenWav, export_wav
 from recorder.wording import counted
 
 from .options import out_option, prices_with, pricing_option
+from .output import printable, warning_text
 
 _ProgressCallback = Callable[[str, int, int], None]
 
@@ -96,9 +97,13 @@ def wav(session: Path, out: Path, track: str, split: bool, heard: bool) -> None:
     lines: list[WrittenWav] = []
 
     def warn(warning: AudioWarning) -> None:
-        err.print(Text.assemble(("warning: ", "yellow"), str(warning)))
+        err.print(warning_text(warning))
 
-    status = err.status(f"exporting {session}") if err.is_terminal else contextlib.nullcontext()
+    status = (
+        err.status(f"exporting {printable(session)}")
+        if err.is_terminal
+        else contextlib.nullcontext()
+    )
     with status:
         result = export_wav(
             session,
@@ -109,17 +114,17 @@ def wav(session: Path, out: Path, track: str, split: bool, heard: bool) -> None:
             on_warning=warn,
             on_written=lines.append,
         )
-    width = max(len(str(written.path)) for written in lines)
+    width = max(len(printable(written.path)) for written in lines)
     for written in lines:
         console.print(_written_line(written, width))
     for missing in result.missing:
-        err.print(Text.assemble(("note: ", "cyan"), missing))
+        err.print(Text.assemble(("note: ", "cyan"), printable(missing)))
 
 
 def _written_line(written: WrittenWav, width: int) -> Text:
     layout = "stereo (user left, assistant right)" if written.channels == 2 else "mono"
     line = Text.assemble(
-        (str(written.path).ljust(width), "bold"),
+        (printable(written.path).ljust(width), "bold"),
         f"  {format_duration(written.duration_s)}  {written.rate} Hz  {layout}",
     )
     if written.interpolated_from:
@@ -188,7 +193,7 @@ def parquet(paths: tuple[str, ...], out: str, with_audio: bool, pricing: str | N
             on_progress=on_progress,
         )
     for warning in result.warnings:
-        err.print(Text.assemble(("warning: ", "yellow"), str(warning)))
+        err.print(warning_text(warning))
     if result.already_exported:
         count = len(result.already_exported)
         err.print(
@@ -198,11 +203,13 @@ def parquet(paths: tuple[str, ...], out: str, with_audio: bool, pricing: str | N
             )
         )
     if not result.sessions:
-        console.print(f"nothing to export: {out} already holds every session")
+        console.print(Text(f"nothing to export: {printable(out)} already holds every session"))
         return
     sessions = counted(result.sessions, "session")
     console.print(
-        Text.assemble("exported ", (sessions, "bold"), f" to {out} (run {result.run_id})")
+        Text.assemble(
+            "exported ", (sessions, "bold"), f" to {printable(out)} (run {result.run_id})"
+        )
     )
     width = max(len(table.name) for table in result.tables)
     for table in result.tables:

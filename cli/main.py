@@ -1,4 +1,5 @@
-"""The `rt` group. Turns a RecorderError into a one-line error and exit status 1, in one place."""
+"""The `rt` group. Turns a RecorderError into a one-line error and exit status 1, in one place
+(its control characters escaped, like every message rt prints)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import click
 
 from recorder import __version__
 from recorder.errors import RecorderError
+from recorder.escaping import escape_control
 
 # command name -> ("module:attribute", its one-line help). The help is written here too so that
 # `rt --help` lists the commands without importing any of them (numpy, DuckDB, websockets…);
@@ -91,7 +93,10 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except RecorderError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(escape_control(str(exc))) from None
+        except click.ClickException as exc:  # a usage error may quote a file name
+            exc.message = escape_control(exc.message)  # type: ignore[misc]  # Final in click
+            raise
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

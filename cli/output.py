@@ -5,6 +5,11 @@ Markdown; every value bound for JSON goes through `json_value` (which `cell_text
 dates, decimals and nested values). Colour is only a style on top (and rich drops it when the
 output is not a terminal). `reading_progress` gives every command the same progress bar on
 stderr (the options themselves are in `options.py`).
+
+Everything here came off the wire or out of a file, so it is untrusted (recorder/escaping.py):
+a cell, a heading, a warning or a line built with `printable` has its control characters
+written as escapes (`\\x1b`), JSON output has them as `\\u` escapes, and a CSV cell that a
+spreadsheet would run as a formula starts with an apostrophe.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from recorder.escaping import escape_control
+from recorder.escaping import escape_control, json_line_safe, neutralise_formula
+from recorder.json_text import to_json
 from recorder.warning_log import WarningLog
 
 PLAIN_WIDTH = 250  # rich would squeeze tables into 80 columns when writing to a pipe
@@ -76,7 +82,11 @@ def number_column(key: str, header: str = "", digits: int = 0, **kwargs: Any) ->
 
 
 def cell_text(column: Column, value: Any) -> str:
-    """The text of one cell, the same in every format."""
+    """The text of one cell, the same in every format: one line, no control character."""
+    return escape_control(_cell_text(column, value))
+
+
+def _cell_text(column: Column, value: Any) -> str:
     if column.text is not None:
         return column.text(value)
     value = json_value(value)
@@ -87,8 +97,18 @@ def cell_text(column: Column, value: Any) -> str:
     if isinstance(value, float):
         return repr(value) if column.digits is None else f"{value:.{column.digits}f}"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return json_text(value)
     return str(value)
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON whose control characters are all `\\u` escapes (still the same value)."""
+    return json_line_safe(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def printable(value: object) -> str:
+    """`str(value)` made safe for a terminal line: control characters written as escapes."""
+    return escape_control(str(value))
 
 
 def json_value(value: Any) -> Any:
@@ -155,7 +175,12 @@ def reading_progress() -> Iterator[Callable[[int, int], None] | None]:
 
 def echo_warning(warning: object) -> None:
     """One `warning: ...` line on stderr, so stdout stays clean for pipes."""
-    click.echo(f"warning: {escape_control(str(warning))}", err=True)
+    click.echo(f"warning: {printable(warning)}", err=True)
+
+
+def warning_text(warning: object) -> Text:
+    """The same line for a rich console (`warning:` in yellow on a terminal)."""
+    return Text.assemble(("warning: ", "yellow"), printable(warning))
 
 
 def echo_warnings(warnings: Sequence[object]) -> None:
@@ -186,10 +211,17 @@ def write_json(value: Any, stream: IO[str], *, indent: int | None = None) -> Non
     """JSON in one write; compact unless `indent` is given (Python's encoder is several
     times slower when it indents, which shows on large reports)."""
     separators = (",", ": ") if indent is not None else (",", ":")
-    text = json.dumps(
-        _finite(value), indent=indent, separators=separators, ensure_ascii=False, allow_nan=False
-    )
-    stream.write(text + "\n")
+    try:
+        text = json.dumps(
+            _finite(value),
+            indent=indent,
+            separators=separators,
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+    except RecursionError:  # an event nested deeper than Python's encoder goes: compact
+        text = to_json(value)
+    stream.write(json_line_safe(text) + "\n")
 
 
 def _finite(value: Any) -> Any:
@@ -204,12 +236,13 @@ def _finite(value: Any) -> Any:
 
 
 def write_csv(table: Table, stream: IO[str]) -> None:
-    """One table as CSV, headed by the row keys (the names a script would use)."""
+    """One table as CSV, headed by the row keys (the names a script would use). No cell is a
+    formula to a spreadsheet (`neutralise_formula`)."""
     columns = table.columns
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow([c.key for c in columns])
+    writer.writerow([neutralise_formula(printable(c.key)) for c in columns])
     for row in table.rows:
-        writer.writerow([cell_text(c, row.get(c.key)) for c in columns])
+        writer.writerow([neutralise_formula(cell_text(c, row.get(c.key))) for c in columns])
 
 
 def write_markdown(tables: Sequence[Table], stream: IO[str]) -> None:
@@ -218,7 +251,7 @@ def write_markdown(tables: Sequence[Table], stream: IO[str]) -> None:
         if index:
             stream.write("\n")
         if table.title:
-            stream.write(f"### {table.title}\n\n")
+            stream.write(f"### {printable(table.title)}\n\n")
         columns = table.columns
         stream.write("| " + " | ".join(_md(c.title) for c in columns) + " |\n")
         stream.write(
@@ -229,7 +262,7 @@ def write_markdown(tables: Sequence[Table], stream: IO[str]) -> None:
                 "| " + " | ".join(_md(cell_text(c, row.get(c.key))) for c in columns) + " |\n"
             )
         if table.caption:
-            stream.write(f"\n{table.caption}\n")
+            stream.write(f"\n{printable(table.caption)}\n")
 
 
 def print_tables(tables: Sequence[Table], console: Console, *, wide: bool = False) -> None:
@@ -317,12 +350,12 @@ def _print_tables(tables: Sequence[Table], console: Console) -> None:
             console.print()
         console.print(rich_table(table))
         if table.caption:  # lines of their own: rich would wrap a caption to the table's width
-            console.print(Text(table.caption), soft_wrap=not console.is_terminal)
+            console.print(Text(printable(table.caption)), soft_wrap=not console.is_terminal)
 
 
 def rich_table(table: Table) -> RichTable:
     out = RichTable(
-        title=table.title or None,
+        title=Text(printable(table.title), style="bold") if table.title else None,
         title_justify="left",
         title_style="bold",
         box=box.SIMPLE_HEAD,
@@ -330,9 +363,10 @@ def rich_table(table: Table) -> RichTable:
         show_edge=bool(table.title),  # without a title, the header is the first line
     )
     for column in table.columns:
+        title = Text(printable(column.title))
         if column.max_width is not None:
             out.add_column(
-                column.title,
+                title,
                 justify=column.justify,
                 no_wrap=not column.wrap,
                 overflow="fold" if column.wrap else "ellipsis",
@@ -342,9 +376,9 @@ def rich_table(table: Table) -> RichTable:
             widest = max(
                 (len(cell_text(column, row.get(column.key))) for row in table.rows), default=0
             )
-            out.add_column(column.title, justify="right", no_wrap=True, min_width=max(widest, 1))
+            out.add_column(title, justify="right", no_wrap=True, min_width=max(widest, 1))
         else:
-            out.add_column(column.title, justify=column.justify)
+            out.add_column(title, justify=column.justify)
     for row in table.rows:
         cells = []
         for column in table.columns:
@@ -357,4 +391,4 @@ def rich_table(table: Table) -> RichTable:
 
 
 def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return printable(text).replace("\\", "\\\\").replace("|", "\\|")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 import click
 from rich import box
@@ -30,12 +30,13 @@ from recorder.replay import (
     load_session,
     replay_schedule,
     run_replay,
+    summarise,
     summarise_file,
 )
 from recorder.warning_log import WarningLog
 
 from .options import header_option, out_option, pacing_options, timeout_option
-from .output import echo_warning
+from .output import echo_warning, printable
 
 
 @click.command()
@@ -96,8 +97,8 @@ def replay(
     err.print(
         Text.assemble(
             ("rt replay: ", "bold"),
-            f"{session} → ",
-            (plan.safe_url, "bold cyan"),
+            f"{printable(session)} → ",
+            (printable(plan.safe_url), "bold cyan"),
             f"  {len(schedule.sends)} client frames, {_pace(pace, speed, fast)}",
         )
     )
@@ -114,10 +115,12 @@ def replay(
         )
     except KeyboardInterrupt:
         raise click.Abort() from None
-    original = summarise_file(session, lambda problem: None)  # already warned while loading
+    assert recorded.facts is not None
+    original = summarise(recorded.facts)  # read once, while loading
     replayed = summarise_file(result.recording.path, warn)
     warn.close()
-    out_console.print(render_summary(result, original, replayed))
+    for part in summary_parts(result, original, replayed):
+        out_console.print(part)
     if result.stopped is not None:
         raise result.stopped
 
@@ -128,55 +131,76 @@ def _pace(pace: str, speed: float, fast: bool) -> str:
 
 # -- what the user sees ------------------------------------------------------------------------
 
+# Rows of the latency table laid out at once: a long call's thousands of responses are printed
+# in tables of this many rows with the same column widths, so they read as one table while
+# memory holds one batch.
+LATENCY_BATCH = 500
+LATENCY_COLUMNS = ("#", "trigger", "status", "ttfb original", "ttfb replay", "change")
+
 
 def render_summary(
     result: ReplayResult, original: RecordingFacts, replayed: RecordingFacts
 ) -> RenderableType:
     """The new file, what went each way, errors, and each response's latency vs the original."""
+    return Group(*summary_parts(result, original, replayed))
+
+
+def summary_parts(
+    result: ReplayResult, original: RecordingFacts, replayed: RecordingFacts
+) -> Iterator[RenderableType]:
+    """`render_summary`, part by part (the CLI prints each as it comes)."""
     summary = result.recording
-    head = Text.assemble(
-        (str(summary.path), "bold"),
+    yield Text.assemble(
+        (printable(summary.path), "bold"),
         f"  {summary.duration_s:.1f} s",
         f"  sent {result.frames_sent}/{result.frames_planned} client frames",
         f" · received {result.frames_received} server frames",
         f" · errors {len(replayed.errors)} (original {len(original.errors)})",
     )
-    parts: list[RenderableType] = [head]
     for error in replayed.errors:
         kind = "/".join(str(x) for x in (error.type, error.code) if x)
-        parts.append(Text(f"  error at {error.t:.3f} s: {kind}: {error.message}", style="red"))
+        line = f"  error at {error.t:.3f} s: {kind}: {error.message}"
+        yield Text(printable(line), style="red")
     comparisons = compare_responses(original, replayed)
-    if comparisons:
-        parts.append(Padding(latency_table(comparisons), (0, 0, 0, 2), expand=False))
-    else:
-        parts.append(Text("  no responses in either recording", style="dim"))
+    if not comparisons:
+        yield Text("  no responses in either recording", style="dim")
+    widths = [len(title) for title in LATENCY_COLUMNS]
+    widths[1] = max(widths[1], 15)
+    for row in map(_latency_cells, comparisons):
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    for start in range(0, len(comparisons), LATENCY_BATCH):
+        batch = comparisons[start : start + LATENCY_BATCH]
+        table = latency_table(batch, widths, header=start == 0)
+        yield Padding(table, (0, 0, 0, 2), expand=False)
     if summary.frames_lost:
-        parts.append(Text(f"  {summary.frames_lost} frames NOT recorded", style="bold red"))
-    return Group(*parts)
+        yield Text(f"  {summary.frames_lost} frames NOT recorded", style="bold red")
 
 
-def latency_table(comparisons: Sequence[ResponseComparison]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("#", justify="right")
-    table.add_column("trigger", no_wrap=True, min_width=15)
-    table.add_column("status", no_wrap=True)
-    table.add_column("ttfb original", justify="right")
-    table.add_column("ttfb replay", justify="right")
-    table.add_column("change", justify="right")
+def latency_table(
+    comparisons: Sequence[ResponseComparison], widths: Sequence[int], *, header: bool = True
+) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_header=header)
+    for title, width in zip(LATENCY_COLUMNS, widths, strict=True):
+        justify: Literal["left", "right"] = "left" if title in ("trigger", "status") else "right"
+        table.add_column(title, justify=justify, no_wrap=True, min_width=width)
     for row in comparisons:
-        either = row.replayed or row.original
-        assert either is not None
-        status = row.replayed.status if row.replayed is not None else "missing"
-        change = row.change_ms
-        table.add_row(
-            str(row.index),
-            _short_trigger(either.trigger),
-            status or "?",
-            _ms(row.original.ttfb_ms if row.original else None),
-            _ms(row.replayed.ttfb_ms if row.replayed else None),
-            "" if change is None else f"{change:+.1f} ms",
-        )
+        table.add_row(*(Text(cell) for cell in _latency_cells(row)))
     return table
+
+
+def _latency_cells(row: ResponseComparison) -> tuple[str, ...]:
+    either = row.replayed or row.original
+    assert either is not None
+    status = row.replayed.status if row.replayed is not None else "missing"
+    change = row.change_ms
+    return (
+        str(row.index),
+        printable(_short_trigger(either.trigger)),
+        printable(status or "?"),
+        _ms(row.original.ttfb_ms if row.original else None),
+        _ms(row.replayed.ttfb_ms if row.replayed else None),
+        "" if change is None else f"{change:+.1f} ms",
+    )
 
 
 def _short_trigger(trigger: str | None) -> str:

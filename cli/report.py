@@ -24,6 +24,7 @@ from recorder.session_labels import parse_name_option
 from recorder.wording import counted
 
 from .options import out_option, prices_with, pricing_option
+from .output import printable, warning_text
 from .stats import THRESHOLDS_MS
 
 
@@ -112,7 +113,7 @@ def report(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def warn(message: object) -> None:
-        err.print(Text.assemble(("warning: ", "yellow"), str(message)))
+        err.print(warning_text(message))
 
     options = ReportOptions(
         title=title,
@@ -135,7 +136,7 @@ def report(
 def _summary_line(written: WrittenReport, no_audio: bool) -> Text:
     sessions = counted(written.sessions, "session")
     line = Text.assemble(
-        ("wrote ", ""), (str(written.path), "bold"), f"  {format_size(written.size)}"
+        ("wrote ", ""), (printable(written.path), "bold"), f"  {format_size(written.size)}"
     )
     if no_audio:
         line.append(f"  {sessions}, no audio")

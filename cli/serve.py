@@ -30,7 +30,7 @@ from recorder.serve import (
 from recorder.warning_log import WarningLog
 
 from .options import listen_options, pacing_options
-from .output import echo_warning
+from .output import echo_warning, printable
 
 
 @click.command()
@@ -123,7 +123,8 @@ class _Reporter:
     def report(self, event: ServeEvent) -> None:
         if isinstance(event, ClientConnected):
             chosen = f" (subprotocol {event.subprotocol})" if event.subprotocol else ""
-            self.status.print(f"{event.client} connected: {event.path}{chosen}", style="dim")
+            line = printable(f"{event.client} connected: {event.path}{chosen}")
+            self.status.print(Text(line), style="dim")
         elif isinstance(event, UnmatchedFrame):
             if (event.client, event.key) not in self.reported:
                 self.reported.add((event.client, event.key))
@@ -143,16 +144,19 @@ def banner(
         Text.assemble(
             ("rt serve: ", "bold"),
             (server.url, "bold cyan"),
-            f" plays {recorded.path} ({_counts(playbook)}, {pacing}), at any path",
+            f" plays {printable(recorded.path)} ({printable(_counts(playbook))}, {pacing}),"
+            " at any path",
         ),
         Text.assemble(
             "  OpenAI SDK: ",
             (
-                f'AsyncOpenAI(api_key="sk-test", websocket_base_url="{server.url}{base_path}")',
+                printable(
+                    f'AsyncOpenAI(api_key="sk-test", websocket_base_url="{server.url}{base_path}")'
+                ),
                 "green",
             ),
             " then ",
-            (f'client.realtime.connect(model="{model}")', "green"),
+            (printable(f'client.realtime.connect(model="{model}")'), "green"),
         ),
     ]
     if remote:
@@ -188,22 +192,24 @@ def _sdk_route(recorded: RecordedSession) -> tuple[str, str]:
 def unmatched_line(event: UnmatchedFrame) -> Text:
     return Text.assemble(
         ("warning: ", "yellow"),
-        f"{event.client} sent {event.key} (frame {event.index}), which matches nothing left in "
-        "the recording; not answered",
+        printable(
+            f"{event.client} sent {event.key} (frame {event.index}), which matches nothing left "
+            "in the recording; not answered"
+        ),
     )
 
 
 def client_line(event: ClientFinished) -> Text:
     """One finished client: path, duration, frames each way, unmatched frames, how it ended."""
     line = Text.assemble(
-        (event.client, "bold"),
-        f"  {event.path}",
+        (printable(event.client), "bold"),
+        f"  {printable(event.path)}",
         f"  {event.duration_s:.1f} s",
         f"  in {event.frames_in} frames · out {event.frames_out} frames",
     )
     if event.unmatched:
         line.append(f"  {event.unmatched} unmatched", style="yellow")
     code = "" if event.code is None else f" {event.code}"
-    reason = f" {event.reason!r}" if event.reason else ""
+    reason = f" {printable(repr(event.reason))}" if event.reason else ""
     line.append(f"  closed by {event.closed_by}{code}{reason}", style="dim")
     return line

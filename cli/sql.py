@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+import orjson
 
 from recorder.analytics import ResultColumn, SQLResult, run_sql
+from recorder.escaping import json_line_safe
 from recorder.wording import counted
 
 from .options import format_option, prices_with, pricing_option
@@ -43,13 +45,26 @@ _NUMERIC_TYPES = (
 )
 @pricing_option
 @click.option(
+    "--allow-files",
+    is_flag=True,
+    help="Let the SQL read and write files and URLs (read_csv, COPY … TO, ATTACH) and install "
+    "or load DuckDB extensions. Off by default: the SQL sees only the views, and the "
+    'settings are locked. Only for SQL you trust. Example: rt sql "COPY (SELECT * FROM '
+    "responses) TO 'responses.parquet'\" --allow-files",
+)
+@click.option(
     "--with-audio",
     is_flag=True,
     help="Keep the base64 audio of appends and audio deltas in events.event (left out by "
     "default: their size is in audio_bytes; keeping it reads several times slower).",
 )
 def sql(
-    query: str, paths: tuple[str, ...], fmt: str, pricing: str | None, with_audio: bool
+    query: str,
+    paths: tuple[str, ...],
+    fmt: str,
+    pricing: str | None,
+    allow_files: bool,
+    with_audio: bool,
 ) -> None:
     """Run SQL (DuckDB's dialect) over recorded sessions, through ready views.
 
@@ -92,6 +107,10 @@ def sql(
     query naming events keeps every event whole (more memory and time). A SQL error is one line on stderr
     and exit status 1.
 
+    The SQL reads only the views (it may create temporary tables, views and
+    macros): no file, URL, other database or extension, and the settings are
+    locked (docs/sql.md, "What the SQL may touch"). --allow-files lifts that.
+
     \b
     Example:
       $ rt sql "SELECT model, count(*) AS turns, round(quantile_cont(ttfb_ms, 0.95)) AS p95
@@ -109,6 +128,7 @@ def sql(
       $ rt sql "SELECT type, count(*) FROM events GROUP BY ALL ORDER BY 2 DESC" --format csv
       $ rt sql "SELECT event->>'$.error.message' FROM events WHERE type = 'error'"
       $ rt sql "SELECT * FROM sessions WHERE cost_usd > 0.05" --format json | jq '.[].file'
+      $ rt sql "COPY (SELECT * FROM responses) TO 'responses.parquet'" sessions/ --allow-files
     """
     with reading_progress() as on_progress:
         result = run_sql(
@@ -116,6 +136,7 @@ def sql(
             paths or (DEFAULT_PATH,),
             prices_with(pricing),
             on_progress=on_progress,
+            allow_files=allow_files,
             with_audio=with_audio,
         )
     echo_warnings(result.warnings)
@@ -153,6 +174,7 @@ def result_table(
             column.name,
             justify="right" if is_numeric(column) else "left",
             max_width=None if is_numeric(column) else cell_width,
+            text=_json_cell if column.type == "JSON" else None,
         )
         for key, column in zip(keys, result.columns, strict=True)
     ]
@@ -188,10 +210,20 @@ def is_numeric(column: ResultColumn) -> bool:
     return column.type.startswith(_NUMERIC_TYPES)
 
 
+def _json_cell(value: Any) -> str:
+    """A JSON column's text as DuckDB holds it, its DEL and C1 characters as `\\u` escapes
+    (JSON escapes the other control characters itself): the cell stays valid JSON."""
+    return "" if value is None else json_line_safe(str(value))
+
+
 def _parsed(text: Any) -> Any:
     if not isinstance(text, str):
         return json_value(text)
     try:
-        return json.loads(text)
+        return orjson.loads(text)  # nested up to 1024 levels, like the session reader
     except ValueError:
+        pass
+    try:
+        return json.loads(text)  # integers beyond 64 bits
+    except (ValueError, RecursionError):
         return text

@@ -19,7 +19,7 @@ from recorder.follow import (
 from recorder.reading import RecordChecker
 from recorder.timeline import EntryFilter
 
-from .output import make_console
+from .output import make_console, printable
 from .timeline_view import (
     JSON_RECORD_HELP,
     Printer,
@@ -85,7 +85,7 @@ def tail(
     console = make_console()
     printer = make_printer(console, entry_filter, every_frame=every_frame, as_json=as_json)
     if target.is_dir() and newest_session(target) is None:
-        click.echo(f"waiting for a session in {target}/ …", err=True)
+        click.echo(f"waiting for a session in {printable(target)}/ …", err=True)
     with quiet_broken_pipe():
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how tail is meant to stop
             _follow(target, printer, exit_on_close, max_seconds, interval)
@@ -117,7 +117,7 @@ def _print_events(
             separator = None if event.previous is None else f"{event.path}"
             printer.restart(separator, str(event.path))
             checker = RecordChecker(event.path, printer.warnings)
-            click.echo(f"following {event.path}", err=True)
+            click.echo(f"following {printable(event.path)}", err=True)
             continue
         data = event.data.rstrip(b"\r\n")
         if checker is None or not data.strip():

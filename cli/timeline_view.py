@@ -9,7 +9,6 @@ anywhere else every entry is exactly one line of plain text (for grep, less, dif
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import sys
@@ -21,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from recorder.escaping import escape_control, json_line_safe
+from recorder.json_text import to_json
 from recorder.session_labels import session_labels
 from recorder.timeline import Entry, EntryFilter, FrameStream, SessionHeader, Timeline, TimelineItem
 from recorder.warning_log import WarningLog
@@ -264,13 +264,12 @@ class JsonPrinter:
         self.warnings = WarningLog(echo_warning)
         self.frames = FrameStream(path, self.warnings)
         self.shown = 0
-        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
     def feed(self, line: int, record: Mapping[str, Any]) -> None:
         frame = self.frames.feed(line, record)
         if frame is None:
             return
-        text = json_line_safe(self._dumps(frame))
+        text = json_line_safe(to_json(frame))
         if self.filter.accepts_frame(frame["type"], text):
             self.stream.write(text + "\n")
             self.shown += 1

@@ -257,7 +257,8 @@ def _item_ranges(audio: SessionAudio, stream: Stream, heard: bool) -> list[list[
             end = ends[done - 1]
             stop = end
             if heard and item.heard_ms is not None:
-                stop = start + heard_length(end - start, round(item.heard_ms * stream.rate / 1000))
+                cut = min(item.heard_ms * stream.rate / 1000, end - start)  # 1e308 ms: all
+                stop = start + heard_length(end - start, round(cut))
             items.append((start, stop))
             start = end
         per_response.append(items)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -202,8 +203,73 @@ def compare(a: SessionSide, b: SessionSide, warnings: Sequence[StatsWarning] = (
 
 
 def align_events(a: Sequence[EventStep], b: Sequence[EventStep]) -> list[EventRow]:
-    """Both sequences, lined up where they agree (difflib's longest matching blocks); a
-    replaced stretch pairs its lines as `changed`, the longer side's rest is removed or added."""
+    """Both sequences, lined up where they agree; a replaced stretch pairs its lines as
+    `changed`, the longer side's rest is removed or added. Linear in the number of steps.
+
+    Each side is cut where a response starts (its first step), and the n-th stretch of A is
+    lined up with the n-th of B: responses pair by order, as everywhere in a diff. Within a
+    stretch, difflib finds the longest matching blocks; its cost grows with the product of the
+    two lengths, so a stretch longer than `ALIGN_WINDOW` steps (a long run between responses)
+    is lined up window by window (`_align_stretch`).
+    """
+    rows: list[EventRow] = []
+    for left, right in itertools.zip_longest(_by_response(a), _by_response(b), fillvalue=()):
+        rows.extend(_align_stretch(left, right))
+    return rows
+
+
+# Steps a side that difflib lines up at once (its work grows with the product of the lengths).
+ALIGN_WINDOW = 400
+
+
+def _by_response(steps: Sequence[EventStep]) -> list[Sequence[EventStep]]:
+    """`steps` cut before the first step of each response (the first stretch: what came
+    before any response)."""
+    cuts = [0]
+    seen: set[int] = set()
+    for index, step in enumerate(steps):
+        if step.response is not None and step.response not in seen:
+            seen.add(step.response)
+            if index:
+                cuts.append(index)
+    cuts.append(len(steps))
+    return [steps[start:stop] for start, stop in itertools.pairwise(cuts)]
+
+
+def _align_stretch(a: Sequence[EventStep], b: Sequence[EventStep]) -> list[EventRow]:
+    """One stretch of each side lined up: by difflib when it is short; otherwise its common
+    ends first, then window by window, each window starting where the previous one's last
+    match ended (so a step inserted early does not shift everything after it)."""
+    if len(a) <= ALIGN_WINDOW and len(b) <= ALIGN_WINDOW:
+        return _difflib_rows(a, b)
+    head = 0
+    while head < min(len(a), len(b)) and a[head].key == b[head].key:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail].key == b[-1 - tail].key:
+        tail += 1
+    rows = [EventRow("equal", x, y) for x, y in zip(a[:head], b[:head], strict=True)]
+    i, j, end_a, end_b = head, head, len(a) - tail, len(b) - tail
+    while end_a - i > ALIGN_WINDOW or end_b - j > ALIGN_WINDOW:
+        left, right = a[i : min(end_a, i + ALIGN_WINDOW)], b[j : min(end_b, j + ALIGN_WINDOW)]
+        matcher = difflib.SequenceMatcher(
+            None, [s.key for s in left], [s.key for s in right], autojunk=False
+        )
+        blocks = [block for block in matcher.get_matching_blocks() if block.size]
+        stop_a = stop_b = 0
+        if blocks:
+            stop_a, stop_b = blocks[-1].a + blocks[-1].size, blocks[-1].b + blocks[-1].size
+        if max(stop_a, stop_b) < ALIGN_WINDOW // 2:  # little in common: the window goes whole
+            stop_a, stop_b = len(left), len(right)
+        rows += _difflib_rows(left[:stop_a], right[:stop_b])
+        i, j = i + stop_a, j + stop_b
+    rows += _difflib_rows(a[i:end_a], b[j:end_b])
+    rows += [EventRow("equal", x, y) for x, y in zip(a[end_a:], b[end_b:], strict=True)]
+    return rows
+
+
+def _difflib_rows(a: Sequence[EventStep], b: Sequence[EventStep]) -> list[EventRow]:
+    """difflib's longest matching blocks (quadratic: for stretches of `ALIGN_WINDOW` or so)."""
     matcher = difflib.SequenceMatcher(None, [s.key for s in a], [s.key for s in b], autojunk=False)
     rows: list[EventRow] = []
     for tag, a_start, a_stop, b_start, b_stop in matcher.get_opcodes():

@@ -9,7 +9,9 @@
 The session followed in a directory is the most recently modified `*.jsonl` in it. When a file
 that was not there before appears, the follower reads what is left of the current file and
 moves to the new one. A line is only handed out once its newline has been written, so a line
-the recorder is half-way through writing is never mistaken for a corrupt one.
+the recorder is half-way through writing is never mistaken for a corrupt one. Lines end and are
+numbered as `recorder.reading` ends and numbers them (`line_ending`), so `rt tail` names the
+same lines as every other reader.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recorder.errors import InputError
+from recorder.reading import line_ending
 
 DEFAULT_INTERVAL = 0.15
 RESCAN_EVERY = 1.0  # seconds; a directory's mtime may not change within one tick of its clock
@@ -52,6 +55,7 @@ class GrowingFile:
         self._file = open(self.path, "rb")  # noqa: SIM115 -- kept open while the file grows
         self._partial = b""
         self._line = 0
+        self._ending: bytes | None = None  # known once enough of the file is read
         self.caught_up = False  # the last read reached the end of the file
 
     def read_lines(self, limit: int = _CHUNK) -> list[NewLine]:
@@ -61,16 +65,18 @@ class GrowingFile:
         if not chunk:
             return []
         data = self._partial + chunk if self._partial else chunk
-        end = data.rfind(b"\n")
+        if self._ending is None:  # a recorder writes no `\r` outside a line ending
+            self._ending = line_ending(data)
+        end = data.rfind(self._ending)
         if end < 0:
             self._partial = data
             return []
         self._partial = data[end + 1 :]
         lines = []
-        for raw in data[: end + 1].splitlines(keepends=True):
+        for raw in data[:end].split(self._ending):
             self._line += 1
             if raw.strip():
-                lines.append(NewLine(self.path, self._line, raw))
+                lines.append(NewLine(self.path, self._line, raw + self._ending))
         return lines
 
     def drain(self) -> Iterator[NewLine]:

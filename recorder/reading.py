@@ -1,7 +1,9 @@
 """The one way rt reads a session file: lines in, checked records out, streaming.
 
     for line, record in iter_records(path, on_warning):    every usable record, in file order
-    for line, raw, record in iter_raw_records(path, …):     with each line's bytes (to re-send)
+    for line, offset, raw, record in iter_raw_records(path, …):
+                                                           with each line's bytes and where they
+                                                           start in the file (to re-send)
     checker = RecordChecker(path, on_warning)              the same checks, one line at a time
                                                            (for `rt tail`, which reads a growing file)
 
@@ -167,13 +169,21 @@ def open_session_file(path: str | os.PathLike[str]) -> IO[bytes]:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
 
 
+def line_ending(head: bytes) -> bytes:
+    """What ends the lines of a file that starts with `head`: `\\n`, or `\\r` when its first
+    64 KiB hold a `\\r` and no `\\n` (old Mac style)."""
+    sniff = head[:_SNIFF_BYTES]
+    return b"\r" if b"\n" not in sniff and b"\r" in sniff else b"\n"
+
+
 def iter_lines(file: IO[bytes]) -> Iterator[tuple[int, bytes | memoryview, bool]]:
     """`(line number, line, whether it lacked a line ending)` for each non-blank line. A line
     may keep its `\n` (JSON readers ignore it)."""
     peek = getattr(file, "peek", None)
     sniff = peek(_SNIFF_BYTES)[:_SNIFF_BYTES] if peek is not None else None
-    if sniff is None or (b"\n" not in sniff and b"\r" in sniff):
-        yield from _split_lines(file)
+    if sniff is None or line_ending(sniff) == b"\r":
+        for number, _, line, last in _split_lines(file):
+            yield number, line, last
         return
     number = 0
     for line in file:  # the C line iterator: several times faster than splitting by hand
@@ -183,21 +193,38 @@ def iter_lines(file: IO[bytes]) -> Iterator[tuple[int, bytes | memoryview, bool]
         yield number, line, line[-1] != 0x0A
 
 
-def _split_lines(file: IO[bytes]) -> Iterator[tuple[int, bytes | memoryview, bool]]:
-    """`iter_lines` for files that cannot peek (object storage) or end lines with `\r` alone."""
+def iter_located_lines(file: IO[bytes]) -> Iterator[tuple[int, int, bytes | memoryview, bool]]:
+    """`iter_lines` with where each line starts in the file (a byte offset)."""
+    peek = getattr(file, "peek", None)
+    sniff = peek(_SNIFF_BYTES)[:_SNIFF_BYTES] if peek is not None else None
+    if sniff is None or line_ending(sniff) == b"\r":
+        yield from _split_lines(file)
+        return
+    number = offset = 0
+    for line in file:
+        number += 1
+        start, offset = offset, offset + len(line)
+        if line[0] in _BLANK and not line.strip():
+            continue
+        yield number, start, line, line[-1] != 0x0A
+
+
+def _split_lines(file: IO[bytes]) -> Iterator[tuple[int, int, bytes | memoryview, bool]]:
+    """`iter_located_lines` for files that cannot peek (object storage) or end lines with `\r`
+    alone."""
     buffer = b""
+    consumed = 0  # bytes of the file before `data`
     number = 0
     separator: bytes | None = None
     while True:
         chunk = file.read(CHUNK_BYTES)
         if separator is None:
-            sniff = chunk[:_SNIFF_BYTES]
-            separator = b"\r" if b"\n" not in sniff and b"\r" in sniff else b"\n"
+            separator = line_ending(chunk)
         data = buffer + chunk if buffer else chunk
         if not chunk:
             if data.strip():
                 number += 1
-                yield number, memoryview(data), True
+                yield number, consumed, memoryview(data), True
             return
         view = memoryview(data)
         find = data.find
@@ -208,24 +235,26 @@ def _split_lines(file: IO[bytes]) -> Iterator[tuple[int, bytes | memoryview, boo
                 break
             number += 1
             if end > start and (data[start] not in _BLANK or data[start:end].strip()):
-                yield number, view[start:end], False
+                yield number, consumed + start, view[start:end], False
             start = end + 1
         buffer = data[start:]
+        consumed += start
 
 
 def iter_raw_records(
     path: str | os.PathLike[str],
     on_warning: OnWarning | None = None,
     checker: RecordChecker | None = None,
-) -> Iterator[tuple[int, bytes, Record]]:
-    """`(line number, line bytes, record)` for every usable record of a session file (pass
-    a `checker` to see afterwards how many records and skipped lines there were)."""
+) -> Iterator[tuple[int, int, bytes, Record]]:
+    """`(line number, offset, line bytes, record)` for every usable record of a session file:
+    `offset` is where the line starts in the file (pass a `checker` to see afterwards how many
+    records and skipped lines there were)."""
     checker = checker or RecordChecker(path, on_warning)
     with open_session_file(path) as file:
-        for number, line, last in iter_lines(file):
+        for number, offset, line, last in iter_located_lines(file):
             record = checker.check(number, line, last)
             if record is not None:
-                yield number, bytes(line), record
+                yield number, offset, bytes(line), record
     checker.end()
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -30,18 +31,22 @@ from recorder.interpretation.layout import INPUT_AUDIO
 from recorder.replay import (
     RecordedClose,
     RecordedFrame,
+    RecordedFrames,
     RecordedSession,
     event_type_of,
     sendable_close_code,
 )
+from recorder.replay.recording import IndexedSequence
 
 __all__ = [
     "ClientConnected",
     "ClientFinished",
     "Cue",
+    "Cues",
     "Cursor",
     "MockRealtimeServer",
     "Playbook",
+    "Replies",
     "Reply",
     "ServeEvent",
     "UnmatchedFrame",
@@ -53,13 +58,53 @@ __all__ = [
 # -- the playbook (pure) ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per frame sent, three times as fast
 class Reply:
     """A recorded server frame (or the server's close), `delay` s after what it answers."""
 
     delay: float
     payload: str | bytes | None
     close: RecordedClose | None = None
+
+
+class Replies(IndexedSequence[Reply]):
+    """The server frames of a recording from `start` to `stop` (and then the server's close,
+    if given), as replies `delay` s after `anchor`; each payload read when its reply is made."""
+
+    def __init__(
+        self,
+        frames: RecordedFrames,
+        start: int,
+        stop: int,
+        anchor: float,
+        close: RecordedClose | None = None,
+    ) -> None:
+        self._frames = frames
+        self._start = start
+        self._stop = stop
+        self._anchor = anchor
+        self._close = close
+
+    def __len__(self) -> int:
+        return self._stop - self._start + (self._close is not None)
+
+    def _item(self, index: int) -> Reply:
+        position = self._start + index
+        if position == self._stop:
+            assert self._close is not None
+            return Reply(max(0.0, self._close.t - self._anchor), None, self._close)
+        delay = max(0.0, self._frames.t(position) - self._anchor)
+        return Reply(delay, self._frames.payload(position))
+
+    def __iter__(self) -> Iterator[Reply]:
+        """Each reply, read in file order while the file stays open."""
+        frames, anchor = self._frames, self._anchor
+        if self._stop > self._start:
+            with frames.reading() as read:
+                for position in range(self._start, self._stop):
+                    yield Reply(max(0.0, frames.t(position) - anchor), read(position))
+        if self._close is not None:
+            yield Reply(max(0.0, self._close.t - anchor), None, self._close)
 
 
 @dataclass(frozen=True)
@@ -69,47 +114,87 @@ class Cue:
     key: str  # canonical event type, or `text` / `binary`
     line: int
     audio_end: int  # audio bytes appended up to and including this frame
-    replies: tuple[Reply, ...]
+    replies: Sequence[Reply]
+
+
+class Cues(IndexedSequence[Cue]):
+    """The cues of a playbook, in order: a few numbers each in memory, a `Cue` made (and its
+    replies read from the recording) when it is needed."""
+
+    def __init__(self, session: RecordedSession) -> None:
+        self._frames = session.frames
+        self._close = session.close if session.close and session.close.by == "server" else None
+        self.frame = array("q")  # the client frame of each cue, in the recording
+        self.audio_end = array("q")
+        self.by_key: dict[str, array[int]] = {}  # cue indices, in order, per key
+
+    def add(self, frame_index: int, key: str, audio_end: int) -> None:
+        self.by_key.setdefault(key, array("q")).append(len(self.frame))
+        self.frame.append(frame_index)
+        self.audio_end.append(audio_end)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def _item(self, index: int) -> Cue:
+        frame = self._frames[self.frame[index]]
+        last = index == len(self) - 1
+        stop = len(self._frames) if last else self.frame[index + 1]
+        replies = Replies(
+            self._frames, self.frame[index] + 1, stop, frame.t, self._close if last else None
+        )
+        return Cue(_key(frame), frame.line, self.audio_end[index], replies)
+
+    def __iter__(self) -> Iterator[Cue]:
+        return (self[index] for index in range(len(self)))
 
 
 @dataclass(frozen=True)
 class Playbook:
-    greeting: tuple[Reply, ...]  # server frames before the first client frame
-    cues: tuple[Cue, ...]
+    greeting: Sequence[Reply]  # server frames before the first client frame
+    cues: Sequence[Cue]
     subprotocol: str | None
     source: str
+    server_frames: int = 0
 
-    @property
-    def server_frames(self) -> int:
-        replies = [*self.greeting, *(r for cue in self.cues for r in cue.replies)]
-        return sum(1 for r in replies if r.close is None)
+    def cue_keys(self) -> Mapping[str, Sequence[int]]:
+        """The indices of the cues of each key, in order."""
+        if isinstance(self.cues, Cues):
+            return self.cues.by_key
+        by_key: dict[str, list[int]] = defaultdict(list)
+        for index, cue in enumerate(self.cues):
+            by_key[cue.key].append(index)
+        return by_key
+
+    def audio_ends(self) -> Sequence[int]:
+        if isinstance(self.cues, Cues):
+            return self.cues.audio_end
+        return [cue.audio_end for cue in self.cues]
 
 
 def playbook_from(session: RecordedSession) -> Playbook:
-    """Split a recording into the greeting and one cue per client frame."""
-    start = session.start_t
-    greeting: list[Reply] = []
-    cues: list[tuple[RecordedFrame, int, list[Reply]]] = []
+    """Split a recording into the greeting and one cue per client frame (a few numbers each:
+    replies are read from the recording as they are sent)."""
+    if "server" not in session.frames.keep and session.frames.client_count < len(session.frames):
+        raise InputError(f"{session.path}: the server payloads were not loaded")
+    cues = Cues(session)
     audio = 0
-    for frame in session.frames:
-        if frame.direction == "client":
-            audio += frame.audio_bytes
-            cues.append((frame, audio, []))
-            continue
-        if frame.payload is None:
-            raise InputError(f"{session.path}: the server payloads were not loaded")
-        anchor = cues[-1][0].t if cues else start
-        replies = cues[-1][2] if cues else greeting
-        replies.append(Reply(max(0.0, frame.t - anchor), frame.payload))
-    close = session.close
-    if close is not None and close.by == "server":
-        anchor = cues[-1][0].t if cues else start
-        (cues[-1][2] if cues else greeting).append(Reply(max(0.0, close.t - anchor), None, close))
+    for index, _, from_client, event_type, audio_bytes in session.frames.outline():
+        if from_client:
+            audio += audio_bytes
+            key = event_type if event_type is not None else session.frames[index].kind
+            cues.add(index, key, audio)
+    first_cue = cues.frame[0] if len(cues) else len(session.frames)
+    close = session.close if session.close and session.close.by == "server" else None
+    greeting = Replies(
+        session.frames, 0, first_cue, session.start_t, close if not len(cues) else None
+    )
     return Playbook(
-        greeting=tuple(greeting),
-        cues=tuple(Cue(_key(f), f.line, end, tuple(replies)) for f, end, replies in cues),
+        greeting=greeting,
+        cues=cues,
         subprotocol=session.subprotocol,
         source=str(session.path),
+        server_frames=len(session.frames) - session.frames.client_count,
     )
 
 
@@ -121,16 +206,14 @@ class Cursor:
     """One client's progress through a playbook (pure: no clock, no I/O)."""
 
     def __init__(self, playbook: Playbook) -> None:
-        self._by_key: dict[str, list[int]] = defaultdict(list)
-        for index, cue in enumerate(playbook.cues):
-            self._by_key[cue.key].append(index)
+        self._by_key = playbook.cue_keys()
+        self._audio_end = playbook.audio_ends()
         self._next: dict[str, int] = defaultdict(int)
-        self._cues = playbook.cues
         self.audio = 0
 
     def match(self, key: str, audio_bytes: int = 0) -> list[int] | None:
         """The cues an incoming frame reaches (maybe none yet); None if it matches nothing."""
-        indices = self._by_key.get(key, [])
+        indices = self._by_key.get(key, ())
         position = self._next[key]
         if position >= len(indices):
             return None
@@ -139,10 +222,10 @@ class Cursor:
             return [indices[position]]
         self.audio += audio_bytes
         end = position
-        while end < len(indices) and self._cues[indices[end]].audio_end <= self.audio:
+        while end < len(indices) and self._audio_end[indices[end]] <= self.audio:
             end += 1
         self._next[key] = end
-        return indices[position:end]
+        return list(indices[position:end])
 
 
 def incoming_key(message: str | bytes) -> tuple[str, int]:
@@ -206,7 +289,8 @@ class _Client:
     frames_out: int = 0
     unmatched: int = 0
     closed_by_server: bool = False
-    queue: asyncio.Queue[tuple[float, Reply]] = field(default_factory=asyncio.Queue)
+    # what to send: replies and when they are due from (read from the recording one by one)
+    queue: asyncio.Queue[tuple[float, Sequence[Reply]]] = field(default_factory=asyncio.Queue)
 
 
 class MockRealtimeServer:
@@ -292,9 +376,7 @@ class MockRealtimeServer:
         name = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         client = _Client(name, path, time.monotonic())
         self._emit(ClientConnected(name, path, ws.subprotocol))
-        opened = loop.time()
-        for reply in self.playbook.greeting:
-            client.queue.put_nowait((opened, reply))
+        client.queue.put_nowait((loop.time(), self.playbook.greeting))
         sender = asyncio.create_task(self._send_replies(ws, client))
         try:
             await self._receive(ws, client, loop)
@@ -319,28 +401,28 @@ class MockRealtimeServer:
                     self._emit(UnmatchedFrame(client.name, key, client.frames_in))
                     continue
                 for index in matched:
-                    for reply in cues[index].replies:
-                        client.queue.put_nowait((arrived, reply))
+                    client.queue.put_nowait((arrived, cues[index].replies))
         except ConnectionClosed:
             pass
 
     async def _send_replies(self, ws: ServerConnection, client: _Client) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            anchor, reply = await client.queue.get()
-            delay = anchor + reply.delay * self.scale - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if reply.close is not None:
-                client.closed_by_server = True
-                await _close_like(ws, reply.close)
-                return
-            assert reply.payload is not None
-            try:
-                await ws.send(reply.payload)
-            except ConnectionClosed:
-                return
-            client.frames_out += 1
+            anchor, replies = await client.queue.get()
+            for reply in replies:
+                delay = anchor + reply.delay * self.scale - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if reply.close is not None:
+                    client.closed_by_server = True
+                    await _close_like(ws, reply.close)
+                    return
+                assert reply.payload is not None
+                try:
+                    await ws.send(reply.payload)
+                except ConnectionClosed:
+                    return
+                client.frames_out += 1
 
 
 async def _close_like(ws: ServerConnection, close: RecordedClose) -> None:

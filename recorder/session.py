@@ -32,6 +32,7 @@ import orjson
 
 from recorder import __version__
 from recorder.errors import SessionFormatError
+from recorder.json_text import to_json
 from recorder.redaction import (  # noqa: F401  (re-exported: the format's redaction rules)
     NO_SECRETS,
     REDACTED,
@@ -74,8 +75,10 @@ def new_session_id(started_at: _dt.datetime) -> str:
 
 
 def iso_utc(moment: _dt.datetime) -> str:
-    """ISO-8601 UTC with microseconds, e.g. `2026-11-26T02:15:30.123456Z`."""
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO-8601 UTC with microseconds, e.g. `2026-11-26T02:15:30.123456Z` (four-digit years
+    from 0001 to 9999: `strftime` does not pad a year before 1000)."""
+    utc = moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
 
 
 def round_t(t: float) -> float:
@@ -287,9 +290,32 @@ def _lenient_loads(line: str | bytes | memoryview) -> Any:
         raise SessionFormatError("not valid JSON (nested too deeply)") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise SessionFormatError(f"not valid JSON ({_short(exc)})") from None
+    if _nested_deeper_than(record, _LENIENT_MAX_DEPTH):
+        raise SessionFormatError("not valid JSON (nested too deeply)")
     if isinstance(record, dict) and _has_lone_surrogate(text, record):
         raise SessionFormatError("not valid JSON (a \\u escape of half a UTF-16 surrogate pair)")
     return record
+
+
+# How deep a line read by the stdlib may nest: whether it parses would otherwise depend on
+# Python's recursion limit and on how deep the reading code's own stack is (which differs from
+# one command to another); this is well inside both. (orjson, which reads nearly every line,
+# takes 1024 levels whatever the stack.)
+_LENIENT_MAX_DEPTH = 512
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend(
+                (child, depth + 1) for child in children if isinstance(child, (dict, list))
+            )
+    return False
 
 
 def _has_lone_surrogate(line: str | bytes, record: dict[str, Any]) -> bool:
@@ -332,6 +358,17 @@ def _check_frame(record: dict[str, Any]) -> None:
     expected: type = dict if key == "event" else str
     if not isinstance(record[key], expected):
         raise SessionFormatError(f"frame '{key}' has the wrong type")
+    if key == "binary" and not _is_base64(record["binary"]):
+        raise SessionFormatError("frame 'binary' is not base64")
+
+
+def _is_base64(text: str) -> bool:
+    """Whether a binary frame's payload decodes (the writer's own `b64encode` always does)."""
+    try:
+        base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error, and non-ASCII text
+        return False
+    return True
 
 
 def _is_number(value: object) -> bool:
@@ -346,7 +383,7 @@ def _short(exc: Exception) -> str:
 def frame_payload(record: Mapping[str, Any]) -> str | bytes:
     """The data of a frame record as it went over the wire (JSON events re-serialised)."""
     if "event" in record:
-        return _dumps(record["event"])
+        return to_json(record["event"])
     if "text" in record:
         return str(record["text"])
     return base64.b64decode(record["binary"])

@@ -84,14 +84,20 @@ FORMAT_NAMES: Mapping[str, AudioFormat] = {
 }
 
 
+# PCM rates a session may declare: every rate the Realtime, translation and Live APIs use
+# (8 to 48 kHz); another `rate` is not a sample rate, and the format's own (24 kHz) stands
+PCM_RATES = range(8000, 48001)
+
+
 def audio_format(value: object) -> AudioFormat | None:
     """Parse a beta format string (`"g711_ulaw"`) or a GA format object (`{"type":"audio/pcm"}`)."""
     if isinstance(value, str):
         return FORMAT_NAMES.get(value)
     if isinstance(value, Mapping):
         found = FORMAT_NAMES.get(str(value.get("type")))
-        if found is PCM16 and isinstance(value.get("rate"), int) and value["rate"] > 0:
-            return AudioFormat("pcm16", int(value["rate"]))
+        rate = value.get("rate")
+        if found is PCM16 and type(rate) is int and rate in PCM_RATES:
+            return AudioFormat("pcm16", rate)
         return found
     return None
 

@@ -17,6 +17,7 @@ from stats_fixtures import SessionFile, ga_session_created, ga_usage
 from test_replay_support import QUICK, push_to_talk, record_through
 
 from recorder.diff import (
+    ALIGN_WINDOW,
     EventStep,
     align_events,
     diff_session_files,
@@ -52,6 +53,52 @@ def test_events_line_up_by_direction_and_type():
     ]
     # the direction counts: a client event never lines up with a server one of the same name
     assert align_events([step("e", "client")], [step("e", "server")])[0].op == "changed"
+
+
+def test_events_line_up_response_by_response():
+    """Each side is cut where a response starts; the n-th responses line up with each other,
+    as responses pair everywhere in a diff (a replay's second response is the original's
+    second, however alike the first ones look)."""
+
+    def turn(response: int, *extra: str) -> list[EventStep]:
+        kinds = ["response.created", *extra, "response.done"]
+        return [EventStep(0.0, "server", kind, 1, response) for kind in kinds]
+
+    head = [step("session.created")]
+    a = head + turn(1, "x") + turn(2) + turn(3)
+    b = head + turn(1) + turn(2, "y")
+    ops = [(r.op, r.a and (r.a.response, r.a.type), r.b and (r.b.response, r.b.type)) for r in align_events(a, b)]  # fmt: skip
+    assert ops == [
+        ("equal", (None, "session.created"), (None, "session.created")),
+        ("equal", (1, "response.created"), (1, "response.created")),
+        ("removed", (1, "x"), None),
+        ("equal", (1, "response.done"), (1, "response.done")),
+        ("equal", (2, "response.created"), (2, "response.created")),
+        ("added", None, (2, "y")),
+        ("equal", (2, "response.done"), (2, "response.done")),
+        ("removed", (3, "response.created"), None),
+        ("removed", (3, "response.done"), None),
+    ]
+
+
+def test_a_long_stretch_is_lined_up_window_by_window():
+    """Thousands of steps with no response between them (a long run of client events):
+    common ends first, then windows of ALIGN_WINDOW steps, each lined up by difflib and
+    starting where the previous one's last match ended."""
+    kinds = ("input_audio_buffer.append", "input_audio_buffer.commit", "conversation.item.create")
+    a = [step(kinds[i % 3], "client") for i in range(ALIGN_WINDOW * 10)]
+    b = list(a)
+    b.insert(ALIGN_WINDOW * 5 + 1, step("session.update", "client"))  # one extra in the middle
+    del b[-(ALIGN_WINDOW * 2)]  # and one missing near the end
+    rows = align_events(a, b)
+    assert [r.a for r in rows if r.a is not None] == a  # every step once, in order
+    assert [r.b for r in rows if r.b is not None] == b
+    changes = [(r.op, (r.a or r.b).type) for r in rows if r.op != "equal"]  # type: ignore[union-attr]
+    assert changes == [("added", "session.update"), ("removed", "conversation.item.create")]
+    # a step inserted at the start shifts all the rest: each window starts where the last
+    # one's match ended, so the shift costs nothing further on
+    shifted = [step("session.update", "client"), *a]
+    assert [r.op for r in align_events(a, shifted)].count("equal") == len(a)
 
 
 def test_responses_pair_by_order_with_deltas():

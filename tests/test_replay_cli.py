@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import scaled
 from rich.console import Console
 from rt_cli.main import cli
-from rt_cli.replay import render_summary
+from rt_cli.replay import LATENCY_BATCH, render_summary
 from scripted_server import ScriptedRealtimeServer
 from test_replay_schedule import CONVERSATION, write_session
 from test_replay_support import QUICK, push_to_talk, record_through
@@ -253,6 +253,36 @@ def test_render_summary_exact_output():
         "  1   response.create   completed        312.5 ms      298.0 ms   -14.5 ms\n"
         "  2   speech_stopped    missing                 –             –           \n"
     )
+
+
+def test_render_summary_of_a_long_call_is_one_table_printed_in_batches():
+    """Every response's latency, in tables of LATENCY_BATCH rows with the same widths: they
+    read as one table."""
+    summary = RecordingSummary(
+        path=Path("sessions/new.jsonl"),
+        session_id="new",
+        duration_s=600.0,
+        frames_from_client=5000,
+        frames_from_server=90000,
+        bytes_from_client=1,
+        bytes_from_server=2,
+        frames_lost=0,
+        write_error=None,
+    )
+    count = 2 * LATENCY_BATCH + 7
+    responses = tuple(
+        ResponseLatency(f"r{n}", "response.create", float(n), 300.0 + n % 7, "completed")
+        for n in range(count)
+    )
+    facts = RecordingFacts(5000, 90000, responses, ())
+    result = ReplayResult(summary, "ws://x", 1, 1, 1, None)
+    console = Console(file=io.StringIO(), width=100, soft_wrap=True)
+    console.print(render_summary(result, facts, facts))
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 + 2 + count  # the head, the table's header and rule, every row
+    assert {len(line) for line in lines[1:]} == {len(lines[1])}  # one table's widths
+    assert lines[-1].split()[0] == str(count)
+    assert lines[3 + LATENCY_BATCH].split()[0] == str(LATENCY_BATCH + 1)  # the next batch
 
 
 def test_serve_usage_errors_exit_2(tmp_path):

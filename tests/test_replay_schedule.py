@@ -337,3 +337,53 @@ def test_summarise_claims_triggers_like_the_contract():
     rows = compare_responses(facts, shorter)
     assert [(r.index, r.replayed) for r in rows] == [(1, None), (2, None), (3, None)]
     assert rows[0].change_ms is None
+
+
+# -- a long recording in little memory ----------------------------------------------------------
+
+
+def test_a_loaded_recording_holds_an_index_not_its_payloads(tmp_path):
+    """Each payload stays in the file until it is asked for: loading 40 MB of frames keeps a
+    few bytes a frame (the old loader kept every payload, which took 1.3 GB for 1M frames)."""
+    import tracemalloc
+
+    audio = "A" * 2000
+    frames = [
+        (0.02 + i * 0.02, "client", {"type": "input_audio_buffer.append", "audio": audio})
+        for i in range(20_000)
+    ]
+    path = write_session(tmp_path / "long.jsonl", frames)
+    assert path.stat().st_size > 40e6
+    tracemalloc.start()
+    try:
+        session = load_session(path, keep_payloads=("client",))
+        schedule = replay_schedule(session, pace="timed", fast=True)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 100 * len(frames)  # bytes a frame: index and schedule, no payload
+    assert len(schedule.sends) == len(frames)
+    last = schedule.sends[-1]
+    assert json.loads(last.frame.payload) == frames[-1][2]  # type: ignore[arg-type]
+    assert base64_size(audio) * len(frames) == session.facts.input_audio_bytes  # type: ignore[union-attr]
+
+
+def test_a_recording_changed_after_loading_is_an_input_error(tmp_path):
+    path = write_session(tmp_path / "s.jsonl", [(0.1, "client", {"type": "response.create"})])
+    session = load_session(path)
+    path.write_text(path.read_text().replace('"kind":"frame"', '"kind":"frame" '))
+    with pytest.raises(InputError, match=rf"{path}:3: the file changed since it was read"):
+        session.frames[0].payload  # noqa: B018
+
+
+def test_frames_of_a_recording_as_a_sequence(tmp_path):
+    path = write_session(tmp_path / "s.jsonl", CONVERSATION)
+    session = load_session(path, keep_payloads=("client",))
+    frames = session.frames
+    assert len(frames) == len(CONVERSATION) == len(list(frames))
+    assert frames[-1] == frames[len(frames) - 1] and frames[1:3] == [frames[1], frames[2]]
+    assert [f.t for f in frames] == [t for t, _, _ in CONVERSATION]
+    assert {f.payload is None for f in frames if f.direction == "server"} == {True}
+    assert frames.client_count == sum(1 for _, d, _ in CONVERSATION if d == "client")
+    with pytest.raises(IndexError):
+        frames[len(frames)]

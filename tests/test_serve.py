@@ -350,3 +350,39 @@ def test_server_option_errors(run, tmp_path):
 
     with pytest.raises(InputError, match=r"cannot listen on 127\.0\.0\.1:\d+: "):
         run(twice())
+
+
+def test_a_long_recording_is_served_from_the_file(run, tmp_path):
+    """The playbook of 40 MB of frames holds a few numbers a frame; each reply is read from
+    the file as it is sent, and arrives exactly as recorded."""
+    import tracemalloc
+
+    from test_replay_schedule import write_session
+
+    delta = {"type": "response.output_audio.delta", "response_id": "r", "delta": "A" * 2000}
+    frames: list[tuple[float, str, Any]] = [(0.02, "server", {"type": "session.created"})]
+    frames.append((0.03, "client", {"type": "response.create"}))
+    frames += [(0.04 + i * 1e-4, "server", {**delta, "n": i}) for i in range(20_000)]
+    path = write_session(tmp_path / "long.jsonl", frames, close=(3.0, "server", 1000, "bye"))
+    tracemalloc.start()
+    try:
+        book = playbook(path)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 100 * len(frames)
+    assert len(book.greeting) == 1 and len(book.cues[0].replies) == 20_000 + 1  # and the close
+
+    async def converse() -> list[str]:
+        async with (
+            MockRealtimeServer(book, fast=True) as server,
+            connect(server.url, max_size=None) as ws,
+        ):
+            received = [await ws.recv()]
+            await ws.send(json.dumps({"type": "response.create"}))
+            received += [message async for message in ws]  # until the recorded close
+            assert ws.close_code == 1000 and ws.close_reason == "bye"
+        return [str(message) for message in received]
+
+    received = run(converse())
+    assert [json.loads(m) for m in received] == [event for _, d, event in frames if d == "server"]

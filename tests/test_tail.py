@@ -27,6 +27,7 @@ from recorder.errors import InputError
 from recorder.follow import GrowingFile, NewLine, Switched, follow_sessions, newest_session
 
 ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_sessions"
 
 
 # -- GrowingFile -------------------------------------------------------------------------------
@@ -63,6 +64,42 @@ def test_long_lines_arrive_across_reads(tmp_path):
             if growing.caught_up:
                 break
         assert [n.data for n in got] == [line] * 3
+
+
+def test_lines_are_numbered_as_every_other_reader_numbers_them(tmp_path):
+    """Only a line feed ends a line (a stray carriage return inside one does not), as in
+    `recorder.reading`, so tail names the same line numbers as show and stats."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'\r\x00\n{"a":1}\r\n{"b":\r2}\n')
+    with GrowingFile(path) as growing:
+        assert [(n.number, n.data) for n in growing.read_lines()] == [
+            (1, b"\r\x00\n"),
+            (2, b'{"a":1}\r\n'),
+            (3, b'{"b":\r2}\n'),
+        ]
+
+
+def test_a_file_with_carriage_returns_alone_is_read_line_by_line(tmp_path):
+    """Old Mac line endings, as `recorder.reading` reads them: when the start of the file
+    holds no line feed, `\\r` ends each line."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"a":1}\r{"b":2}\r{"c"')
+    with GrowingFile(path) as growing:
+        assert [(n.number, n.data.rstrip(b"\r")) for n in growing.read_lines()] == [
+            (1, b'{"a":1}'),
+            (2, b'{"b":2}'),
+        ]
+        assert growing.partial_bytes == 4
+
+
+def test_tail_of_a_file_with_carriage_returns_alone(tmp_path):
+    lines = (SAMPLES / "ga-text-only.jsonl").read_bytes().splitlines()
+    path = tmp_path / "mac.jsonl"
+    path.write_bytes(b"\r".join(lines) + b"\r")
+    frames = sum(1 for line in lines if json.loads(line)["kind"] == "frame")
+    result = CliRunner().invoke(cli, ["tail", str(path), "--max-seconds", "0", "--json"])
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == frames
 
 
 # -- follow_sessions -----------------------------------------------------------------------------

@@ -6,7 +6,9 @@ and the queries only join, order and aggregate them. Parquet files (a dataset wr
 `rt export parquet`) load into the same tables, and the export is a `COPY` of the views.
 
 A user's own SQL (`rt sql`) runs through `user_query`, which turns DuckDB's errors into a
-one-line `SQLError`.
+one-line `SQLError`, after `restrict()` has taken away everything but the tables and views:
+no file, URL, other database or extension, and no setting can be changed back. No database
+rt opens ever downloads an extension by itself.
 """
 
 from __future__ import annotations
@@ -48,12 +50,19 @@ class QueryError(RecorderError):
 class SQLError(RecorderError):
     """The user's SQL failed: DuckDB's message on one line (its position marker left out)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, refused: bool = False) -> None:
         self.detail = detail
+        self.refused = refused  # it needed a file, a URL, an extension or a setting
         super().__init__(detail)
 
     def __str__(self) -> str:
-        return f"query failed: {one_line_message(self.detail)}"
+        message = f"query failed: {one_line_message(self.detail)}"
+        if self.refused:
+            message += (
+                " (rt sql reads only its views; --allow-files lets the SQL use files, URLs "
+                "and extensions)"
+            )
+        return message
 
 
 def split_statements(sql: str) -> list[str]:
@@ -110,6 +119,10 @@ class AnalyticsDB:
             self._set("preserve_insertion_order", True)
             if threads is not None:
                 self._set("threads", threads)
+            # a query never fetches or loads an extension by itself (an explicit INSTALL or
+            # LOAD may, where the database is not restricted)
+            self._set("autoinstall_known_extensions", False)
+            self._set("autoload_known_extensions", False)
             self.execute("macros")
         except BaseException:
             self.close()
@@ -130,6 +143,14 @@ class AnalyticsDB:
         columns = [d[0] for d in cursor.description or ()]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
+    def restrict(self) -> None:
+        """From now on, only the tables and views: no file or URL is read or written (the
+        spill directory excepted), no database attached, no extension installed or loaded,
+        and no setting changed, this one included. Call it once the views exist."""
+        self._set("python_enable_replacements", False)  # no Python variable as a table
+        self._set("enable_external_access", False)
+        self._set("lock_configuration", True)
+
     def user_query(self, sql: str) -> QueryResult:
         """Run the user's SQL (several statements allowed: the last one's rows are returned).
 
@@ -140,7 +161,7 @@ class AnalyticsDB:
             description = cursor.description or ()
             rows = cursor.fetchall() if description else []
         except duckdb.Error as exc:
-            raise SQLError(str(exc)) from exc
+            raise SQLError(str(exc), refused=_is_refusal(exc)) from exc
         columns = [ResultColumn(d[0], str(d[1])) for d in description]
         return QueryResult(columns, rows)
 
@@ -272,6 +293,16 @@ class AnalyticsDB:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _is_refusal(exc: duckdb.Error) -> bool:
+    """Whether DuckDB refused the SQL for what `restrict` took away."""
+    if isinstance(exc, duckdb.PermissionException):
+        return True
+    text = str(exc)
+    return "the configuration has been locked" in text or (
+        isinstance(exc, duckdb.CatalogException) and "exists in the" in text
+    )
 
 
 def _literal(value: str | int | bool) -> str:

@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, cast
 
-import orjson
-
 from recorder.analytics import facts_cache
 from recorder.interpretation import Frame, Interpreter, SessionFacts
 from recorder.interpretation.layout import audio_of
+from recorder.json_text import to_json
 from recorder.reading import RecordChecker, iter_records
 from recorder.warning_log import FileWarning
 
@@ -195,7 +194,7 @@ def _event_adder(columns: dict[str, list[Any]], with_audio: bool) -> Callable[[F
     def add(frame: Frame) -> None:
         event = None
         if frame.event is not None:
-            event = orjson.dumps(frame.event if with_audio else without_audio(frame)).decode()
+            event = to_json(frame.event if with_audio else without_audio(frame))
         values = (
             frame.number,
             frame.t,

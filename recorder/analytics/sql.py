@@ -5,6 +5,9 @@
 
 The SQL is parsed before any file is read, so a typo fails at once. Queries that name the
 `events` view load each event whole (slower); the others load what the metrics need.
+
+The SQL sees the views and nothing else: once they exist the database is restricted
+(`AnalyticsDB.restrict`: no file, URL, extension or setting), unless `allow_files`.
 """
 
 from __future__ import annotations
@@ -42,11 +45,16 @@ def run_sql(
     *,
     on_progress: ProgressCallback | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    allow_files: bool = False,
     with_audio: bool = False,
 ) -> SQLResult:
     """Run `sql` (one or more statements; the last one's rows are the result) over the views
     of the session files named by `paths`. `events.event` leaves the base64 audio of appends and
     audio deltas out (their size is in `audio_bytes`) unless `with_audio`.
+
+    The SQL may read and write files, URLs and other databases, and install or load
+    extensions, only with `allow_files`; without it, it may only query (and create temporary
+    tables, views and macros).
 
     Raises SQLError when DuckDB rejects the SQL, InputError when there is no SQL or a path
     names no session file.
@@ -61,6 +69,8 @@ def run_sql(
         on_progress=on_progress,
         memory_limit=memory_limit,
     ) as views:
+        if not allow_files:
+            views.db.restrict()
         result = views.db.user_query(sql)
         return SQLResult(result.columns, result.rows, views.warnings)
 

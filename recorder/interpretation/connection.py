@@ -142,7 +142,9 @@ class Connection:
         self.closed_t = t
         self.closed_by = _str(record.get("by"))
         code = record.get("code")
-        self.close_code = code if isinstance(code, int) and not isinstance(code, bool) else None
+        # what a close frame can carry (two bytes); anything else is not a close code
+        is_code = isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= 0xFFFF
+        self.close_code = code if is_code else None
         self.close_reason = _str(record.get("reason"))
 
     def server_event(self, ctype: str, event: Mapping[str, Any]) -> None:

@@ -25,6 +25,8 @@ What the interpreter itself decides:
   reported once per file, and a latency that would come out negative is unknown (null), so one
   bad line spoils no number but its own;
 - rate limits: numbers beyond a 64-bit integer are read as unknown (null), with a warning;
+- token counts that are not counts (negative, fractional, beyond `usage.MAX_TOKENS`) are read as
+  unknown, with a warning;
 - errors: server `error` events, failed responses and the proxy's own `error` records.
 """
 
@@ -65,6 +67,7 @@ from recorder.interpretation.translation import (
     TRANSLATION_AUDIO_DELTA,
     output_format,
 )
+from recorder.interpretation.usage import TokenUsage
 from recorder.vocabulary import PCM16, AudioFormat, canonical
 from recorder.warning_log import FileWarning
 
@@ -199,7 +202,11 @@ class Interpreter:
             self.client_frames += 1
             if event is not None:
                 raw_type = event.get("type")
-                if raw_type in _APPENDS and not _NAMES_SOMETHING.intersection(event):
+                if (
+                    type(raw_type) is str
+                    and raw_type in _APPENDS
+                    and not _NAMES_SOMETHING.intersection(event)
+                ):
                     return self._append(line, number, t, raw_type, event)
         else:
             self.server_frames += 1
@@ -292,6 +299,8 @@ class Interpreter:
             )
         elif ctype == vocab.RATE_LIMITS_UPDATED:
             self._rate_limits(line, frame, event)
+        elif ctype == vocab.RESPONSE_DONE:
+            self._check_usage(line, event)
         elif ctype == vocab.ITEM_TRUNCATED:
             self.call.cuts.feed(frame)
         if ctype in _LIVE_SERVER:
@@ -360,6 +369,15 @@ class Interpreter:
             )
             return None
         return round(number)
+
+    def _check_usage(self, line: int, event: Mapping[str, Any]) -> None:
+        response = event.get("response")
+        usage = response.get("usage") if isinstance(response, Mapping) else None
+        rejected = TokenUsage.rejected(usage)
+        if rejected is not None:
+            self._warn_once(
+                "tokens", line, f"a token count of {rejected!r} is out of range; read as null"
+            )
 
     def _warn_once(self, key: str, line: int | None, reason: str) -> None:
         if key not in self._warned:

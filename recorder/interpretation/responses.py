@@ -346,7 +346,7 @@ class ResponseTracker:
         phase = _str(item.get("phase"))
         if phase is not None and item_id is not None:
             response.item(item_id).phase = phase
-        if item.get("type") in _CALL_ITEMS:
+        if _str(item.get("type")) in _CALL_ITEMS:
             if item_id is not None and (
                 _str(item.get("arguments")) is not None or item_id not in response.calls
             ):

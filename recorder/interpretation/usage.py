@@ -22,15 +22,24 @@ from typing import Any
 
 from recorder.pricing import ModelPrices
 
+# The largest token count read from a response (about 10^12, beyond any model's window): a
+# larger, negative or fractional count is not a count, and reads as unknown; sums of
+# millions of counts still fit in 64 bits.
+MAX_TOKENS = 2**40
+
 
 def _count(value: object) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_TOKENS:
+        return value
     return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _get(value: object, *path: str) -> object:
@@ -80,6 +89,26 @@ class TokenUsage:
             output_audio_tokens=_count(_get(output, "audio_tokens")),
             output_reasoning_tokens=_count(_get(output, "reasoning_tokens")),
         )
+
+    @classmethod
+    def rejected(cls, usage: object) -> object | None:
+        """The first number in `usage`'s counts that `parse` reads as unknown (out of range,
+        negative or fractional), for a warning; None when there is none."""
+        if not isinstance(usage, Mapping):
+            return None
+        for name in ("input_tokens", "output_tokens"):
+            value = usage.get(name)
+            if _is_number(value) and _count(value) is None:
+                return value
+        for key in ("input_token_details", "output_token_details"):
+            details = usage.get(key)
+            values = list(details.values()) if isinstance(details, Mapping) else []
+            cached = _get(details, "cached_tokens_details")
+            values += list(cached.values()) if isinstance(cached, Mapping) else []
+            for value in values:
+                if _is_number(value) and _count(value) is None:
+                    return value
+        return None
 
     def as_row(self) -> dict[str, int | None]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -260,8 +260,9 @@ class _Replayer:
                 arrived_at = await self._await(step.wait_for, step.frame, (index, len(sends)))
                 due = max(due, arrived_at + step.delay)
             await _sleep_until(self.recording, due)
-            self._check_open(step.frame, (index, len(sends)))
-            payload = step.frame.payload
+            if self.receiver is not None and self.receiver.done():  # the frame, only then
+                raise self._stopped(step.frame, (index, len(sends)))
+            payload = step.payload
             assert payload is not None, "replay needs the client payloads (load_session keep)"
             self.recording.frame("client", payload)
             try:

@@ -11,16 +11,23 @@ has, so holding audio back until VAD speaks would deadlock, and a microphone doe
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
 from recorder import vocabulary as vocab
 from recorder.errors import InputError
 from recorder.interpretation.layout import INPUT_AUDIO
-from recorder.replay.recording import RecordedFrame, RecordedSession
+from recorder.replay.recording import (
+    IndexedSequence,
+    RecordedFrame,
+    RecordedFrames,
+    RecordedSession,
+)
 from recorder.session import (
     REDACTED,
     redact_url,
@@ -69,19 +76,77 @@ _SECRET_NAME = re.compile(r"key|token|secret|auth|cookie|password|signature", re
 # -- the schedule (pure) ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per frame sent, three times as fast
 class Send:
     """One client frame to re-send, and when.
 
     It is due `gap` after the previous frame was due (or the connection opened) and, once the
     server has sent `wait_for` (canonical type -> how many in all since the connection opened),
-    no earlier than `delay` after the last of those arrived.
+    no earlier than `delay` after the last of those arrived. Its `frame` (and `payload`) are
+    read from the recording when asked for.
     """
 
-    frame: RecordedFrame
     gap: float
     wait_for: Mapping[str, int]
     delay: float
+    _frames: RecordedFrames = field(repr=False, compare=False)
+    _index: int = field(repr=False, compare=False)
+    _payload: str | bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def frame(self) -> RecordedFrame:
+        return self._frames.frame(self._index)
+
+    @property
+    def payload(self) -> str | bytes | None:
+        """The frame's payload (`frame.payload`, without making the frame)."""
+        if self._payload is not None:
+            return self._payload
+        return self._frames.kept_payload(self._index)
+
+
+_NO_WAIT: Mapping[str, int] = MappingProxyType({})
+
+
+class Sends(IndexedSequence[Send]):
+    """The sends of a schedule, in order: three numbers each in memory, the `Send` (and its
+    frame, whose payload is read from the recording when asked for) made when it is needed."""
+
+    def __init__(self, frames: RecordedFrames) -> None:
+        self._frames = frames
+        self._index = array("q")  # which frame of the recording
+        self._gap = array("d")
+        self._delay = array("d")
+        self._waits: dict[int, Mapping[str, int]] = {}  # only the sends that wait
+
+    def add(self, frame_index: int, gap: float, wait_for: Mapping[str, int], delay: float) -> None:
+        if wait_for:
+            self._waits[len(self._index)] = wait_for
+        self._index.append(frame_index)
+        self._gap.append(gap)
+        self._delay.append(delay)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _item(self, index: int) -> Send:
+        return Send(
+            self._gap[index],
+            self._waits.get(index, _NO_WAIT),
+            self._delay[index],
+            self._frames,
+            self._index[index],
+        )
+
+    def __iter__(self) -> Iterator[Send]:
+        """Each send with its payload, read in file order while the file stays open."""
+        frames, waits = self._frames, self._waits
+        with frames.reading() as read:
+            for number, (index, gap, delay) in enumerate(
+                zip(self._index, self._gap, self._delay, strict=True)
+            ):
+                payload = read(index) if frames.kept(index) else None
+                yield Send(gap, waits.get(number, _NO_WAIT), delay, frames, index, payload)
 
 
 @dataclass(frozen=True)
@@ -98,7 +163,7 @@ class Finish:
 
 @dataclass(frozen=True)
 class Schedule:
-    sends: tuple[Send, ...]
+    sends: Sequence[Send]
     finish: Finish
     pace: Pace
     speed: float
@@ -117,7 +182,7 @@ def replay_schedule(
         raise InputError(f"unknown pace {pace!r}: choose reactive or timed")
     if not speed > 0:
         raise InputError(f"speed must be greater than 0, not {speed:g}")
-    if not session.client_frames:
+    if not session.frames.client_count:
         raise InputError(f"{session.path}: nothing to replay (the recording has no client frames)")
     scale = 0.0 if fast else 1.0 / speed
     reactive = pace == "reactive"
@@ -126,14 +191,14 @@ def replay_schedule(
     last_milestone_t: float | None = None
     previous_t = session.start_t
     previous_was_append = False
-    sends: list[Send] = []
-    for frame in session.frames:
-        if frame.direction == "server":
-            if frame.event_type in MILESTONES:
-                counts[frame.event_type] += 1
-                last_milestone_t = frame.t
+    sends = Sends(session.frames)
+    for index, t, from_client, event_type, _ in session.frames.outline():
+        if not from_client:
+            if event_type in MILESTONES:
+                counts[event_type] += 1
+                last_milestone_t = t
             continue
-        is_append = frame.event_type in INPUT_AUDIO
+        is_append = event_type in INPUT_AUDIO
         frame_scale = (0.0 if fast else 1.0) if is_append else scale
         wait_for: dict[str, int] = {}
         delay = 0.0
@@ -141,12 +206,11 @@ def replay_schedule(
             wait_for = {k: n for k, n in counts.items() if n > awaited[k]}
             awaited = counts.copy()
             if wait_for and last_milestone_t is not None:
-                delay = max(0.0, frame.t - last_milestone_t) * frame_scale
-        gap = max(0.0, frame.t - previous_t) * frame_scale
-        sends.append(Send(frame, gap, wait_for, delay))
-        previous_t = frame.t
+                delay = max(0.0, t - last_milestone_t) * frame_scale
+        sends.add(index, max(0.0, t - previous_t) * frame_scale, wait_for, delay)
+        previous_t = t
         previous_was_append = is_append
-    end_t = session.close.t if session.close is not None else session.frames[-1].t
+    end_t = session.close.t if session.close is not None else session.frames.t(-1)
     finish_wait = {k: n for k, n in counts.items() if n > awaited[k]} if reactive else {}
     finish_delay = 0.0
     if finish_wait and last_milestone_t is not None:
@@ -154,7 +218,7 @@ def replay_schedule(
     close = session.close
     ours = close is not None and close.by != "server"
     return Schedule(
-        sends=tuple(sends),
+        sends=sends,
         finish=Finish(
             gap=max(0.0, end_t - previous_t) * scale,
             wait_for=finish_wait,

@@ -25,6 +25,17 @@ from recorder.telemetry.watcher import WatchedSession
 trace = require("opentelemetry.trace", "--otlp")
 
 _STATE = "trace"
+_LAST_NS = 2**64 - 1  # OTLP times are unsigned 64-bit nanoseconds since 1970
+
+
+def _start_ns(started: dt.datetime | None) -> int:
+    """A session span's start: its `started_at`, or now when it has none or one that OTLP
+    cannot carry (before 1970, or after 2554: a hostile header would fail the whole batch)."""
+    if started is not None:
+        start_ns = round(started.timestamp() * 1e9)
+        if 0 <= start_ns <= _LAST_NS:
+            return start_ns
+    return round(dt.datetime.now(dt.timezone.utc).timestamp() * 1e9)
 
 
 class _SessionTrace:
@@ -35,7 +46,7 @@ class _SessionTrace:
         self.provider = provider
 
     def at(self, t: float | None) -> int:
-        return self.start_ns + round((t or 0.0) * 1e9)
+        return min(self.start_ns + round((t or 0.0) * 1e9), _LAST_NS)
 
 
 class TraceSink:
@@ -46,8 +57,7 @@ class TraceSink:
 
     def session_started(self, session: WatchedSession) -> None:
         connection = session.interpreter.connection
-        started = session.started_at or dt.datetime.now(dt.timezone.utc)
-        start_ns = round(started.timestamp() * 1e9)
+        start_ns = _start_ns(session.started_at)
         provider = attributes.provider_name(connection.upstream)
         span = self.tracer.start_span(
             f"realtime {session.model or ''}".rstrip(),

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from recorder import vocabulary as vocab
 from recorder.escaping import escape_control
 from recorder.interpretation.frame import base64_size
+from recorder.json_text import to_json
 from recorder.vocabulary import PCM16, AudioFormat, session_audio_formats
 
 Severity = Literal["info", "warning", "error"]
@@ -305,7 +306,7 @@ _BARE = re.compile(r"[\w.:/@+\-]+")
 def _scalar(value: Any) -> str:
     if isinstance(value, str):
         return value if _BARE.fullmatch(value) else quote(value)
-    return escape_control(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+    return escape_control(to_json(value))
 
 
 def format_name(fmt: AudioFormat) -> str:

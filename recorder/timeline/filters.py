@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from fnmatch import fnmatchcase
 
 from recorder.errors import InputError
 from recorder.interpretation.frame import TEXT_FRAME
+from recorder.json_text import to_json
 from recorder.timeline.entries import Entry
 from recorder.vocabulary import canonical
 
@@ -69,5 +69,5 @@ def search_text(entry: Entry) -> str:
     """What `--grep` looks at: the type, ids and details, and a single frame's whole event."""
     parts = [entry.type, entry.response_id or "", entry.item_id or "", entry.summary]
     if entry.event is not None:
-        parts.append(json.dumps(entry.event, ensure_ascii=False, default=str))
+        parts.append(to_json(entry.event))
     return "\n".join(parts)
