@@ -259,12 +259,12 @@ class RecordedSession:
 
     @property
     def request_headers(self) -> list[tuple[str, str]]:
-        pairs = self._request.get("headers") or []
+        pairs = _list(self._request.get("headers"))
         return [(str(p[0]), str(p[1])) for p in pairs if isinstance(p, list) and len(p) == 2]
 
     @property
     def request_subprotocols(self) -> list[str]:
-        return [str(s) for s in self._request.get("subprotocols") or [] if isinstance(s, str)]
+        return [s for s in _list(self._request.get("subprotocols")) if isinstance(s, str)]
 
     @property
     def subprotocol(self) -> str | None:
@@ -326,6 +326,11 @@ def load_session(
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     session.facts = interpreter.finish()
     return session
+
+
+def _list(value: object) -> list[Any]:
+    """A header field that should be a list, or none (a hostile file may hold anything)."""
+    return value if isinstance(value, list) else []
 
 
 def _verbatim_event(raw: bytes, record: Mapping[str, Any]) -> tuple[int, int] | None:
