@@ -498,13 +498,121 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+_BLOCK_CHARS = 1 << 18  # of base64 text decoded in one call (as the energy meter's blocks)
+Problem = tuple[int, int, str]  # (the number of its frame, line, reason)
+
+
+class _Side:
+    """One side's chunks: their columns, and the payloads waiting to be decoded a block at a
+    time (pybase64 decodes the payloads of a block joined, in one call). Payloads join where
+    none but the last has padding or a byte short of a whole sample, so the decoded block is
+    each payload's bytes back to back; a block that does not decode is decoded payload by
+    payload, to report each damaged one as decoding it alone would."""
+
+    def __init__(self, formats: list[AudioFormat], spool: Spool, output: bool) -> None:
+        self.columns = _ChunkColumns(formats, timeline=output)
+        self.formats = formats
+        self.items: array[int] | None = array("q") if output else None
+        self.spool = spool
+        self.texts: list[str] = []
+        self.frames: list[Frame] = []
+        self.codes: list[int] = []
+        self.waiting_items: list[int] = []
+        self.timelines: list[float] = []
+        self.ends: list[int] = []  # where a run of payloads that decode as one text ends
+        self.chars = 0
+
+    def decode(self, problems: list[Problem]) -> None:
+        """Decode what waits into the spool and the columns; damaged payloads in `problems`
+        as (frame number, line, reason)."""
+        texts = self.texts
+        if not texts:
+            return
+        sizes = [len(text) * 3 // 4 for text in texts]  # exact but at a run's end
+        keep: list[int] = []  # the payloads that hold audio
+        start = 0
+        for end in [*self.ends, len(texts)]:
+            if end <= start:
+                continue
+            try:
+                data = decode_base64(
+                    texts[start] if end - start == 1 else "".join(texts[start:end])
+                )
+            except ValueError:
+                for index in range(start, end):
+                    self._one(index, sizes, problems, keep)
+            else:
+                keep.extend(range(start, end - 1))
+                self._last(end - 1, data, sizes, problems, keep)
+            start = end
+        columns, frames, codes = self.columns, self.frames, self.codes
+        if len(keep) == len(texts):
+            columns.t.extend([frame.t for frame in frames])
+            columns.line.extend([frame.line for frame in frames])
+            columns.codes.extend(codes)
+            columns.size.extend(sizes)
+            if self.items is not None and columns.timeline_ms is not None:
+                self.items.extend(self.waiting_items)
+                columns.timeline_ms.extend(self.timelines)
+        else:
+            columns.t.extend([frames[i].t for i in keep])
+            columns.line.extend([frames[i].line for i in keep])
+            columns.codes.extend([codes[i] for i in keep])
+            columns.size.extend([sizes[i] for i in keep])
+            if self.items is not None and columns.timeline_ms is not None:
+                self.items.extend([self.waiting_items[i] for i in keep])
+                columns.timeline_ms.extend([self.timelines[i] for i in keep])
+        self.texts, self.frames, self.codes, self.waiting_items, self.timelines = [], [], [], [], []
+        self.ends = []
+        self.chars = 0
+
+    def _one(self, index: int, sizes: list[int], problems: list[Problem], keep: list[int]) -> None:
+        """A payload decoded alone (its run holds a damaged one)."""
+        try:
+            data = decode_base64(self.texts[index])
+        except ValueError as exc:  # binascii.Error, or non-ASCII text
+            frame = self.frames[index]
+            _, key = audio_of(frame) or (USER, "audio")
+            reason = f"{frame.raw_type or frame.type} '{key}' is not valid base64 ({exc}); skipped"
+            problems.append((frame.number, frame.line, reason))
+            return
+        self._last(index, data, sizes, problems, keep)
+
+    def _last(
+        self, index: int, data: bytes, sizes: list[int], problems: list[Problem], keep: list[int]
+    ) -> None:
+        """The last payload of a decoded run (`data`: the run's bytes): its size, without a
+        byte short of a whole sample, which is dropped."""
+        text = self.texts[index]
+        size = len(text) // 4 * 3 - (len(text) - len(text.rstrip("=")))
+        if size % self.formats[self.codes[index]].sample_width:
+            frame = self.frames[index]
+            reason = (
+                f"{frame.raw_type or frame.type} has an odd number of bytes ({size}) for "
+                "pcm16; dropped the last one"
+            )
+            problems.append((frame.number, frame.line, reason))
+            data = data[:-1]
+            size -= 1
+        sizes[index] = size
+        if size:
+            keep.append(index)
+        if data:
+            self.spool.add(data)
+
+
 class AudioCollector:
     """Keeps the audio of one session's frames, with the format and response the interpretation
     gave each (feed it every frame, in order). `connection`: the interpreter's (its protocol
     tells GPT-Live's output track from the translation endpoint's, which share a name; its
     transport marks a sideband). The decoded audio waits in a spool per side, in memory up to a
     bound and then in an unnamed temporary file in `spool_dir` (default: the system's); of
-    each chunk only a few numbers are kept (`Chunks`)."""
+    each chunk only a few numbers are kept (`Chunks`).
+
+    Payloads are decoded a block at a time, so a damaged one is found a little after it is
+    fed: `flush()` decodes what waits (and reports what is damaged); a caller that reports
+    warnings of its own on the same handler calls it first, to keep the warnings in line order
+    (`collect_audio` does)."""
 
     def __init__(
         self,
@@ -522,9 +630,9 @@ class AudioCollector:
         self._codes: dict[AudioFormat, int] = {}
         self._last_format: AudioFormat | None = None
         self._last_code = 0
-        self.appends = _ChunkColumns(self._formats)
-        self.deltas = _ChunkColumns(self._formats, timeline=True)
-        self._items = array("q")  # the item of each delta with audio (an item index)
+        self._last_quantum = 8  # base64 characters of a whole number of samples, unpadded
+        self._user = _Side(self._formats, self.user_spool, output=False)
+        self._output = _Side(self._formats, self.assistant_spool, output=True)
         self.owners: dict[str, dict[str, int]] = {}  # response id -> item id -> item index
         self._item_count = 0
         self.kinds: dict[str, str] = {}  # response id -> kind
@@ -533,7 +641,16 @@ class AudioCollector:
         self.live = False
 
     def warn(self, line: int | None, message: str) -> None:
+        self.flush()
         self._warn(FileWarning(self.path, line, message))
+
+    def flush(self) -> None:
+        """Decode the payloads that wait, reporting damaged ones in the order they came."""
+        problems: list[Problem] = []
+        self._user.decode(problems)
+        self._output.decode(problems)
+        for _, line, reason in sorted(problems):
+            self._warn(FileWarning(self.path, line, reason))
 
     def feed(self, frame: Frame) -> None:
         event = frame.event
@@ -543,9 +660,7 @@ class AudioCollector:
         if audio is not None:
             side, key = audio
             if side == USER:
-                data = self._decoded(frame, event, key)
-                if data:
-                    self._add(self.appends, frame, data, self.user_spool)
+                self._payload(frame, event, key, self._user)
                 return
             if frame.type == LIVE_AUDIO_DELTA and self.connection.protocol == "live":
                 self.live = True
@@ -559,13 +674,8 @@ class AudioCollector:
             if item is None:
                 item = items[item_id] = self._item_count
                 self._item_count += 1
-            data = self._decoded(frame, event, key)
-            if data:
-                self._add(self.deltas, frame, data, self.assistant_spool)
-                self._items.append(item)
-                timeline_ms = live_timeline_ms(event) if self.live and key == "delta" else None
-                assert self.deltas.timeline_ms is not None
-                self.deltas.timeline_ms.append(np.nan if timeline_ms is None else timeline_ms)
+            timeline_ms = live_timeline_ms(event) if self.live and key == "delta" else None
+            self._payload(frame, event, key, self._output, item, timeline_ms)
             return
         cut = self.cuts.feed(frame)
         if cut is False:
@@ -577,44 +687,49 @@ class AudioCollector:
                 reason = _mapping(response.get("status_details")).get("reason")
                 self.cancelled[response_id] = (frame.line, str(reason or "cancelled"))
 
-    def _decoded(self, frame: Frame, event: Mapping[str, Any], key: str) -> bytes:
-        """The chunk's audio bytes (whole samples), or b"" (with a warning when damaged)."""
-        name = frame.raw_type or frame.type
+    def _payload(
+        self,
+        frame: Frame,
+        event: Mapping[str, Any],
+        key: str,
+        side: _Side,
+        item: int = 0,
+        timeline_ms: float | None = None,
+    ) -> None:
+        """Queue the chunk's payload for decoding (the hot path: a few list appends)."""
         text = event.get(key)
         if not isinstance(text, str):
-            self.warn(frame.line, f"{name} has no base64 '{key}' string; skipped")
-            return b""
-        try:
-            data = decode_base64(text)
-        except ValueError as exc:  # binascii.Error, or non-ASCII text
-            self.warn(frame.line, f"{name} '{key}' is not valid base64 ({exc}); skipped")
-            return b""
-        fmt = frame.audio_format or PCM16
-        if len(data) % fmt.sample_width:
             self.warn(
-                frame.line,
-                f"{name} has an odd number of bytes ({len(data)}) for pcm16; dropped the last one",
+                frame.line, f"{frame.raw_type or frame.type} has no base64 '{key}' string; skipped"
             )
-            data = data[:-1]
-        return data
-
-    def _add(self, columns: _ChunkColumns, frame: Frame, data: bytes, spool: Spool) -> None:
+            return
+        if not text:
+            return
         fmt = frame.audio_format or PCM16
         if fmt is not self._last_format:
             code = self._codes.get(fmt)
             if code is None:
                 code = self._codes[fmt] = len(self._formats)
                 self._formats.append(fmt)
-            self._last_format, self._last_code = fmt, code
-        spool.add(data)
-        columns.t.append(frame.t)
-        columns.line.append(frame.line)
-        columns.codes.append(self._last_code)
-        columns.size.append(len(data))
+            self._last_format, self._last_code, self._last_quantum = fmt, code, 4 * fmt.sample_width
+        side.texts.append(text)
+        side.frames.append(frame)
+        side.codes.append(self._last_code)
+        if side.items is not None:
+            side.waiting_items.append(item)
+            side.timelines.append(np.nan if timeline_ms is None else timeline_ms)
+        length = len(text)
+        if length % self._last_quantum or text[-1] == "=":  # padding, or part of a sample
+            side.ends.append(len(side.texts))
+        side.chars += length
+        if side.chars >= _BLOCK_CHARS:
+            self.flush()
 
     def finish(self) -> SessionAudio:
-        deltas = self.deltas.chunks()
-        items = np.frombuffer(self._items, dtype=np.int64) if self._items else _EMPTY
+        self.flush()
+        deltas = self._output.columns.chunks()
+        assert self._output.items is not None
+        items = _copy(self._output.items, np.int64)
         counts = np.bincount(items, minlength=self._item_count)
         # track order: response by response, item by item, each item's deltas as they came
         rank = np.zeros(len(counts), dtype=np.int64)
@@ -634,7 +749,7 @@ class AudioCollector:
             if found:
                 kind = self.kinds.get(response_id, "turn")
                 responses.append(ResponseAudio(response_id, tuple(found), kind))
-        user = self.appends.chunks()
+        user = self._user.columns.chunks()
         self._warn_cancelled(responses)
         self._warn_format_changes("user", user)
         self._warn_format_changes("assistant", assistant)
@@ -696,10 +811,28 @@ def collect_audio(
     interpretation notices are reported through `on_warning`, naming the file and line, and
     the rest is kept.
     """
+    return collect_audio_from(lambda _: records, path, on_warning, spool_dir)
+
+
+def collect_audio_from(
+    read: Callable[[WarningHandler], Iterable[tuple[int, Mapping[str, Any]]]],
+    path: str = "<session>",
+    on_warning: WarningHandler | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+) -> SessionAudio:
+    """`collect_audio` of the records `read(on_warning)` yields (`recorder.reading.iter_records`
+    bound to a file): the reader's warnings come in line order with the audio's."""
     warn = on_warning or warn_with_python
-    interpreter = Interpreter(path, warn, measure_audio=False)  # the tracks decode it
+    collector: AudioCollector | None = None
+
+    def in_order(warning: FileWarning) -> None:
+        if collector is not None:  # damaged payloads fed before are reported first
+            collector.flush()
+        warn(warning)
+
+    interpreter = Interpreter(path, in_order, measure_audio=False)  # the tracks decode it
     collector = AudioCollector(path, warn, interpreter.connection, spool_dir)
-    for line, record in records:
+    for line, record in read(in_order):
         frame = interpreter.feed(line, record)
         if frame is not None:
             collector.feed(frame)

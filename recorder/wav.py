@@ -28,7 +28,7 @@ from recorder.audio import (
     TrackPlan,
     WarningHandler,
     assistant_plan,
-    collect_audio,
+    collect_audio_from,
     mix_plan,
     response_plans,
     user_plan,
@@ -144,7 +144,7 @@ def read_session_audio(
     name = os.fspath(session)
     warn = on_warning or warn_with_python
     try:
-        return collect_audio(iter_records(session, warn), name, warn, spool_dir)
+        return collect_audio_from(lambda w: iter_records(session, w), name, warn, spool_dir)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {_reason(exc)}") from None
 
