@@ -498,6 +498,7 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+_NAN = float("nan")
 _BLOCK_CHARS = 1 << 18  # of base64 text decoded in one call (as the energy meter's blocks)
 Problem = tuple[int, int, str]  # (the number of its frame, line, reason)
 
@@ -634,7 +635,11 @@ class AudioCollector:
         self._user = _Side(self._formats, self.user_spool, output=False)
         self._output = _Side(self._formats, self.assistant_spool, output=True)
         self.owners: dict[str, dict[str, int]] = {}  # response id -> item id -> item index
-        self._item_count = 0
+        self._item_ids: list[str] = []  # by item index
+        self._owner: str | None = None  # the last delta's response and item
+        self._item_id: str | None = None
+        self._item = 0
+        self._kind_known = False
         self.kinds: dict[str, str] = {}  # response id -> kind
         self.cuts = Cuts()
         self.cancelled: dict[str, tuple[int, str]] = {}
@@ -667,15 +672,19 @@ class AudioCollector:
                 owner, item_id = LIVE_OUTPUT, ""
             else:
                 owner, item_id = frame.response_id or "unknown", frame.item_id or ""
-            if frame.response_kind is not None:
-                self.kinds.setdefault(owner, frame.response_kind)
-            items = self.owners.setdefault(owner, {})
-            item = items.get(item_id)
-            if item is None:
-                item = items[item_id] = self._item_count
-                self._item_count += 1
+            if owner != self._owner or item_id != self._item_id:  # else: as the delta before
+                self._owner, self._item_id = owner, item_id
+                items = self.owners.setdefault(owner, {})
+                item = items.get(item_id)
+                if item is None:
+                    item = items[item_id] = len(self._item_ids)
+                    self._item_ids.append(item_id)
+                self._item, self._kind_known = item, owner in self.kinds
+            if not self._kind_known and frame.response_kind is not None:
+                self.kinds[owner] = frame.response_kind
+                self._kind_known = True
             timeline_ms = live_timeline_ms(event) if self.live and key == "delta" else None
-            self._payload(frame, event, key, self._output, item, timeline_ms)
+            self._payload(frame, event, key, self._output, self._item, timeline_ms)
             return
         cut = self.cuts.feed(frame)
         if cut is False:
@@ -717,7 +726,7 @@ class AudioCollector:
         side.codes.append(self._last_code)
         if side.items is not None:
             side.waiting_items.append(item)
-            side.timelines.append(np.nan if timeline_ms is None else timeline_ms)
+            side.timelines.append(_NAN if timeline_ms is None else timeline_ms)
         length = len(text)
         if length % self._last_quantum or text[-1] == "=":  # padding, or part of a sample
             side.ends.append(len(side.texts))
@@ -730,7 +739,7 @@ class AudioCollector:
         deltas = self._output.columns.chunks()
         assert self._output.items is not None
         items = _copy(self._output.items, np.int64)
-        counts = np.bincount(items, minlength=self._item_count)
+        counts = np.bincount(items, minlength=len(self._item_ids))
         # track order: response by response, item by item, each item's deltas as they came
         rank = np.zeros(len(counts), dtype=np.int64)
         order = [index for owned in self.owners.values() for index in owned.values()]
