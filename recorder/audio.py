@@ -522,6 +522,9 @@ class _Side:
         self.timelines: list[float] = []
         self.ends: list[int] = []  # where a run of payloads that decode as one text ends
         self.chars = 0
+        self.format: AudioFormat | None = None  # the last payload's, its code, and the base64
+        self.code = 0  # characters of a whole number of its samples, unpadded
+        self.quantum = 8
 
     def decode(self, problems: list[Problem]) -> None:
         """Decode what waits into the spool and the columns; damaged payloads in `problems`
@@ -629,9 +632,6 @@ class AudioCollector:
         self.connection = connection or Connection()
         self._formats: list[AudioFormat] = []
         self._codes: dict[AudioFormat, int] = {}
-        self._last_format: AudioFormat | None = None
-        self._last_code = 0
-        self._last_quantum = 8  # base64 characters of a whole number of samples, unpadded
         self._user = _Side(self._formats, self.user_spool, output=False)
         self._output = _Side(self._formats, self.assistant_spool, output=True)
         self.owners: dict[str, dict[str, int]] = {}  # response id -> item id -> item index
@@ -715,20 +715,20 @@ class AudioCollector:
         if not text:
             return
         fmt = frame.audio_format or PCM16
-        if fmt is not self._last_format:
+        if fmt is not side.format:  # each side's frames mostly share one format object
             code = self._codes.get(fmt)
             if code is None:
                 code = self._codes[fmt] = len(self._formats)
                 self._formats.append(fmt)
-            self._last_format, self._last_code, self._last_quantum = fmt, code, 4 * fmt.sample_width
+            side.format, side.code, side.quantum = fmt, code, 4 * fmt.sample_width
         side.texts.append(text)
         side.frames.append(frame)
-        side.codes.append(self._last_code)
+        side.codes.append(side.code)
         if side.items is not None:
             side.waiting_items.append(item)
             side.timelines.append(_NAN if timeline_ms is None else timeline_ms)
         length = len(text)
-        if length % self._last_quantum or text[-1] == "=":  # padding, or part of a sample
+        if length % side.quantum or text[-1] == "=":  # padding, or part of a sample
             side.ends.append(len(side.texts))
         side.chars += length
         if side.chars >= _BLOCK_CHARS:
