@@ -9,7 +9,9 @@ neither pays for replacing the other's files):
 
     baseline  read the lines, orjson.loads each, base64-decode every append and delta, write
               the samples with soundfile (user and assistant back to back, two mono WAVs,
-              a megabyte at a time): the least any exporter of this file format must do
+              a megabyte at a time): the least any exporter of this file format must do.
+              soundfile fsyncs each file as it closes it; rt does not, so the same baseline
+              written with the stdlib's `wave` (no fsync) is timed too
     export    recorder.wav.export_wav: user, assistant and stereo mix WAVs (twice the
               baseline's bytes: the mix is stereo)
 
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -141,16 +144,18 @@ def generate(path: Path, seconds: float, seed: int = 1) -> int:
     return len(frames)
 
 
-def baseline(path: Path, out: Path) -> int:
+def baseline(path: Path, out: Path, synced: bool = True) -> int:
     """Parse every line, base64-decode every payload, write the samples with soundfile: the
-    floor. Returns the bytes of audio written."""
+    floor. `synced=False`: the same written with the stdlib's `wave` (soundfile's close calls
+    libsndfile's sf_write_sync, an fsync; rt's own WAV writer makes none). Returns the bytes of
+    audio written."""
     written = 0
     with (
         open(path, "rb") as fh,
-        sf.SoundFile(out / "user.wav", "w", RATE, 1, "PCM_16", format="WAV") as user,
-        sf.SoundFile(out / "assistant.wav", "w", RATE, 1, "PCM_16", format="WAV") as assistant,
+        _mono(out / "user.wav", synced) as user,
+        _mono(out / "assistant.wav", synced) as assistant,
     ):
-        pending: dict[sf.SoundFile, list[bytes]] = {user: [], assistant: []}
+        pending: dict[object, list[bytes]] = {user: [], assistant: []}
         sizes = {user: 0, assistant: 0}
         for raw in fh:
             event = orjson.loads(raw).get("event") or {}
@@ -170,6 +175,35 @@ def baseline(path: Path, out: Path) -> int:
         for target, pieces in pending.items():
             target.write(np.frombuffer(b"".join(pieces), dtype="<i2"))
     return written
+
+
+class _WaveMono:
+    """A mono 16-bit WAV written with the stdlib's `wave` (no fsync), soundfile's way up."""
+
+    def __init__(self, path: Path) -> None:
+        self._wave = wave.open(str(path), "wb")  # noqa: SIM115 - closed by __exit__
+        self._wave.setnchannels(1)
+        self._wave.setsampwidth(2)
+        self._wave.setframerate(RATE)
+
+    def write(self, samples: np.ndarray) -> None:
+        self._wave.writeframesraw(samples.tobytes())
+
+    def __enter__(self) -> _WaveMono:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._wave.close()
+
+
+def _mono(path: Path, synced: bool):  # type: ignore[no-untyped-def]
+    if synced:
+        return sf.SoundFile(path, "w", RATE, 1, "PCM_16", format="WAV")
+    return _WaveMono(path)
+
+
+def baseline_unsynced(path: Path, out: Path) -> int:
+    return baseline(path, out, synced=False)
 
 
 def export(path: Path, out: Path) -> float:
@@ -256,13 +290,14 @@ def main() -> None:
         audio_bytes = baseline(session, out)  # warms the page cache for both
         length = export(session, out)
         shutil.rmtree(out)
-        base, done = [], []
-        for _ in range(args.runs):  # interleaved, so both see the same machine
+        base, unsynced, done = [], [], []
+        for _ in range(args.runs):  # interleaved, so all see the same machine
             base.append(timed(baseline, session, work))
+            unsynced.append(timed(baseline_unsynced, session, work))
             done.append(timed(export, session, work))
         rss_base = peak_rss_mb("baseline", session, work)
         rss_export = peak_rss_mb("export", session, work)
-    b, e = min(base), min(done)
+    b, u, e = min(base), min(unsynced), min(done)
     print(
         f"baseline (orjson + base64 + soundfile, 2 mono WAVs): best {b:6.2f} s of "
         f"{' '.join(f'{x:.2f}' for x in base)}  {audio_bytes / 1e6:.0f} MB of audio, "
@@ -272,7 +307,14 @@ def main() -> None:
         f"rt export wav (user, assistant, stereo mix):        best {e:6.2f} s of "
         f"{' '.join(f'{x:.2f}' for x in done)}  peak RSS {rss_export:.0f} MB"
     )
-    print(f"ratio export / baseline: {e / b:.2f}x (goal <= 1.5x)")
+    print(
+        f"the same baseline without fsync (stdlib wave):     best {u:6.2f} s of "
+        f"{' '.join(f'{x:.2f}' for x in unsynced)}"
+    )
+    print(
+        f"ratio export / baseline: {e / b:.2f}x (goal <= 1.5x); / baseline without fsync "
+        f"{e / u:.2f}x"
+    )
     print(
         f"speed: {length / e:.0f}x real time ({length / 60:.1f} min call in {e:.2f} s; "
         f"goal >= 2000x); baseline {length / b:.0f}x"

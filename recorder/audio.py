@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -74,6 +74,7 @@ from recorder.vocabulary import PCM16, RESPONSE_DONE, AudioFormat
 from recorder.warning_log import FileWarning
 
 Offsets = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
 __all__ = ["interpolate"]  # re-exported: the tracks' interpolation (`audio_render`)
 # A mix longer than this comes from a corrupt `t`, not a call: it is skipped, not allocated.
 MAX_MIX_SECONDS = 4 * 3600
@@ -85,8 +86,8 @@ WarningHandler = Callable[[FileWarning], None]
 
 
 class Chunk(NamedTuple):
-    """One append or delta: where its decoded bytes are kept, their format, and when the proxy
-    received it."""
+    """One append or delta: when the proxy received it, its line, its format, and where its
+    decoded bytes are kept (a row of `Chunks`)."""
 
     t: float
     line: int
@@ -97,11 +98,96 @@ class Chunk(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Chunks:
+    """Appends or deltas as columns (a few numbers a chunk: an hour's 240,000 chunks take
+    about 10 MB, not the 50 MB of as many Python objects). `codes[i]` indexes `formats`."""
+
+    t: Floats
+    line: Offsets
+    codes: npt.NDArray[np.int32]
+    formats: tuple[AudioFormat, ...]
+    offset: Offsets  # where each chunk's decoded bytes start in its side's spool
+    size: Offsets  # how many decoded bytes
+    timeline_ms: Floats | None = None  # GPT-Live sideband output: `start_ms`, NaN where none
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def __getitem__(self, index: int) -> Chunk:
+        timeline = None if self.timeline_ms is None else float(self.timeline_ms[index])
+        return Chunk(
+            float(self.t[index]),
+            int(self.line[index]),
+            self.formats[self.codes[index]],
+            int(self.offset[index]),
+            int(self.size[index]),
+            None if timeline is None or timeline != timeline else timeline,
+        )
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[index] for index in range(len(self)))
+
+    def take(self, order: Offsets | slice) -> Chunks:
+        """These chunks in another order, or a stretch of them."""
+        timeline = None if self.timeline_ms is None else self.timeline_ms[order]
+        return Chunks(
+            self.t[order],
+            self.line[order],
+            self.codes[order],
+            self.formats,
+            self.offset[order],
+            self.size[order],
+            timeline,
+        )
+
+    def rates(self) -> set[int]:
+        return {self.formats[code].rate for code in np.unique(self.codes).tolist()}
+
+    def stream(self, spool: Spool, rate: int) -> Stream:
+        """The chunks back to back at `rate` (`audio_render.Stream`)."""
+        return Stream.of_codes(self.codes, self.formats, self.offset, self.size, rate, spool)
+
+
+class _ChunkColumns:
+    """`Chunks` as they arrive (growing arrays)."""
+
+    def __init__(self, formats: list[AudioFormat], timeline: bool = False) -> None:
+        self.t = array("d")
+        self.line = array("q")
+        self.codes = array("i")
+        self.size = array("q")
+        self.timeline_ms = array("d") if timeline else None
+        self.formats = formats  # shared by both sides' columns
+
+    def chunks(self) -> Chunks:
+        """The columns so far, copied (the collector may go on growing its own)."""
+        sizes = _copy(self.size, np.int64)
+        timeline = None if self.timeline_ms is None else _copy(self.timeline_ms, np.float64)
+        return Chunks(
+            _copy(self.t, np.float64),
+            _copy(self.line, np.int64),
+            _copy(self.codes, np.int32),
+            tuple(self.formats),
+            np.cumsum(sizes) - sizes,  # each side's spool holds its chunks in arrival order
+            sizes,
+            timeline,
+        )
+
+
+def _copy(column: array[Any], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    return np.frombuffer(column, dtype=dtype).copy() if column else np.zeros(0, dtype=dtype)
+
+
+_EMPTY: Offsets = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
 class ItemAudio:
-    """The audio of one output item, in arrival order, and how much of it the user heard."""
+    """The audio of one output item, in arrival order (a stretch of its session's `assistant`
+    chunks), and how much of it the user heard."""
 
     item_id: str
-    chunks: tuple[Chunk, ...]
+    chunks: Chunks
     heard_ms: float | None  # `audio_end_ms` of its truncation; None = played to the end
 
 
@@ -115,25 +201,23 @@ class ResponseAudio:
 
     @property
     def first_delta_t(self) -> float:
-        return self.items[0].chunks[0].t
+        return float(self.items[0].chunks.t[0])
 
 
 @dataclass(frozen=True)
 class SessionAudio:
-    """Every piece of audio in one session, decoded into a spool per side (`close()` frees it)."""
+    """Every piece of audio in one session, decoded into a spool per side (`close()` frees it).
+    `assistant`: the output chunks in track order (response by response, item by item), of
+    which each item holds a stretch."""
 
     path: str
-    user: tuple[Chunk, ...]
+    user: Chunks
     responses: tuple[ResponseAudio, ...]
     live: bool = False  # a GPT-Live session: `responses` holds its one output track
     transport: str = "websocket"  # a sideband carries no audio (the call's audio is elsewhere)
     user_spool: Spool = field(default_factory=Spool)
     assistant_spool: Spool = field(default_factory=Spool)
-
-    @property
-    def assistant(self) -> list[Chunk]:
-        """Output chunks in track order: response by response, item by item."""
-        return [c for r in self.responses for item in r.items for c in item.chunks]
+    assistant: Chunks = field(default_factory=lambda: _ChunkColumns([]).chunks())
 
     def close(self) -> None:
         self.user_spool.close()
@@ -205,22 +289,6 @@ def describe(fmt: AudioFormat) -> str:
 # -- tracks ------------------------------------------------------------------------------------
 
 
-def _rates(chunks: Iterable[Chunk]) -> set[int]:
-    return {chunk.format.rate for chunk in chunks}
-
-
-def _stream(chunks: Sequence[Chunk], spool: Spool, rate: int) -> Stream:
-    """The chunks back to back at `rate`; runs of one format are interpolated as a whole, so
-    that chunk boundaries leave no seams."""
-    return Stream(
-        [chunk.format for chunk in chunks],
-        [chunk.offset for chunk in chunks],
-        [chunk.size for chunk in chunks],
-        rate,
-        spool,
-    )
-
-
 def _plan(name: str, rate: int, rates: set[int], frames: int, *layers: Layer | None) -> TrackPlan:
     return TrackPlan(name, rate, frames, layers, tuple(sorted(r for r in rates if r != rate)))
 
@@ -234,10 +302,10 @@ def _back_to_back(stream: Stream, ranges: Sequence[tuple[int, int]]) -> Layer:
 
 def user_plan(audio: SessionAudio) -> TrackPlan | None:
     """All input audio the client appended, back to back; None if there was none."""
-    if not audio.user:
+    if not len(audio.user):
         return None
-    rates = _rates(audio.user)
-    stream = _stream(audio.user, audio.user_spool, max(rates))
+    rates = audio.user.rates()
+    stream = audio.user.stream(audio.user_spool, max(rates))
     return _plan(
         "user", max(rates), rates, stream.frames, _back_to_back(stream, [(0, stream.frames)])
     )
@@ -267,10 +335,10 @@ def _item_ranges(audio: SessionAudio, stream: Stream, heard: bool) -> list[list[
 
 def _output_stream(audio: SessionAudio) -> tuple[Stream, set[int]] | None:
     chunks = audio.assistant
-    if not chunks:
+    if not len(chunks):
         return None
-    rates = _rates(chunks)
-    return _stream(chunks, audio.assistant_spool, max(rates)), rates
+    rates = chunks.rates()
+    return chunks.stream(audio.assistant_spool, max(rates)), rates
 
 
 def assistant_plan(audio: SessionAudio, heard: bool = False) -> TrackPlan | None:
@@ -328,9 +396,7 @@ class _Placed:
 
     def layer(self) -> Layer:
         """Back-to-back stretches of chunks as one stretch each."""
-        runs = contiguous_runs(self.starts, self.lengths)
-        firsts = np.array([a for a, _ in runs], dtype=np.int64)
-        lasts = np.array([b for _, b in runs], dtype=np.int64)
+        firsts, lasts = contiguous_runs(self.starts, self.lengths)
         ends = self.stream.ends
         sources = ends[firsts] - self.lengths[firsts]
         return Layer(self.stream, sources, ends[lasts - 1] - sources, self.starts[firsts])
@@ -342,16 +408,16 @@ def _chunk_lengths(ends: Offsets) -> Offsets:
 
 def _place_user(audio: SessionAudio, rate: int) -> _Placed:
     """The user's appends on the call's timeline (`layout.append_starts`)."""
-    stream = _stream(audio.user, audio.user_spool, rate)
+    stream = audio.user.stream(audio.user_spool, rate)
     lengths = _chunk_lengths(stream.ends)
-    wanted = np.rint(np.array([chunk.t for chunk in audio.user]) * rate).astype(np.int64)
+    wanted = np.rint(audio.user.t * rate).astype(np.int64)
     return _Placed(stream, lengths, append_starts(lengths, wanted))
 
 
 def _assistant_layer(audio: SessionAudio, rate: int) -> Layer:
     """Heard item stretches and where each starts in the mix (`layout.response_starts`);
     out-of-band responses are not heard (see the module docstring)."""
-    stream = _stream(audio.assistant, audio.assistant_spool, rate)
+    stream = audio.assistant.stream(audio.assistant_spool, rate)
     played = [
         (response, items)
         for response, items in zip(audio.responses, _item_ranges(audio, stream, True), strict=True)
@@ -373,22 +439,18 @@ def _assistant_layer(audio: SessionAudio, rate: int) -> Layer:
 def _live_layer(audio: SessionAudio, rate: int, user: _Placed | None) -> Layer:
     """A GPT-Live output track laid along the session timeline (`layout.along_timeline`)."""
     chunks = audio.assistant
-    stream = _stream(chunks, audio.assistant_spool, rate)
+    stream = chunks.stream(audio.assistant_spool, rate)
     lengths = _chunk_lengths(stream.ends)
-    on_track = stream.ends - lengths
-    timeline = np.array(
-        [
-            position if chunk.timeline_ms is None else round(chunk.timeline_ms * rate / 1000)
-            for chunk, position in zip(chunks, on_track.tolist(), strict=True)
-        ],
-        dtype=np.int64,
-    )
+    timeline = stream.ends - lengths  # where each plays on the output track
+    if chunks.timeline_ms is not None:  # where a sideband's reflected deltas say they sit
+        carried = ~np.isnan(chunks.timeline_ms)
+        timeline[carried] = np.rint(chunks.timeline_ms[carried] * rate / 1000)
     empty = np.zeros(0, dtype=np.int64)
     starts = along_timeline(
         timeline,
         user.lengths if user is not None else empty,
         user.starts if user is not None else empty,
-        round(chunks[0].t * rate),
+        round(float(chunks.t[0]) * rate),
     )
     return _Placed(stream, lengths, starts).layer()
 
@@ -408,13 +470,13 @@ def mix_plan(audio: SessionAudio) -> TrackPlan | None:
     """Both sides on the session's timeline (sample = t x rate): user left, assistant right;
     None without audio. Raises MixTooLong for a mix of more than `MAX_MIX_SECONDS`."""
     chunks = audio.assistant
-    rates = _rates(audio.user) | _rates(chunks)
+    rates = audio.user.rates() | chunks.rates()
     if not rates:
         return None
     rate = max(rates)
-    user = _place_user(audio, rate) if audio.user else None
+    user = _place_user(audio, rate) if len(audio.user) else None
     layers: list[Layer | None] = [user.layer() if user is not None else None, None]
-    if chunks:
+    if len(chunks):
         layers[1] = _live_layer(audio, rate, user) if audio.live else _assistant_layer(audio, rate)
     placed = [layer for layer in layers if layer is not None and len(layer.starts)]
     if not placed:
@@ -437,12 +499,125 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+_NAN = float("nan")
+_BLOCK_CHARS = 1 << 18  # of base64 text decoded in one call (as the energy meter's blocks)
+Problem = tuple[int, int, str]  # (the number of its frame, line, reason)
+
+
+class _Side:
+    """One side's chunks: their columns, and the payloads waiting to be decoded a block at a
+    time (pybase64 decodes the payloads of a block joined, in one call). Payloads join where
+    none but the last has padding or a byte short of a whole sample, so the decoded block is
+    each payload's bytes back to back; a block that does not decode is decoded payload by
+    payload, to report each damaged one as decoding it alone would."""
+
+    def __init__(self, formats: list[AudioFormat], spool: Spool, output: bool) -> None:
+        self.columns = _ChunkColumns(formats, timeline=output)
+        self.formats = formats
+        self.items: array[int] | None = array("q") if output else None
+        self.spool = spool
+        self.texts: list[str] = []
+        self.frames: list[Frame] = []
+        self.codes: list[int] = []
+        self.waiting_items: list[int] = []
+        self.timelines: list[float] = []
+        self.ends: list[int] = []  # where a run of payloads that decode as one text ends
+        self.chars = 0
+        self.format: AudioFormat | None = None  # the last payload's, its code, and the base64
+        self.code = 0  # characters of a whole number of its samples, unpadded
+        self.quantum = 8
+
+    def decode(self, problems: list[Problem]) -> None:
+        """Decode what waits into the spool and the columns; damaged payloads in `problems`
+        as (frame number, line, reason)."""
+        texts = self.texts
+        if not texts:
+            return
+        sizes = [len(text) * 3 // 4 for text in texts]  # exact but at a run's end
+        keep: list[int] = []  # the payloads that hold audio
+        start = 0
+        for end in [*self.ends, len(texts)]:
+            if end <= start:
+                continue
+            try:
+                data = decode_base64(
+                    texts[start] if end - start == 1 else "".join(texts[start:end])
+                )
+            except ValueError:
+                for index in range(start, end):
+                    self._one(index, sizes, problems, keep)
+            else:
+                keep.extend(range(start, end - 1))
+                self._last(end - 1, data, sizes, problems, keep)
+            start = end
+        columns, frames, codes = self.columns, self.frames, self.codes
+        if len(keep) == len(texts):
+            columns.t.extend([frame.t for frame in frames])
+            columns.line.extend([frame.line for frame in frames])
+            columns.codes.extend(codes)
+            columns.size.extend(sizes)
+            if self.items is not None and columns.timeline_ms is not None:
+                self.items.extend(self.waiting_items)
+                columns.timeline_ms.extend(self.timelines)
+        else:
+            columns.t.extend([frames[i].t for i in keep])
+            columns.line.extend([frames[i].line for i in keep])
+            columns.codes.extend([codes[i] for i in keep])
+            columns.size.extend([sizes[i] for i in keep])
+            if self.items is not None and columns.timeline_ms is not None:
+                self.items.extend([self.waiting_items[i] for i in keep])
+                columns.timeline_ms.extend([self.timelines[i] for i in keep])
+        self.texts, self.frames, self.codes, self.waiting_items, self.timelines = [], [], [], [], []
+        self.ends = []
+        self.chars = 0
+
+    def _one(self, index: int, sizes: list[int], problems: list[Problem], keep: list[int]) -> None:
+        """A payload decoded alone (its run holds a damaged one)."""
+        try:
+            data = decode_base64(self.texts[index])
+        except ValueError as exc:  # binascii.Error, or non-ASCII text
+            frame = self.frames[index]
+            _, key = audio_of(frame) or (USER, "audio")
+            reason = f"{frame.raw_type or frame.type} '{key}' is not valid base64 ({exc}); skipped"
+            problems.append((frame.number, frame.line, reason))
+            return
+        self._last(index, data, sizes, problems, keep)
+
+    def _last(
+        self, index: int, data: bytes, sizes: list[int], problems: list[Problem], keep: list[int]
+    ) -> None:
+        """The last payload of a decoded run (`data`: the run's bytes): its size, without a
+        byte short of a whole sample, which is dropped."""
+        text = self.texts[index]
+        size = len(text) // 4 * 3 - (len(text) - len(text.rstrip("=")))
+        if size % self.formats[self.codes[index]].sample_width:
+            frame = self.frames[index]
+            reason = (
+                f"{frame.raw_type or frame.type} has an odd number of bytes ({size}) for "
+                "pcm16; dropped the last one"
+            )
+            problems.append((frame.number, frame.line, reason))
+            data = data[:-1]
+            size -= 1
+        sizes[index] = size
+        if size:
+            keep.append(index)
+        if data:
+            self.spool.add(data)
+
+
 class AudioCollector:
     """Keeps the audio of one session's frames, with the format and response the interpretation
     gave each (feed it every frame, in order). `connection`: the interpreter's (its protocol
     tells GPT-Live's output track from the translation endpoint's, which share a name; its
     transport marks a sideband). The decoded audio waits in a spool per side, in memory up to a
-    bound and then in an unnamed temporary file in `spool_dir` (default: the system's)."""
+    bound and then in an unnamed temporary file in `spool_dir` (default: the system's); of
+    each chunk only a few numbers are kept (`Chunks`).
+
+    Payloads are decoded a block at a time, so a damaged one is found a little after it is
+    fed: `flush()` decodes what waits (and reports what is damaged); a caller that reports
+    warnings of its own on the same handler calls it first, to keep the warnings in line order
+    (`collect_audio` does)."""
 
     def __init__(
         self,
@@ -456,15 +631,32 @@ class AudioCollector:
         self.assistant_spool = Spool(spool_dir)
         self._warn = on_warning or warn_with_python
         self.connection = connection or Connection()
-        self.appends: list[Chunk] = []
-        self.deltas: dict[str, dict[str, list[Chunk]]] = {}
+        self._formats: list[AudioFormat] = []
+        self._codes: dict[AudioFormat, int] = {}
+        self._user = _Side(self._formats, self.user_spool, output=False)
+        self._output = _Side(self._formats, self.assistant_spool, output=True)
+        self.owners: dict[str, dict[str, int]] = {}  # response id -> item id -> item index
+        self._item_ids: list[str] = []  # by item index
+        self._owner: str | None = None  # the last delta's response and item
+        self._item_id: str | None = None
+        self._item = 0
+        self._kind_known = False
         self.kinds: dict[str, str] = {}  # response id -> kind
         self.cuts = Cuts()
         self.cancelled: dict[str, tuple[int, str]] = {}
         self.live = False
 
     def warn(self, line: int | None, message: str) -> None:
+        self.flush()
         self._warn(FileWarning(self.path, line, message))
+
+    def flush(self) -> None:
+        """Decode the payloads that wait, reporting damaged ones in the order they came."""
+        problems: list[Problem] = []
+        self._user.decode(problems)
+        self._output.decode(problems)
+        for _, line, reason in sorted(problems):
+            self._warn(FileWarning(self.path, line, reason))
 
     def feed(self, frame: Frame) -> None:
         event = frame.event
@@ -474,17 +666,26 @@ class AudioCollector:
         if audio is not None:
             side, key = audio
             if side == USER:
-                self._audio(frame, event, key, self.appends, self.user_spool)
+                self._payload(frame, event, key, self._user)
                 return
             if frame.type == LIVE_AUDIO_DELTA and self.connection.protocol == "live":
                 self.live = True
                 owner, item_id = LIVE_OUTPUT, ""
             else:
                 owner, item_id = frame.response_id or "unknown", frame.item_id or ""
-            if frame.response_kind is not None:
-                self.kinds.setdefault(owner, frame.response_kind)
-            items = self.deltas.setdefault(owner, {})
-            self._audio(frame, event, key, items.setdefault(item_id, []), self.assistant_spool)
+            if owner != self._owner or item_id != self._item_id:  # else: as the delta before
+                self._owner, self._item_id = owner, item_id
+                items = self.owners.setdefault(owner, {})
+                item = items.get(item_id)
+                if item is None:
+                    item = items[item_id] = len(self._item_ids)
+                    self._item_ids.append(item_id)
+                self._item, self._kind_known = item, owner in self.kinds
+            if not self._kind_known and frame.response_kind is not None:
+                self.kinds[owner] = frame.response_kind
+                self._kind_known = True
+            timeline_ms = live_timeline_ms(event) if self.live and key == "delta" else None
+            self._payload(frame, event, key, self._output, self._item, timeline_ms)
             return
         cut = self.cuts.feed(frame)
         if cut is False:
@@ -496,58 +697,81 @@ class AudioCollector:
                 reason = _mapping(response.get("status_details")).get("reason")
                 self.cancelled[response_id] = (frame.line, str(reason or "cancelled"))
 
-    def _audio(
-        self, frame: Frame, event: Mapping[str, Any], key: str, into: list[Chunk], spool: Spool
+    def _payload(
+        self,
+        frame: Frame,
+        event: Mapping[str, Any],
+        key: str,
+        side: _Side,
+        item: int = 0,
+        timeline_ms: float | None = None,
     ) -> None:
-        name = frame.raw_type or frame.type
+        """Queue the chunk's payload for decoding (the hot path: a few list appends)."""
         text = event.get(key)
         if not isinstance(text, str):
-            self.warn(frame.line, f"{name} has no base64 '{key}' string; skipped")
+            self.warn(
+                frame.line, f"{frame.raw_type or frame.type} has no base64 '{key}' string; skipped"
+            )
             return
-        try:
-            data = decode_base64(text)
-        except ValueError as exc:  # binascii.Error, or non-ASCII text
-            self.warn(frame.line, f"{name} '{key}' is not valid base64 ({exc}); skipped")
+        if not text:
             return
         fmt = frame.audio_format or PCM16
-        if len(data) % fmt.sample_width:
-            self.warn(
-                frame.line,
-                f"{name} has an odd number of bytes ({len(data)}) for pcm16; dropped the last one",
-            )
-            data = data[:-1]
-        if data:
-            timeline_ms = live_timeline_ms(event) if self.live and key == "delta" else None
-            into.append(Chunk(frame.t, frame.line, fmt, spool.add(data), len(data), timeline_ms))
+        if fmt is not side.format:  # each side's frames mostly share one format object
+            code = self._codes.get(fmt)
+            if code is None:
+                code = self._codes[fmt] = len(self._formats)
+                self._formats.append(fmt)
+            side.format, side.code, side.quantum = fmt, code, 4 * fmt.sample_width
+        side.texts.append(text)
+        side.frames.append(frame)
+        side.codes.append(side.code)
+        if side.items is not None:
+            side.waiting_items.append(item)
+            side.timelines.append(_NAN if timeline_ms is None else timeline_ms)
+        length = len(text)
+        if length % side.quantum or text[-1] == "=":  # padding, or part of a sample
+            side.ends.append(len(side.texts))
+        side.chars += length
+        if side.chars >= _BLOCK_CHARS:
+            self.flush()
 
     def finish(self) -> SessionAudio:
-        responses = tuple(
-            ResponseAudio(
-                response_id,
-                tuple(
-                    ItemAudio(item_id, tuple(chunks), self.cuts.heard_ms(item_id))
-                    for item_id, chunks in items.items()
-                    if chunks
-                ),
-                self.kinds.get(response_id, "turn"),
-            )
-            for response_id, items in self.deltas.items()
-            if any(items.values())
-        )
-        user = tuple(self.appends)
+        self.flush()
+        deltas = self._output.columns.chunks()
+        assert self._output.items is not None
+        items = _copy(self._output.items, np.int64)
+        counts = np.bincount(items, minlength=len(self._item_ids))
+        # track order: response by response, item by item, each item's deltas as they came
+        rank = np.zeros(len(counts), dtype=np.int64)
+        order = [index for owned in self.owners.values() for index in owned.values()]
+        rank[order] = np.arange(len(order))
+        assistant = deltas.take(np.argsort(rank[items], kind="stable"))
+        responses: list[ResponseAudio] = []
+        done = 0
+        for response_id, owned in self.owners.items():
+            found = []
+            for item_id, index in owned.items():
+                count = int(counts[index])
+                if count:
+                    stretch = assistant.take(slice(done, done + count))
+                    found.append(ItemAudio(item_id, stretch, self.cuts.heard_ms(item_id)))
+                    done += count
+            if found:
+                kind = self.kinds.get(response_id, "turn")
+                responses.append(ResponseAudio(response_id, tuple(found), kind))
+        user = self._user.columns.chunks()
         self._warn_cancelled(responses)
         self._warn_format_changes("user", user)
-        self._warn_format_changes(
-            "assistant", [c for r in responses for i in r.items for c in i.chunks]
-        )
+        self._warn_format_changes("assistant", assistant)
         return SessionAudio(
             self.path,
             user,
-            responses,
+            tuple(responses),
             self.live,
             self.connection.transport,
             self.user_spool,
             self.assistant_spool,
+            assistant,
         )
 
     def _warn_cancelled(self, responses: Sequence[ResponseAudio]) -> None:
@@ -568,13 +792,14 @@ class AudioCollector:
                 "though the user may have heard less",
             )
 
-    def _warn_format_changes(self, side: str, chunks: Sequence[Chunk]) -> None:
-        for before, after in pairwise(chunks):
-            if after.format is not before.format and after.format != before.format:
-                self.warn(
-                    after.line,
-                    f"{side} audio changes from {describe(before.format)} to {describe(after.format)}",
-                )
+    def _warn_format_changes(self, side: str, chunks: Chunks) -> None:
+        codes = chunks.codes
+        for index in (np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist():
+            before, after = chunks.formats[codes[index - 1]], chunks.formats[codes[index]]
+            self.warn(
+                int(chunks.line[index]),
+                f"{side} audio changes from {describe(before)} to {describe(after)}",
+            )
 
 
 def warn_with_python(warning: FileWarning) -> None:
@@ -596,10 +821,28 @@ def collect_audio(
     interpretation notices are reported through `on_warning`, naming the file and line, and
     the rest is kept.
     """
+    return collect_audio_from(lambda _: records, path, on_warning, spool_dir)
+
+
+def collect_audio_from(
+    read: Callable[[WarningHandler], Iterable[tuple[int, Mapping[str, Any]]]],
+    path: str = "<session>",
+    on_warning: WarningHandler | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+) -> SessionAudio:
+    """`collect_audio` of the records `read(on_warning)` yields (`recorder.reading.iter_records`
+    bound to a file): the reader's warnings come in line order with the audio's."""
     warn = on_warning or warn_with_python
-    interpreter = Interpreter(path, warn, measure_audio=False)  # the tracks decode it
+    collector: AudioCollector | None = None
+
+    def in_order(warning: FileWarning) -> None:
+        if collector is not None:  # damaged payloads fed before are reported first
+            collector.flush()
+        warn(warning)
+
+    interpreter = Interpreter(path, in_order, measure_audio=False)  # the tracks decode it
     collector = AudioCollector(path, warn, interpreter.connection, spool_dir)
-    for line, record in records:
+    for line, record in read(in_order):
         frame = interpreter.feed(line, record)
         if frame is not None:
             collector.feed(frame)

@@ -92,24 +92,51 @@ class Stream:
     def __init__(
         self,
         formats: Sequence[AudioFormat],
-        offsets: Sequence[int],
-        sizes: Sequence[int],
+        offsets: Sequence[int] | Offsets,
+        sizes: Sequence[int] | Offsets,
+        rate: int,
+        spool: Spool,
+    ) -> None:
+        table: dict[AudioFormat, int] = {}
+        codes = np.fromiter((table.setdefault(f, len(table)) for f in formats), np.int32)
+        self._build(codes, tuple(table), offsets, sizes, rate, spool)
+
+    @classmethod
+    def of_codes(
+        cls,
+        codes: npt.NDArray[np.int32],
+        formats: Sequence[AudioFormat],
+        offsets: Offsets,
+        sizes: Offsets,
+        rate: int,
+        spool: Spool,
+    ) -> Stream:
+        """The same from each chunk's index into `formats` (no Python object per chunk)."""
+        stream = cls.__new__(cls)
+        stream._build(codes, formats, offsets, sizes, rate, spool)
+        return stream
+
+    def _build(
+        self,
+        codes: npt.NDArray[np.int32],
+        formats: Sequence[AudioFormat],
+        offsets: Sequence[int] | Offsets,
+        sizes: Sequence[int] | Offsets,
         rate: int,
         spool: Spool,
     ) -> None:
         self.rate = rate
         self._spool = spool
         self._runs: list[_Run] = []
-        self.ends = np.empty(len(formats), dtype=np.int64)
-        offset_array = np.fromiter(offsets, dtype=np.int64, count=len(offsets))
-        size_array = np.fromiter(sizes, dtype=np.int64, count=len(sizes))
+        self.ends = np.empty(len(codes), dtype=np.int64)
+        offset_array = np.asarray(offsets, dtype=np.int64)
+        size_array = np.asarray(sizes, dtype=np.int64)
+        firsts = [0, *(np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist()]
         position = 0
-        first = 0
-        while first < len(formats):
-            fmt = formats[first]
-            last = first + 1
-            while last < len(formats) and (formats[last] is fmt or formats[last] == fmt):
-                last += 1
+        for first, last in zip(firsts, [*firsts[1:], len(codes)], strict=True):
+            if first == last:  # no chunks at all
+                break
+            fmt = formats[codes[first]]
             run_sizes = size_array[first:last]
             counts = np.cumsum(run_sizes) // fmt.sample_width
             frames = counts
@@ -130,7 +157,6 @@ class Stream:
                 )
             )
             position += int(frames[-1])
-            first = last
         self.frames = position
         self._run_starts = [run.start for run in self._runs]
 

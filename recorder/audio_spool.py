@@ -14,6 +14,10 @@ import tempfile
 
 IN_MEMORY_BYTES = 16 * 2**20  # a few minutes of pcm16 stay in memory; longer calls spill to disk
 _WRITE_BYTES = 2**20  # once spilled, bytes go to the file in writes of about this size
+try:  # pieces in one writev (Linux: 1024; POSIX guarantees at least 16)
+    _IOV_MAX = max(16, min(1024, os.sysconf("SC_IOV_MAX")))
+except (ValueError, OSError, AttributeError):
+    _IOV_MAX = 16
 
 
 class Spool:
@@ -60,12 +64,15 @@ class Spool:
             if self._memory:
                 self._pending.insert(0, self._memory)
                 self._memory = b""
-        pending = b"".join(self._pending)
-        self._pending, self._pending_size = [], 0
-        with memoryview(pending) as view:
-            done = 0
-            while done < len(view):
-                done += os.write(self._file, view[done:])
+        pending, self._pending, self._pending_size = self._pending, [], 0
+        for first in range(0, len(pending), _IOV_MAX):  # gathered writes: no joined copy
+            pieces = pending[first : first + _IOV_MAX]
+            done = os.writev(self._file, pieces)
+            total = sum(len(piece) for piece in pieces)
+            if done < total:  # a short write (a signal, a full disk): the rest one by one
+                with memoryview(b"".join(pieces)) as view:
+                    while done < total:
+                        done += os.write(self._file, view[done:])
 
     def close(self) -> None:
         if self._file is not None:

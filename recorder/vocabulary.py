@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 # beta (or older) name -> canonical (GA) name
@@ -61,11 +62,13 @@ class AudioFormat:
     encoding: str
     rate: int
 
-    @property
+    # computed once per format (every audio frame asks): not fields, so equality, hashing and
+    # the repr stay the encoding's and the rate's
+    @cached_property
     def bytes_per_ms(self) -> float:
         return self.rate * self.sample_width / 1000
 
-    @property
+    @cached_property
     def sample_width(self) -> int:
         return 2 if self.encoding == "pcm16" else 1
 

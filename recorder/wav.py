@@ -1,23 +1,25 @@
-"""Session audio to WAV files: read the session file, build the tracks, write them with soundfile.
+"""Session audio to WAV files: read the session file, build the tracks, write them.
 
 The file I/O around `recorder.audio`. The session is read once (its audio decoded into a spool:
-past a few minutes, an unnamed file in the system's temporary directory, `TMPDIR`); each track is then written a block at a time, so memory holds a block, not
-the call. Each WAV is written to a temporary file beside its
-target and renamed over it, so a reader never sees half a file and an interrupted export
-leaves the previous one intact. Like session files, WAVs are readable by their owner only:
-they hold the users' voices.
+past a few minutes, an unnamed file in the system's temporary directory, `TMPDIR`); each track
+is then written a block at a time, so memory holds a block, not the call. A WAV is a 44-byte
+header (the one libsndfile writes for 16-bit PCM) and the samples, written with plain writes.
+Each WAV is written to a temporary file beside its target and renamed over it, so a reader
+never sees half a file and an interrupted export leaves the previous one intact. Like session
+files, WAVs are readable by their owner only: they hold the users' voices.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import tempfile
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
+import numpy as np
 
 from recorder.audio import (
     MixTooLong,
@@ -26,13 +28,14 @@ from recorder.audio import (
     TrackPlan,
     WarningHandler,
     assistant_plan,
-    collect_audio,
+    collect_audio_from,
     mix_plan,
     response_plans,
     user_plan,
     warn_with_python,
 )
 from recorder.errors import InputError
+from recorder.interpretation.samples import Samples
 from recorder.reading import iter_records
 from recorder.store import ensure_directory
 
@@ -65,16 +68,14 @@ def write_wav(path: Path, track: Track | TrackPlan) -> None:
     """Write `track` as 16-bit PCM WAV at its rate, replacing `path` whole (a plan is rendered
     and written a block at a time)."""
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     blocks = track.blocks() if isinstance(track, TrackPlan) else [track.samples]
     try:
-        with sf.SoundFile(
-            temporary, "w", track.rate, track.channels, subtype="PCM_16", format="WAV"
-        ) as out:
-            for block in blocks:
-                out.write(block)
+        try:
+            _write_pcm16(fd, track.rate, track.channels, blocks)
+        finally:
+            os.close(fd)
         os.replace(temporary, path)
-    except (OSError, sf.SoundFileError) as exc:
+    except (OSError, WavTooLong) as exc:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise InputError(f"cannot write {path}: {_reason(exc)}") from None
@@ -82,6 +83,55 @@ def write_wav(path: Path, track: Track | TrackPlan) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+class WavTooLong(ValueError):
+    """More audio than a WAV file's 32-bit sizes can say."""
+
+
+_WAV_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
+_MAX_WAV_DATA = 0xFFFFFFFF - (_WAV_HEADER.size - 8)
+
+
+def wav_header(rate: int, channels: int, data_bytes: int) -> bytes:
+    """The 44-byte header of a 16-bit PCM WAV file (RIFF, `fmt ` of 16 bytes, `data`): the
+    header libsndfile writes for such a file, byte for byte."""
+    if data_bytes > _MAX_WAV_DATA:
+        raise WavTooLong(f"{data_bytes:,} bytes of samples are more than a WAV file holds")
+    block_align = channels * 2
+    return _WAV_HEADER.pack(
+        b"RIFF",
+        _WAV_HEADER.size - 8 + data_bytes,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,  # WAVE_FORMAT_PCM
+        channels,
+        rate,
+        rate * block_align,
+        block_align,
+        16,
+        b"data",
+        data_bytes,
+    )
+
+
+def _write_pcm16(fd: int, rate: int, channels: int, blocks: Iterable[Samples]) -> None:
+    """Header and samples with plain writes: no library buffer in between, and no fsync (as
+    rt's other files; the rename keeps readers from a half-written file). The header's sizes
+    are written last, once the samples are all there."""
+    os.write(fd, wav_header(rate, channels, 0))
+    written = 0
+    for block in blocks:
+        data = np.ascontiguousarray(block, dtype="<i2")
+        if written + data.nbytes > _MAX_WAV_DATA:
+            raise WavTooLong(f"more samples than a WAV file holds ({rate} Hz, {channels} ch)")
+        with data.data.cast("B") as view:
+            done = 0
+            while done < len(view):
+                done += os.write(fd, view[done:])
+        written += data.nbytes
+    os.pwrite(fd, wav_header(rate, channels, written), 0)
 
 
 def read_session_audio(
@@ -94,7 +144,7 @@ def read_session_audio(
     name = os.fspath(session)
     warn = on_warning or warn_with_python
     try:
-        return collect_audio(iter_records(session, warn), name, warn, spool_dir)
+        return collect_audio_from(lambda w: iter_records(session, w), name, warn, spool_dir)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {_reason(exc)}") from None
 

@@ -113,6 +113,34 @@ def test_corrupt_lines_are_skipped_with_a_warning(tmp_path):
     np.testing.assert_array_equal(read(tmp_path / "call.user.wav")[0], SAID)
 
 
+def test_warnings_come_in_line_order(tmp_path):
+    """Payloads are decoded a block at a time, after they are fed: a damaged one is still
+    reported before the warnings of later lines (the reader's, the interpretation's and the
+    audio's own), and both sides' in the order their lines came."""
+    b = SessionBuilder()
+    b.session_created()
+    b.appends(0.1, split(pcm16(SAID), [1920]), 0.04)
+    bad_append = b.append(1.2, "QUJD!")
+    b.response_created(1.9, "resp_A1")
+    odd_delta = b.delta(2.0, "resp_A1", "item_1", pcm16(FIRST) + b"\x01")
+    bad_delta = b.delta(2.1, "resp_A1", "item_1", "@@@@")
+    corrupt = b.raw("not json at all")
+    later_append = b.append(2.2, "QUJD")  # three bytes: an odd pcm16 count
+    no_item = b.frame(2.3, "client", {"type": "conversation.item.truncate", "audio_end_ms": 5})
+    b.append(2.4, pcm16(SAID))
+    warnings: list[AudioWarning] = []
+    export_wav(b.write(tmp_path / "s.jsonl"), tmp_path, on_warning=warnings.append)
+    assert [w.line for w in warnings] == [
+        bad_append,
+        odd_delta,
+        bad_delta,
+        corrupt,
+        later_append,
+        no_item,
+    ]
+    assert "not valid base64" in warnings[0].reason and "odd number" in warnings[1].reason
+
+
 def test_no_audio_is_an_error_and_writes_nothing(tmp_path):
     b = SessionBuilder()
     b.session_created()

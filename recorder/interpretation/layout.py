@@ -76,13 +76,13 @@ def append_starts(lengths: Positions, wanted: Positions) -> Positions:
     return before + np.maximum.accumulate(wanted - before)
 
 
-def contiguous_runs(starts: Positions, lengths: Positions) -> list[tuple[int, int]]:
-    """Index ranges `[first, last)` of chunks that play back to back."""
-    if len(starts) == 0:
-        return []
+def contiguous_runs(starts: Positions, lengths: Positions) -> tuple[Positions, Positions]:
+    """Index ranges `[first, last)` of chunks that play back to back, as two arrays."""
     breaks = np.flatnonzero(starts[1:] != starts[:-1] + lengths[:-1]) + 1
-    firsts = [0, *breaks.tolist()]
-    return list(zip(firsts, [*firsts[1:], len(starts)], strict=True))
+    count = np.array([len(starts)], dtype=np.int64)
+    if len(starts) == 0:
+        return breaks, breaks
+    return np.concatenate([np.zeros(1, dtype=np.int64), breaks]), np.concatenate([breaks, count])
 
 
 def response_starts(
