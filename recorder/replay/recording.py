@@ -260,11 +260,19 @@ class RecordedSession:
     @property
     def request_headers(self) -> list[tuple[str, str]]:
         pairs = _list(self._request.get("headers"))
-        return [(str(p[0]), str(p[1])) for p in pairs if isinstance(p, list) and len(p) == 2]
+        return [
+            (p[0], p[1])
+            for p in pairs
+            if isinstance(p, list) and len(p) == 2 and _is_header(p[0], p[1])
+        ]
 
     @property
     def request_subprotocols(self) -> list[str]:
-        return [s for s in _list(self._request.get("subprotocols")) if isinstance(s, str)]
+        return [
+            s
+            for s in _list(self._request.get("subprotocols"))
+            if isinstance(s, str) and _HTTP_TOKEN.fullmatch(s)
+        ]
 
     @property
     def subprotocol(self) -> str | None:
@@ -326,6 +334,21 @@ def load_session(
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     session.facts = interpreter.finish()
     return session
+
+
+# What HTTP allows in a header name (and a subprotocol), and in a header value: a recorded
+# header outside these could never have been sent, and re-sending it would break the handshake.
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HTTP_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+def _is_header(name: object, value: object) -> bool:
+    return (
+        isinstance(name, str)
+        and isinstance(value, str)
+        and _HTTP_TOKEN.fullmatch(name) is not None
+        and _HTTP_VALUE.fullmatch(value) is not None
+    )
 
 
 def _list(value: object) -> list[Any]:

@@ -225,6 +225,10 @@ class _Replayer:
             ) from None
         except (InvalidHandshake, InvalidURI) as exc:
             raise UpstreamError(f"cannot connect to {plan.safe_url}: {exc}") from None
+        except ConnectionClosed:  # before the handshake ended (no 101, or no request sent)
+            raise UpstreamError(
+                f"cannot connect to {plan.safe_url}: the connection closed during the handshake"
+            ) from None
         except (OSError, asyncio.TimeoutError) as exc:
             detail = getattr(exc, "strerror", None) or str(exc) or "no answer in time"
             raise UpstreamError(f"cannot connect to {plan.safe_url}: {detail}") from None
