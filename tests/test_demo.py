@@ -1,8 +1,11 @@
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 from click.testing import CliRunner
 from rt_cli.main import cli
+
+pytestmark = pytest.mark.slow  # the whole rt demo loop
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_sessions"
 SAMPLES = sorted(SAMPLE_DIR.glob("*.jsonl"))

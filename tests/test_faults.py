@@ -44,6 +44,8 @@ from recorder.proxy import UPSTREAM_LOST_CODE, UPSTREAM_LOST_REASON, RecordingPr
 from recorder.reading import iter_records
 from recorder.store import FELL_BEHIND, create_session_file
 
+pytestmark = pytest.mark.slow  # kill -9 and disk faults on real processes
+
 GA_PATH = "/v1/realtime?model=gpt-realtime"
 FAST = Script(created_delay=0, first_delta_delay=0, response_audio_ms=300)
 

@@ -45,6 +45,8 @@ from recorder.serve import playbook_from
 from recorder.session import decode_line
 from recorder.warning_log import FileWarning
 
+pytestmark = pytest.mark.slow  # property tests through every reader, servers included
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_sessions"
 AUDIO_TYPES = {
@@ -556,6 +558,8 @@ def scripted_upstream() -> Iterator[BackgroundServer]:
 @given(hostile=hostile_files)
 # found in CI: the header's request headers turned into a number (1e400) crashed rt replay
 @example(hostile=mutate("ga-push-to-talk.jsonl", [("nest", 0.0, 0.21875, "1e400")], False))
+# and a header name that is not HTTP (here "Ā") broke the handshake of the replay
+@example(hostile=mutate("ga-push-to-talk.jsonl", [("nest", 0.0, 0.65625, '"\\u0100"')], False))
 def test_replay_survives_hostile_files(scripted_upstream: BackgroundServer, hostile: HostileFile):
     target = scripted_upstream.url + "/v1/realtime?model=gpt-realtime"
     with hostile_dir() as directory:

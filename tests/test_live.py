@@ -29,6 +29,8 @@ from recorder.proxy import RecordingProxy
 from recorder.reading import iter_records
 from recorder.replay import connection_plan, load_session, replay_schedule, run_replay
 
+pytestmark = pytest.mark.slow  # the scripted GPT-Live server and the proxy
+
 CHUNK_MS = 20
 
 

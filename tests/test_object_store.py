@@ -37,6 +37,8 @@ from recorder.upload_spool import (
     object_name,
 )
 
+pytestmark = pytest.mark.slow  # an S3 server (moto) per test module
+
 s3fs = pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
 

@@ -33,6 +33,8 @@ from recorder.errors import SessionFormatError
 from recorder.proxy import ProxySessionSummary
 from recorder.reading import iter_records
 
+pytestmark = pytest.mark.slow  # rt record in its own process
+
 ROOT = Path(__file__).resolve().parent.parent
 GA_PATH = "/v1/realtime?model=gpt-realtime"
 

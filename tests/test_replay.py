@@ -36,6 +36,8 @@ from recorder.replay import (
     run_replay,
 )
 
+pytestmark = pytest.mark.slow  # rt replay against real servers
+
 SLOW = Script(created_delay=0.005, first_delta_delay=0.4, response_audio_ms=200, delta_ms=100)
 
 

@@ -34,6 +34,8 @@ from recorder.replay import (
 )
 from recorder.serve import playbook_from
 
+pytestmark = pytest.mark.slow  # rt replay end to end
+
 SAMPLES = sorted((Path(__file__).parent.parent / "sample_sessions").glob("*.jsonl"))
 
 

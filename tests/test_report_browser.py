@@ -48,7 +48,7 @@ ARGS = [
 ]
 TIMEOUT_MS = 15_000
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # a headless Chromium
 
 
 @pytest.fixture(scope="module")

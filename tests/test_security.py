@@ -41,6 +41,8 @@ from recorder.proxy import RecordingProxy
 from recorder.reading import iter_records
 from recorder.session import REDACTED, redact_event, scrub, secret_values
 
+pytestmark = pytest.mark.slow  # the proxy, TLS and real clients
+
 GA_PATH = "/v1/realtime?model=gpt-realtime"
 FAST_SCRIPT = Script(created_delay=0, first_delta_delay=0, response_audio_ms=300)
 EPHEMERAL_BETA = "ek_68af296e8e408191a1120ab6383263c2"

@@ -41,6 +41,8 @@ from recorder.serve import (
 )
 from recorder.vocabulary import canonical
 
+pytestmark = pytest.mark.slow  # rt serve with real clients
+
 
 def playbook(path: Path) -> Playbook:
     return playbook_from(load_session(path, keep_payloads=("server",)))

@@ -19,6 +19,8 @@ from recorder.object_store import register_filesystems
 from recorder.parquet import TABLES, export_parquet
 from recorder.upload_spool import SessionUploader
 
+pytestmark = pytest.mark.slow  # an S3 server (moto)
+
 pytest.importorskip("s3fs")
 
 

@@ -26,6 +26,8 @@ from websockets.asyncio.client import connect
 from recorder.errors import InputError
 from recorder.follow import GrowingFile, NewLine, Switched, follow_sessions, newest_session
 
+pytestmark = pytest.mark.slow  # rt tail following files being written
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_sessions"
 

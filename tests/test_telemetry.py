@@ -30,6 +30,8 @@ from recorder.telemetry.live import LiveTelemetry
 from recorder.telemetry.metrics import METRICS, OTHER, BoundedLabels
 from recorder.telemetry.metrics_server import MetricsServer
 
+pytestmark = pytest.mark.slow  # the proxy with live metrics and an OTLP receiver
+
 FAST_OTLP = {"delay": 0.05, "metrics_interval": 0.2, "timeout": 5.0}
 
 

@@ -34,6 +34,8 @@ from recorder.errors import InputError  # noqa: E402
 from recorder.warning_log import FileWarning  # noqa: E402
 from recorder.wav import export_wav  # noqa: E402
 
+pytestmark = pytest.mark.slow  # every WAV of every sample and generated session
+
 GOLDEN = HERE / "wav_golden.json"
 SAMPLES = HERE.parent / "sample_sessions"
 OPTIONS = {"all": {}, "split": {"split": True}, "heard": {"heard": True}}

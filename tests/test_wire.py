@@ -109,6 +109,7 @@ def test_an_incomplete_small_frame_is_held_until_whole():
         (bytes([0x89, 126, 0, 200]) + bytes(200), False, "control frame"),
         (bytes([0x82, 127]) + (1 << 63).to_bytes(8, "big"), False, "above 2**63"),
     ],
+    ids=lambda value: "frame" if isinstance(value, bytes) else None,  # a mask is random
 )
 def test_protocol_violations_stop_the_cut(raw, masked, problem):
     good = WsFrame(Opcode.TEXT, b"ok").serialize(mask=masked)
