@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import settings
 from scripted_server import Script, ScriptedRealtimeServer
 
 from recorder.errors import SessionFormatError
@@ -43,6 +44,12 @@ os.environ.setdefault(
 )
 from recorder.proxy import RecordingProxy
 from recorder.reading import iter_records
+
+# The property tests draw new examples on every local run (that is how they find bugs); in CI
+# they draw the same ones each time, so a red CI is a regression, not a new draw.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 T = TypeVar("T")
 
