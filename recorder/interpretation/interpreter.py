@@ -205,7 +205,7 @@ class Interpreter:
                 if (
                     type(raw_type) is str
                     and raw_type in _APPENDS
-                    and not _NAMES_SOMETHING.intersection(event)
+                    and _NAMES_SOMETHING.isdisjoint(event)
                 ):
                     return self._append(line, number, t, raw_type, event)
         else:
