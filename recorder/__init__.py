@@ -22,8 +22,9 @@ Names load on first use, so `import recorder` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from recorder.lazy_names import lazy_names
 
 __version__ = "0.1.0"
 
@@ -85,14 +86,4 @@ if TYPE_CHECKING:
     from recorder.wav import export_wav
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'recorder' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, __all__)

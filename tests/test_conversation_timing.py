@@ -259,3 +259,24 @@ async def until(ws, kind: str) -> dict:
         if event.get("type") == kind:
             return event
     raise AssertionError(f"the connection closed before {kind}")
+
+
+def test_each_chunk_is_timed_in_its_own_format():
+    """A side whose format changes mid-call (pcm16 24 kHz, then G.711 at 8 kHz, then pcm16 again
+    as an equal but distinct object): each chunk's length in its own format, as with one format
+    throughout."""
+    from recorder.interpretation.conversation import CallAudio
+    from recorder.vocabulary import PCM16, ULAW, AudioFormat
+
+    def b64(size: int) -> str:
+        return base64.b64encode(bytes(size)).decode()
+
+    chunks = [(PCM16, 4800), (ULAW, 800), (AudioFormat("pcm16", 24000), 960)]
+    mixed = CallAudio()
+    for n, (fmt, size) in enumerate(chunks):
+        mixed.user(n * 0.1, b64(size), fmt)
+    assert mixed.lay_out().user_lengths.tolist() == [100.0, 100.0, 20.0]
+    one = CallAudio()
+    for n in range(3):
+        one.user(n * 0.1, b64(480), PCM16)
+    assert one.lay_out().user_lengths.tolist() == [10.0, 10.0, 10.0]

@@ -177,3 +177,15 @@ def test_the_meter_finds_exactly_what_measuring_every_sample_finds(fmt, pieces):
     for data in chunks:
         meter.add(b64(data), fmt)
     assert windows(meter) == reference(chunks, fmt)
+
+
+def test_digital_silence_is_known_by_its_text_and_audio_that_starts_quiet_is_measured():
+    """Silence of any length (padded or not) is all "A"; a chunk that starts silent and then
+    sounds starts with "A" too and is measured."""
+    meter = AudibilityMeter()
+    for size in (2, 4, 480, 962):  # "AAA=", "AAAAAA==", …
+        meter.add(b64(bytes(size)), PCM16)
+    late = np.concatenate([np.zeros(960, dtype=np.int16), tone(20, -20.0)])  # 40 ms, then 20
+    meter.add(b64(pcm16(late)), PCM16)
+    assert meter.sizes == [2, 4, 480, 962, 2880]
+    assert windows(meter) == [(4, 40.0, 20.0)]

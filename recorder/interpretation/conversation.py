@@ -106,9 +106,13 @@ class _Side:
     def measure(self) -> tuple[Floats, AudibleWindows]:
         """Each chunk's milliseconds of audio, and the audible windows."""
         windows = self.meter.finish()
-        per_ms = {fmt: fmt.bytes_per_ms for fmt in set(self.formats)}
-        bytes_per_ms = np.fromiter((per_ms[fmt] for fmt in self.formats), np.float64)
-        return np.asarray(self.meter.sizes, dtype=np.float64) / bytes_per_ms, windows
+        sizes = np.asarray(self.meter.sizes, dtype=np.float64)
+        formats = self.formats
+        if formats and formats.count(formats[0]) == len(formats):  # one format: no hashing
+            return sizes / formats[0].bytes_per_ms, windows
+        per_ms = {fmt: fmt.bytes_per_ms for fmt in set(formats)}
+        bytes_per_ms = np.fromiter((per_ms[fmt] for fmt in formats), np.float64)
+        return sizes / bytes_per_ms, windows
 
 
 @dataclass(frozen=True)

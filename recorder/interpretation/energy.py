@@ -137,7 +137,13 @@ class AudibilityMeter:
         size = length // 4 * 3
         if payload[-1] == "=":
             size -= 2 if payload[-2] == "=" else 1
-        if payload[0] == "A" and self._width == 2 and not payload.rstrip("=").strip("A"):
+        # (the middle character first: audio that starts quiet is not copied by `strip`)
+        if (
+            payload[0] == "A"
+            and payload[length >> 1] in "A="
+            and self._width == 2
+            and not payload.rstrip("=").strip("A")
+        ):
             sizes.append(size - size % 2)  # digital silence: nothing to measure
             return 0.0 if self.per_frame else None
         # base64 texts join where none but the last has padding or (PCM16) an odd byte
