@@ -71,19 +71,6 @@ SESSION_FACTS: Columns = (
     ("live_delegated_tokens", "BIGINT"),
     ("live_muted_ms", "DOUBLE"),
 )
-# the session_facts columns priced here (`costs.session_cost`) rather than read off the facts
-_PRICED_SESSION_COLUMNS = frozenset(
-    {
-        "cost_usd",
-        "transcription_model",
-        "transcription_seconds",
-        "transcription_tokens",
-        "transcription_cost_usd",
-        "translation_seconds",
-        "translation_cost_usd",
-        "live_cost_usd",
-    }
-)
 
 RESPONSE_FACTS: Columns = (
     ("ordinal", "INTEGER"),
@@ -223,7 +210,7 @@ class TableBuilder:
                 value: Any = ordinal
             elif name == "started_at":
                 value = None if facts.started_at is None else iso_utc(facts.started_at)
-            elif name in _PRICED_SESSION_COLUMNS:
+            elif name in priced:  # priced here (`costs.session_cost`), not read off the facts
                 value = priced[name]
             elif name in TIMING_FIELDS:
                 timing = facts.conversation
