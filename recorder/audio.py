@@ -145,7 +145,7 @@ class Chunks:
 
     def stream(self, spool: Spool, rate: int) -> Stream:
         """The chunks back to back at `rate` (`audio_render.Stream`)."""
-        return Stream.of_codes(self.codes, self.formats, self.offset, self.size, rate, spool)
+        return Stream(self.codes, self.formats, self.offset, self.size, rate, spool)
 
 
 class _ChunkColumns:

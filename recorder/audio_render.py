@@ -1,6 +1,7 @@
 """Tracks rendered block by block from spooled audio (pure but for reading the spool; numpy).
 
-    Stream(formats, offsets, sizes, rate, spool)   chunks back to back at one rate; `ends`
+    Stream(codes, formats, offsets, sizes, rate, spool)
+                                                   chunks back to back at one rate; `ends`
                                                    says where each ends, `read(a, b)` decodes
                                                    only samples [a, b)
     Layer(stream, sources, lengths, starts)        stretches of a stream placed on a track
@@ -89,34 +90,21 @@ class Stream:
     """Chunks back to back at `rate`, decoded from `spool` on demand. `ends[i]`: where chunk
     i ends, in samples at `rate` (a chunk at a lower rate counts its interpolated samples)."""
 
-    def __init__(
-        self,
+    @classmethod
+    def of_formats(
+        cls,
         formats: Sequence[AudioFormat],
         offsets: Sequence[int] | Offsets,
         sizes: Sequence[int] | Offsets,
-        rate: int,
-        spool: Spool,
-    ) -> None:
-        table: dict[AudioFormat, int] = {}
-        codes = np.fromiter((table.setdefault(f, len(table)) for f in formats), np.int32)
-        self._build(codes, tuple(table), offsets, sizes, rate, spool)
-
-    @classmethod
-    def of_codes(
-        cls,
-        codes: npt.NDArray[np.int32],
-        formats: Sequence[AudioFormat],
-        offsets: Offsets,
-        sizes: Offsets,
         rate: int,
         spool: Spool,
     ) -> Stream:
-        """The same from each chunk's index into `formats` (no Python object per chunk)."""
-        stream = cls.__new__(cls)
-        stream._build(codes, formats, offsets, sizes, rate, spool)
-        return stream
+        """A stream whose chunk i is in `formats[i]`."""
+        table: dict[AudioFormat, int] = {}
+        codes = np.fromiter((table.setdefault(f, len(table)) for f in formats), np.int32)
+        return cls(codes, tuple(table), offsets, sizes, rate, spool)
 
-    def _build(
+    def __init__(
         self,
         codes: npt.NDArray[np.int32],
         formats: Sequence[AudioFormat],
@@ -125,6 +113,7 @@ class Stream:
         rate: int,
         spool: Spool,
     ) -> None:
+        """Chunk i is in format `formats[codes[i]]` (no Python object per chunk)."""
         self.rate = rate
         self._spool = spool
         self._runs: list[_Run] = []

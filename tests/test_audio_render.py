@@ -17,7 +17,7 @@ def _stream(rng: np.random.Generator, spool: Spool, formats: list[AudioFormat]) 
         data = rng.integers(0, 256, int(rng.integers(1, 400)) * fmt.sample_width, np.uint8)
         offsets.append(spool.add(data.tobytes()))
         sizes.append(len(data))
-    return Stream(formats, offsets, sizes, 24000, spool)
+    return Stream.of_formats(formats, offsets, sizes, 24000, spool)
 
 
 def _painted_naively(stream: Stream, layer: Layer, frames: int) -> np.ndarray:
