@@ -115,6 +115,21 @@ def parse_response_head(head: bytes) -> ResponseHead:
     return ResponseHead(int(match.group(1)), reason, headers, head)
 
 
+def is_token(text: str) -> bool:
+    """Whether `text` may be a header name (or a subprotocol): HTTP's token characters."""
+    return text.isascii() and _TOKEN.fullmatch(text.encode("ascii")) is not None
+
+
+def is_header(name: str, value: str) -> bool:
+    """Whether HTTP/1.1 can carry `name: value` (the rule the proxy reads requests by)."""
+    if not is_token(name):
+        return False
+    try:
+        return _VALUE.fullmatch(value.encode("latin-1")) is not None
+    except UnicodeEncodeError:
+        return False
+
+
 def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
     headers = []
     for line in lines[1:]:

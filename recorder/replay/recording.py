@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from recorder import vocabulary as vocab
 from recorder.errors import InputError, SessionFormatError
+from recorder.handshake import is_header, is_token
 from recorder.interpretation import Frame, Interpreter, SessionFacts
 from recorder.interpretation.layout import INPUT_AUDIO
 from recorder.reading import OnWarning as WarningHandler
@@ -271,7 +272,7 @@ class RecordedSession:
         return [
             s
             for s in _list(self._request.get("subprotocols"))
-            if isinstance(s, str) and _HTTP_TOKEN.fullmatch(s)
+            if isinstance(s, str) and is_token(s)
         ]
 
     @property
@@ -336,19 +337,10 @@ def load_session(
     return session
 
 
-# What HTTP allows in a header name (and a subprotocol), and in a header value: a recorded
-# header outside these could never have been sent, and re-sending it would break the handshake.
-_HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HTTP_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
-
-
 def _is_header(name: object, value: object) -> bool:
-    return (
-        isinstance(name, str)
-        and isinstance(value, str)
-        and _HTTP_TOKEN.fullmatch(name) is not None
-        and _HTTP_VALUE.fullmatch(value) is not None
-    )
+    """A recorded header HTTP could have carried (re-sending another would break the
+    handshake)."""
+    return isinstance(name, str) and isinstance(value, str) and is_header(name, value)
 
 
 def _list(value: object) -> list[Any]:
